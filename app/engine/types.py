@@ -1,0 +1,63 @@
+"""Plain-data contract of the engine: what a caller sends and what it gets back.
+
+The same request/result pair serves the GUI worker thread, the CLI and the tests.
+Nothing here imports torch, so the GUI can build requests without loading it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+STRATEGIES = ("auto", "crop", "resize", "full")
+
+# progress(fraction in [0, 1], short stage label)
+ProgressFn = Callable[[float, str], None]
+# cancel() -> True when the caller wants the work abandoned
+CancelFn = Callable[[], bool]
+
+
+class EngineError(Exception):
+    """A failure the user can act on; str(error) is one clear sentence."""
+
+
+class Cancelled(Exception):
+    """Raised at a checkpoint when the caller's cancel() returned True."""
+
+
+class ModelFileError(EngineError):
+    """A model file that is missing, unreadable, of unknown layout, or unsafe."""
+
+
+@dataclass
+class InpaintOptions:
+    strategy: str = "auto"  # auto | crop | resize | full
+    working_size: int = 512  # long side the network works at (resize strategy)
+    grow_mask: int = 0  # dilate the hole by this many pixels before filling
+    bf16: bool = False  # bfloat16 autocast (CPU with AVX512-BF16 / AMX, or CUDA)
+    cra: bool = True  # add full-resolution detail with CRA after a resized run
+    cra_topk: int = 16  # keys kept per query cell in CRA (0 = all)
+    feather: float = -1.0  # CRA blend feather in px; < 0 chooses from the scale
+
+
+@dataclass
+class InpaintRequest:
+    image: np.ndarray  # H x W x 3 uint8, RGB
+    mask: np.ndarray  # H x W bool, True = hole
+    sketch: np.ndarray | None = None  # H x W bool, True = guide line (used inside the hole only)
+    options: InpaintOptions = field(default_factory=InpaintOptions)
+    request_id: int = 0
+
+
+@dataclass
+class InpaintResult:
+    image: np.ndarray  # H x W x 3 uint8 RGB, identical to the input outside the hole
+    rect: tuple[int, int, int, int]  # (x, y, w, h): every changed pixel lies inside
+    flow: np.ndarray | None = None  # H x W x 3 uint8 attention flow colours (None if unavailable)
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    strategy: str = "full"  # the strategy that actually ran
+    device: str = "cpu"
+    request_id: int = 0
+    notes: list[str] = field(default_factory=list)  # user-facing remarks (e.g. "fell back to CPU")
