@@ -9,6 +9,7 @@ stage 2, clipped output). Layer names are the official TensorFlow layer names.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -76,7 +77,7 @@ _MERGE = [
 class GeneratorConfig:
     cnum: int = 48  # official width parameter; gated layers emit cnum/2, cnum, 2cnum
     in_channels: int = 5  # 5 = image + ones + mask; 6 = with the sketch (edge) channel
-    padding: str = "same"  # "same" = TensorFlow SAME (official weights); "reflect" (own models)
+    padding: str = "same"  # "same" = TensorFlow SAME (official weights); "reflect" (own); "zero"
     coarse_gate: str = "full"  # full | single | pixel | none
     refine_gate: str = "full"
     fuse: bool = True  # attention propagation in contextual attention
@@ -181,7 +182,9 @@ class Generator(nn.Module):
         mask: torch.Tensor,
         sketch: torch.Tensor | None = None,
         return_attention: bool = False,
+        between_stages: Callable[[], None] | None = None,
     ) -> GeneratorOutput:
+        """`between_stages` is called after the coarse stage (a cancel checkpoint may raise there)."""
         cfg = self.config
         if image.shape[-1] % 8 or image.shape[-2] % 8:
             raise ValueError("image height and width must be multiples of 8")
@@ -197,6 +200,8 @@ class Generator(nn.Module):
         mask_small = downscale_mask(mask, x.shape[-2:], cfg.resize)
         x = self._run(self.coarse_layers[6:], x)
         coarse = self._output(self.conv17(x), known)
+        if between_stages is not None:
+            between_stages()
 
         x = coarse * mask + known * (1.0 - mask)
         if cfg.refine_mask_input:

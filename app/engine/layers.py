@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 GATES = ("full", "single", "pixel", "none")
-PADDINGS = ("same", "reflect")
+PADDINGS = ("same", "reflect", "zero")
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
@@ -26,7 +26,8 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[in
 
 
 class PaddedConv(nn.Module):
-    """Conv2d with either TensorFlow SAME zero padding (asymmetric at stride 2) or reflect padding."""
+    """Conv2d with TensorFlow SAME zero padding (asymmetric at stride 2), or symmetric reflect or
+    zero padding of dilation * (kernel - 1) / 2 (the PyTorch port's fine-tuned models use "zero")."""
 
     def __init__(
         self,
@@ -53,7 +54,8 @@ class PaddedConv(nn.Module):
         else:
             p = self.dilation * (self.kernel - 1) // 2
             if p:
-                x = F.pad(x, (p, p, p, p), mode="reflect")
+                mode = "reflect" if self.padding == "reflect" else "constant"
+                x = F.pad(x, (p, p, p, p), mode=mode)
         return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation)
 
 

@@ -1,0 +1,276 @@
+"""The inpainting pipeline: plain-data request in, plain-data result out.
+
+`Inpainter.run` validates the request, grows the mask, picks a strategy (full / crop / resize+CRA),
+runs the network and composites so that every pixel outside the hole is the input's byte for byte.
+`Inpainter.infer` is the raw network call at native size that the strategies build on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from .device import bf16_supported, configure_cpu_threads, is_out_of_memory, select_device
+from .flow import flow_to_rgb
+from .models import resolve_model
+from .prefill import prefill_telea
+from .types import (
+    STRATEGIES,
+    CancelFn,
+    Cancelled,
+    EngineError,
+    InpaintRequest,
+    InpaintResult,
+    ProgressFn,
+)
+from .weights import LoadedModel, load_model
+
+GRID = 8  # the network's size multiple (two stride-2 convs, then attention at rate 2)
+MIN_SIDE = 72  # reflect padding of the widest dilation (16 at 1/4 scale) needs 1/4 size > 16
+
+
+@dataclass
+class NetworkOutput:
+    image: np.ndarray  # H x W x 3 uint8 RGB: hole filled, everything else the input's bytes
+    attention: torch.Tensor | None  # [Lk, Hq, Wq] post-softmax scores on the padded grid
+    offsets: np.ndarray | None  # [2, Hq, Wq] best key cell minus query cell
+    grid: tuple[int, int]  # (Hq, Wq): attention cells, each GRID x GRID input pixels
+    padded_size: tuple[int, int]  # (H, W) after padding at the bottom and right
+
+
+def mask_rect(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """Bounding box (x, y, w, h) of the True pixels; (0, 0, 0, 0) when there are none."""
+    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
+    return int(x), int(y), int(w), int(h)
+
+
+def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """Dilate the hole by `pixels` with a round kernel (negative values shrink it)."""
+    if pixels == 0:
+        return mask
+    size = 2 * abs(pixels) + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    op = cv2.dilate if pixels > 0 else cv2.erode
+    return op(mask.astype(np.uint8), kernel).astype(bool)
+
+
+def flow_image(offsets: np.ndarray, mask: np.ndarray, padded: tuple[int, int]) -> np.ndarray:
+    """Offsets on the cell grid -> H x W x 3 colours, drawn only inside the hole."""
+    colours = flow_to_rgb(offsets)
+    big = cv2.resize(colours, (padded[1], padded[0]), interpolation=cv2.INTER_NEAREST)
+    h, w = mask.shape
+    out = np.ascontiguousarray(big[:h, :w])
+    out[~mask] = 0
+    return out
+
+
+def _check(cancel: CancelFn | None) -> None:
+    if cancel is not None and cancel():
+        raise Cancelled()
+
+
+class Inpainter:
+    """A loaded model on a device. Not thread-safe: one caller (thread) at a time."""
+
+    def __init__(self, model: LoadedModel, device: str = "auto") -> None:
+        self.model = model
+        self._device = select_device(device)
+        if self._device.type == "cpu":
+            configure_cpu_threads()
+        model.generator.to(self._device)
+
+    @classmethod
+    def load(cls, name_or_path: str | None = None, device: str = "auto") -> Inpainter:
+        return cls(load_model(resolve_model(name_or_path)), device)
+
+    @property
+    def device(self) -> str:
+        return self._device.type
+
+    def to_device(self, device: str) -> None:
+        self._device = select_device(device)
+        self.model.generator.to(self._device)
+
+    # ------------------------------------------------------------------ the network call
+
+    def infer(
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        sketch: np.ndarray | None = None,
+        *,
+        bf16: bool = False,
+        attention: bool = True,
+        cancel: CancelFn | None = None,
+    ) -> NetworkOutput:
+        """Run the network at the image's own size (padded to the grid) and composite."""
+        h, w = mask.shape
+        ph = max(-(-h // GRID) * GRID, MIN_SIDE)
+        pw = max(-(-w // GRID) * GRID, MIN_SIDE)
+        pad = ((0, ph - h), (0, pw - w))
+        net_image = image[..., ::-1] if self.model.color_order == "BGR" else image
+        net_image = np.pad(net_image, pad + ((0, 0),), mode="reflect")
+        net_mask = np.pad(mask, pad, mode="reflect")
+        config = self.model.config
+        if config is not None and config.prefill == "telea":
+            net_image = prefill_telea(net_image, net_mask)
+        dev = self._device
+        x = torch.from_numpy(np.ascontiguousarray(net_image)).to(dev).permute(2, 0, 1)[None]
+        x = x.float() / 127.5 - 1.0
+        m = torch.from_numpy(net_mask).to(dev)[None, None].float()
+        s = None
+        if sketch is not None and config is not None and config.sketch:
+            s = torch.from_numpy(np.pad(sketch, pad, mode="reflect")).to(dev)[None, None].float()
+        use_bf16 = bf16 and bf16_supported(dev)
+        with (
+            torch.inference_mode(),
+            torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16),
+        ):
+            out = self.model.generator(
+                x, m, s, return_attention=attention, between_stages=lambda: _check(cancel)
+            )
+        refined = out.refined.float()[0].permute(1, 2, 0)
+        filled = ((refined + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+        if self.model.color_order == "BGR":
+            filled = filled[..., ::-1]
+        result = image.copy()
+        result[mask] = filled[:h, :w][mask]
+        grid = (ph // GRID, pw // GRID)
+        scores = out.attention[0].float().cpu() if out.attention is not None else None
+        offsets = out.offsets[0].cpu().numpy() if out.offsets is not None else None
+        return NetworkOutput(result, scores, offsets, grid, (ph, pw))
+
+    # ------------------------------------------------------------------ requests
+
+    def run(
+        self,
+        request: InpaintRequest,
+        progress: ProgressFn | None = None,
+        cancel: CancelFn | None = None,
+    ) -> InpaintResult:
+        started = time.perf_counter()
+        report = progress or (lambda fraction, label: None)
+        image, mask, sketch = validate_request(request)
+        options = request.options
+        mask = grow_mask(mask, options.grow_mask)
+        if not mask.any():
+            raise EngineError("the mask is empty: paint over what should be removed")
+        if mask.all():
+            raise EngineError(
+                "the mask covers the whole photo: leave some of it unmasked to borrow from"
+            )
+        request = dataclasses.replace(request, image=image, mask=mask, sketch=sketch)
+        strategy = options.strategy
+        if strategy == "auto":
+            from . import strategies  # imported late: strategies build on this module
+
+            strategy = strategies.choose_strategy(image.shape, mask, options)
+        _check(cancel)
+        report(0.02, "starting")
+        notes: list[str] = []
+        try:
+            result = self._dispatch(strategy, request, report, cancel)
+        except (Cancelled, EngineError):
+            raise
+        except Exception as error:  # noqa: BLE001 - memory errors are recognised, others re-raised
+            if not is_out_of_memory(error):
+                raise
+            result, notes = self._after_out_of_memory(strategy, request, report, cancel)
+        result.notes = notes + result.notes
+        result.request_id = request.request_id
+        result.device = self.device
+        result.timings["total"] = time.perf_counter() - started
+        report(1.0, "done")
+        return result
+
+    def _dispatch(
+        self, strategy: str, request: InpaintRequest, report: ProgressFn, cancel: CancelFn | None
+    ) -> InpaintResult:
+        if strategy == "full":
+            return self._run_full(request, report, cancel)
+        from . import strategies
+
+        if strategy == "crop":
+            return strategies.run_crop(self, request, report, cancel)
+        if strategy == "resize":
+            return strategies.run_resize(self, request, report, cancel)
+        raise EngineError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
+
+    def _after_out_of_memory(
+        self, strategy: str, request: InpaintRequest, report: ProgressFn, cancel: CancelFn | None
+    ) -> tuple[InpaintResult, list[str]]:
+        """GPU out of memory: retry on the CPU. CPU out of memory: retry at the working size."""
+        if self._device.type == "cuda":
+            torch.cuda.empty_cache()
+            self.to_device("cpu")
+            note = "the GPU ran out of memory, so this fill ran on the CPU"
+            return self._dispatch(strategy, request, report, cancel), [note]
+        if strategy != "resize":
+            note = "not enough memory at full size, so the photo was filled at the working size"
+            try:
+                return self._dispatch("resize", request, report, cancel), [note]
+            except Exception as error:  # noqa: BLE001
+                if not is_out_of_memory(error):
+                    raise
+        raise EngineError(
+            "not enough memory for this fill: close other programs, lower the working size, "
+            "or use the resize strategy"
+        )
+
+    def _run_full(
+        self, request: InpaintRequest, report: ProgressFn, cancel: CancelFn | None
+    ) -> InpaintResult:
+        t0 = time.perf_counter()
+        report(0.1, "filling")
+        out = self.infer(
+            request.image, request.mask, request.sketch, bf16=request.options.bf16, cancel=cancel
+        )
+        t1 = time.perf_counter()
+        _check(cancel)
+        flow = None
+        if out.offsets is not None:
+            flow = flow_image(out.offsets, request.mask, out.padded_size)
+        return InpaintResult(
+            image=out.image,
+            rect=mask_rect(request.mask),
+            flow=flow,
+            timings={"network": t1 - t0},
+            strategy="full",
+        )
+
+
+def validate_request(
+    request: InpaintRequest,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Check shapes and types; returns contiguous (image, bool mask, bool sketch or None)."""
+    image = np.asarray(request.image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise EngineError("the image must be an 8-bit RGB array (H x W x 3)")
+    h, w = image.shape[:2]
+    mask = np.asarray(request.mask)
+    if mask.ndim == 3:
+        mask = mask[..., 0]
+    if mask.shape != (h, w):
+        raise EngineError(
+            f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is {w}x{h}"
+        )
+    sketch = None
+    if request.sketch is not None:
+        sketch = np.asarray(request.sketch)
+        if sketch.ndim == 3:
+            sketch = sketch[..., 0]
+        if sketch.shape != (h, w):
+            raise EngineError(
+                f"the sketch is {sketch.shape[1]}x{sketch.shape[0]} but the image is {w}x{h}"
+            )
+        sketch = np.ascontiguousarray(sketch.astype(bool))
+    if request.options.strategy not in STRATEGIES:
+        raise EngineError(
+            f"unknown strategy {request.options.strategy!r}: use one of {', '.join(STRATEGIES)}"
+        )
+    return np.ascontiguousarray(image), np.ascontiguousarray(mask.astype(bool)), sketch
