@@ -1,0 +1,180 @@
+"""The open photo as numpy arrays: image, mask, sketch, plus the last fill's flow preview.
+
+Widgets read these arrays and repaint on the change signals; commands write patches back.
+Rectangles are (x, y, w, h) in image pixels throughout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+Rect = tuple[int, int, int, int]
+LAYERS = ("image", "mask", "sketch")
+
+
+def clip_rect(rect: Rect, width: int, height: int) -> Rect:
+    """Intersect rect with the image; the result may be empty (w or h == 0)."""
+    x, y, w, h = rect
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(width, x + w), min(height, y + h)
+    return (x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+
+
+def union_rect(a: Rect | None, b: Rect | None) -> Rect | None:
+    if a is None or a[2] <= 0 or a[3] <= 0:
+        return b
+    if b is None or b[2] <= 0 or b[3] <= 0:
+        return a
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def bbox_of(arr: np.ndarray) -> Rect | None:
+    """Bounding rect of the non-zero pixels of a 2-D (or H x W x C) array, None if all zero."""
+    nz = arr if arr.ndim == 2 else arr.any(axis=2)
+    rows = np.flatnonzero(nz.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(nz.any(axis=0))
+    return (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+
+
+def changed_rect(before: np.ndarray, after: np.ndarray) -> Rect | None:
+    """Bounding rect of the pixels that differ between two same-shaped arrays."""
+    diff = before != after
+    return bbox_of(diff)
+
+
+@dataclass
+class ImageMeta:
+    """What must survive a save: where the photo came from and its metadata."""
+
+    path: Path | None = None
+    format: str = "PNG"
+    exif: bytes | None = None
+    icc: bytes | None = None
+    dpi: tuple[float, float] | None = None
+    alpha: np.ndarray | None = None  # H x W uint8, kept untouched and written back on save
+    notes: list[str] = field(default_factory=list)
+    display_name: str = "Untitled"
+
+
+@dataclass
+class FlowPatch:
+    """Colour-coded attention flow of the last fill, only inside its rectangle (RGBA)."""
+
+    rect: Rect
+    rgba: np.ndarray  # h x w x 4 uint8, alpha 0 outside the filled hole
+
+
+class Document(QObject):
+    """Image, mask and sketch of one photo; emits the changed rectangle on every edit."""
+
+    image_changed = Signal(object)  # Rect
+    mask_changed = Signal(object)  # Rect
+    sketch_changed = Signal(object)  # Rect
+    flow_changed = Signal()
+    replaced = Signal()  # a different photo (or size) was loaded
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.meta = ImageMeta()
+        self._image = np.zeros((1, 1, 3), np.uint8)
+        self._original: np.ndarray | None = None  # copied on the first image edit
+        self.mask = np.zeros((1, 1), np.uint8)
+        self.sketch = np.zeros((1, 1), np.uint8)
+        self.flow: FlowPatch | None = None
+        self.image_revision = 0
+        self.is_empty = True
+
+    # --- loading ------------------------------------------------------------------------
+    def load(self, rgb: np.ndarray, meta: ImageMeta | None = None) -> None:
+        """Replace everything with a new photo (H x W x 3 uint8 RGB)."""
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError("expected an H x W x 3 uint8 RGB image")
+        h, w = rgb.shape[:2]
+        self._image = np.ascontiguousarray(rgb)
+        self._original = None
+        self.mask = np.zeros((h, w), np.uint8)
+        self.sketch = np.zeros((h, w), np.uint8)
+        self.flow = None
+        self.meta = meta or ImageMeta()
+        self.image_revision += 1
+        self.is_empty = False
+        self.replaced.emit()
+
+    # --- accessors ----------------------------------------------------------------------
+    @property
+    def image(self) -> np.ndarray:
+        return self._image
+
+    @property
+    def original(self) -> np.ndarray:
+        """The photo as opened (the current image until the first fill)."""
+        return self._original if self._original is not None else self._image
+
+    @property
+    def width(self) -> int:
+        return int(self._image.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self._image.shape[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.width, self.height)
+
+    def layer(self, name: str) -> np.ndarray:
+        if name == "image":
+            return self._image
+        if name == "mask":
+            return self.mask
+        if name == "sketch":
+            return self.sketch
+        raise KeyError(name)
+
+    def clip(self, rect: Rect) -> Rect:
+        return clip_rect(rect, self.width, self.height)
+
+    def has_mask(self) -> bool:
+        return bool(self.mask.any())
+
+    # --- edits --------------------------------------------------------------------------
+    def read_patch(self, layer: str, rect: Rect) -> np.ndarray:
+        x, y, w, h = rect
+        return self.layer(layer)[y : y + h, x : x + w].copy()
+
+    def write_patch(self, layer: str, rect: Rect, data: np.ndarray) -> None:
+        """Put data (shape of rect) into a layer and announce the change."""
+        x, y, w, h = rect
+        if w <= 0 or h <= 0:
+            return
+        if layer == "image" and self._original is None:
+            self._original = self._image.copy()
+        self.layer(layer)[y : y + h, x : x + w] = data
+        self.notify(layer, rect)
+
+    def notify(self, layer: str, rect: Rect) -> None:
+        """Announce an in-place change (tools draw straight into mask/sketch)."""
+        if layer == "image":
+            self.image_revision += 1
+            self.image_changed.emit(rect)
+        elif layer == "mask":
+            self.mask_changed.emit(rect)
+        elif layer == "sketch":
+            self.sketch_changed.emit(rect)
+        else:
+            raise KeyError(layer)
+
+    def set_flow(self, flow: FlowPatch | None) -> None:
+        self.flow = flow
+        self.flow_changed.emit()
+
+    def title(self) -> str:
+        return self.meta.display_name if not self.is_empty else "No photo"

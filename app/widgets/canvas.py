@@ -1,0 +1,646 @@
+"""The canvas: photo, mask, sketch and flow overlays in a QGraphicsView, plus the tools.
+
+All drawing goes into the document's numpy layers in image coordinates (see tools.py);
+the view only maps pointer positions to image pixels and repaints changed rectangles.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPolygonF,
+    QTabletEvent,
+    QTransform,
+    QUndoStack,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QFrame,
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
+
+from app.commands import StrokeRecorder, layer_change_command
+from app.document import Document, Rect
+from app.widgets.compare import SplitDividerItem, ViewMode
+from app.widgets.raster import RasterLayer, alpha_ramp
+from app.widgets.tools import (
+    Tool,
+    draw_segment,
+    fill_polygon,
+    fill_rect,
+    rect_from_points,
+    segment_rect,
+)
+
+MASK_COLOR = QColor(255, 45, 85)
+SKETCH_COLOR = QColor(0, 229, 255)
+MIN_ZOOM, MAX_ZOOM = 1 / 64, 32.0
+ZOOM_STEP = 1.25
+MIN_BRUSH, MAX_BRUSH = 1, 1000
+
+
+class DocumentItem(QGraphicsItem):
+    """Paints the document: photo (or original), flow, mask and sketch overlays."""
+
+    def __init__(self, doc: Document) -> None:
+        super().__init__()
+        self.doc = doc
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
+        self.image_layer = RasterLayer("rgb")
+        self.original_layer = RasterLayer("rgb")
+        self.mask_layer = RasterLayer("index", alpha_ramp(MASK_COLOR, 0.55))
+        self.sketch_layer = RasterLayer("index", alpha_ramp(SKETCH_COLOR, 1.0), downsample="max")
+        self.flow_layer = RasterLayer("rgba")
+        self.mode = ViewMode.NORMAL
+        self.split_x = 0.0
+        self.show_flow = False
+        self.show_mask = True
+        self.show_sketch = True
+        self._rect = QRectF()
+        doc.replaced.connect(self.reload)
+        doc.image_changed.connect(self._on_image)
+        doc.mask_changed.connect(lambda r: self._on_layer(self.mask_layer, r))
+        doc.sketch_changed.connect(lambda r: self._on_layer(self.sketch_layer, r))
+        doc.flow_changed.connect(self._on_flow)
+        self.reload()
+
+    def reload(self) -> None:
+        self.prepareGeometryChange()
+        d = self.doc
+        self._rect = QRectF(0, 0, d.width, d.height) if not d.is_empty else QRectF()
+        self.image_layer.set_array(d.image if not d.is_empty else None)
+        self.original_layer.set_array(None)
+        self.mask_layer.set_array(d.mask if not d.is_empty else None)
+        self.sketch_layer.set_array(d.sketch if not d.is_empty else None)
+        self._on_flow()
+        self.split_x = d.width / 2
+        self.update()
+
+    def set_mask_opacity(self, opacity: float) -> None:
+        self.mask_layer.set_color_table(alpha_ramp(MASK_COLOR, opacity))
+        self.update()
+
+    def _on_image(self, rect: Rect) -> None:
+        self.image_layer.invalidate(rect)
+        self.update(QRectF(*rect))
+
+    def _on_layer(self, layer: RasterLayer, rect: Rect) -> None:
+        layer.invalidate(rect)
+        self.update(QRectF(*rect))
+
+    def _on_flow(self) -> None:
+        f = self.doc.flow
+        if f is None:
+            self.flow_layer.set_array(None)
+        else:
+            self.flow_layer.set_array(f.rgba, offset=(f.rect[0], f.rect[1]))
+        self.update()
+
+    def _original(self) -> RasterLayer:
+        # the original only differs from the image after a fill; build its pyramid lazily
+        orig = self.doc.original
+        if orig is self.doc.image:
+            return self.image_layer
+        if self.original_layer.array is not orig:
+            self.original_layer.set_array(orig)
+        return self.original_layer
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        if self.doc.is_empty:
+            return
+        exposed = option.exposedRect.intersected(self._rect)
+        if self.mode == ViewMode.ORIGINAL:
+            self._original().draw(painter, exposed)
+            return
+        if self.mode == ViewMode.SPLIT:
+            left = QRectF(0, 0, self.split_x, self._rect.height()).intersected(exposed)
+            if not left.isEmpty():
+                self._original().draw(painter, left)
+            exposed = QRectF(
+                self.split_x, 0, self._rect.width() - self.split_x, self._rect.height()
+            ).intersected(exposed)
+            if exposed.isEmpty():
+                return
+        self.image_layer.draw(painter, exposed)
+        if self.show_flow:
+            painter.setOpacity(0.85)
+            self.flow_layer.draw(painter, exposed)
+            painter.setOpacity(1.0)
+        if self.show_mask:
+            self.mask_layer.draw(painter, exposed)
+        if self.show_sketch:
+            self.sketch_layer.draw(painter, exposed)
+
+
+class BrushCursorItem(QGraphicsItem):
+    """Outline of the brush at its true size in image pixels (two-tone, visible anywhere)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._d = 10.0
+        self._scale = 1.0
+        self.setZValue(200)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def set_diameter(self, d: float, scale: float) -> None:
+        self.prepareGeometryChange()
+        self._d, self._scale = max(1.0, d), max(scale, 1e-6)
+        self.update()
+
+    def _radius(self) -> float:
+        # never smaller than 3 screen pixels, so a 1 px brush at 10 % zoom is still visible
+        return max(self._d / 2.0, 3.0 / self._scale)
+
+    def boundingRect(self) -> QRectF:
+        r = self._radius() + 4.0 / self._scale
+        return QRectF(-r, -r, 2 * r, 2 * r)
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        r = self._radius()
+        dark = QPen(QColor(0, 0, 0, 200), 1.0)
+        dark.setCosmetic(True)
+        light = QPen(QColor(255, 255, 255, 230), 1.0)
+        light.setCosmetic(True)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(dark)
+        painter.drawEllipse(QPointF(0, 0), r + 1.0 / self._scale, r + 1.0 / self._scale)
+        painter.setPen(light)
+        painter.drawEllipse(QPointF(0, 0), r, r)
+        c = 2.5 / self._scale  # centre dot helps aim small brushes
+        painter.drawLine(QPointF(-c, 0), QPointF(c, 0))
+        painter.drawLine(QPointF(0, -c), QPointF(0, c))
+
+
+class CanvasView(QGraphicsView):
+    """Zoomable, pannable canvas that turns pointer input into document edits."""
+
+    zoom_changed = Signal(float)
+    cursor_moved = Signal(object)  # (x, y) image pixel or None
+    brush_size_changed = Signal(int)
+    edit_finished = Signal(str)  # "stroke" | "mask-op": a step was pushed (auto-run hook)
+    view_mode_changed = Signal(str)
+
+    def __init__(self, doc: Document, history: QUndoStack, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.history = history
+        self._scene = QGraphicsScene(self)
+        self.setScene(self._scene)
+        self.item = DocumentItem(doc)
+        self._scene.addItem(self.item)
+        self.brush_item = BrushCursorItem()
+        self.brush_item.setVisible(False)
+        self._scene.addItem(self.brush_item)
+        self.divider = SplitDividerItem()
+        self.divider.setVisible(False)
+        self._scene.addItem(self.divider)
+        self._shape_item = QGraphicsPathItem()
+        self._shape_item.setZValue(150)
+        pen = QPen(QColor(255, 255, 255), 1.5, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        self._shape_item.setPen(pen)
+        self._shape_item.setBrush(QColor(255, 45, 85, 60))
+        self._scene.addItem(self._shape_item)
+
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAcceptDrops(False)  # the main window handles drops
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_TabletTracking, True)
+
+        self.tool = Tool.BRUSH
+        self.brush_size = 40
+        self.sketch_width = 3
+        self.fit_mode = True
+        self._zoom = 1.0
+        self._space = False
+        self._pan_from: QPointF | None = None
+        self._dragging_divider = False
+        self._recorder: StrokeRecorder | None = None
+        self._last_point: QPointF | None = None  # end of the previous stroke (Shift+click)
+        self._last_layer = "mask"
+        self._stroke_point: QPointF | None = None
+        self._shape_points: list[QPointF] = []
+        self._shape_subtract = False
+        self._pressure = 1.0
+        self._mode_before_hold: ViewMode | None = None
+        doc.replaced.connect(self._on_replaced)
+        self._on_replaced()
+
+    # --- geometry -----------------------------------------------------------------------
+    @property
+    def zoom(self) -> float:
+        return self._zoom
+
+    def _on_replaced(self) -> None:
+        self.cancel_interaction()
+        self._scene.setSceneRect(QRectF(0, 0, max(1, self.doc.width), max(1, self.doc.height)))
+        self._last_point = None
+        self.fit()
+        self._update_divider()
+
+    def fit(self) -> None:
+        """Zoom so the whole photo fits the window (and keep fitting on resize)."""
+        self.fit_mode = True
+        vw, vh = max(1, self.viewport().width() - 16), max(1, self.viewport().height() - 16)
+        z = min(vw / max(1, self.doc.width), vh / max(1, self.doc.height))
+        self._apply_zoom(min(max(z, MIN_ZOOM), MAX_ZOOM), None)
+        self.centerOn(self.doc.width / 2, self.doc.height / 2)
+
+    def actual_size(self) -> None:
+        self.set_zoom(1.0)
+
+    def zoom_in(self) -> None:
+        self.set_zoom(self._zoom * ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.set_zoom(self._zoom / ZOOM_STEP)
+
+    def set_zoom(self, z: float, anchor: QPointF | None = None) -> None:
+        """Zoom to z; the image point under `anchor` (viewport coords) stays put."""
+        self.fit_mode = False
+        self._apply_zoom(min(max(z, MIN_ZOOM), MAX_ZOOM), anchor)
+
+    def _apply_zoom(self, z: float, anchor: QPointF | None) -> None:
+        if anchor is None:
+            anchor = QPointF(self.viewport().width() / 2, self.viewport().height() / 2)
+        scene_pt = self.map_to_image(anchor)
+        self.setTransform(QTransform.fromScale(z, z))
+        self._zoom = z
+        moved = self.viewportTransform().map(scene_pt) - anchor
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + round(moved.x()))
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + round(moved.y()))
+        self._update_brush_item()
+        self._update_divider()
+        self.zoom_changed.emit(z)
+
+    def map_to_image(self, viewport_pos: QPointF) -> QPointF:
+        """Viewport position (float) -> image coordinates (pixel (i, j) spans [i, i+1))."""
+        inv, _ = self.viewportTransform().inverted()
+        return inv.map(QPointF(viewport_pos))
+
+    def map_from_image(self, image_pos: QPointF) -> QPointF:
+        return self.viewportTransform().map(QPointF(image_pos))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.fit_mode:
+            self.fit()
+
+    # --- view modes ---------------------------------------------------------------------
+    @property
+    def view_mode(self) -> ViewMode:
+        return self.item.mode
+
+    def set_view_mode(self, mode: ViewMode) -> None:
+        if self.item.mode == mode:
+            return
+        self.item.mode = mode
+        self.divider.setVisible(mode == ViewMode.SPLIT and not self.doc.is_empty)
+        self.item.update()
+        self.view_mode_changed.emit(mode.value)
+
+    def hold_original(self, held: bool) -> None:
+        """Show the original while a key is held; restore the previous mode on release."""
+        if held and self._mode_before_hold is None:
+            self._mode_before_hold = self.view_mode
+            self.set_view_mode(ViewMode.ORIGINAL)
+        elif not held and self._mode_before_hold is not None:
+            mode, self._mode_before_hold = self._mode_before_hold, None
+            self.set_view_mode(mode)
+
+    def set_split_x(self, x: float) -> None:
+        self.item.split_x = min(max(0.0, x), float(self.doc.width))
+        self._update_divider()
+        self.item.update()
+
+    def _update_divider(self) -> None:
+        self.divider.set_geometry(self.item.split_x, self.doc.height, self._zoom)
+
+    def set_show_flow(self, on: bool) -> None:
+        self.item.show_flow = on
+        self.item.update()
+
+    # --- tools --------------------------------------------------------------------------
+    def set_tool(self, tool: Tool) -> None:
+        self.cancel_interaction()
+        self.tool = Tool(tool)
+        self._update_cursor()
+        self._update_brush_item()
+
+    def current_diameter(self) -> float:
+        return float(self.sketch_width if self.tool == Tool.SKETCH else self.brush_size)
+
+    def set_brush_size(self, size: int) -> None:
+        size = int(min(max(size, MIN_BRUSH), MAX_BRUSH))
+        if size != self.brush_size:
+            self.brush_size = size
+            self._update_brush_item()
+            self.brush_size_changed.emit(size)
+
+    def change_brush_size(self, steps: int) -> None:
+        """`[` / `]` and Alt+wheel: proportional steps feel right from 2 px to 500 px."""
+        step = max(1, int(round(self.brush_size * 0.12)))
+        self.set_brush_size(self.brush_size + steps * step)
+
+    def set_sketch_width(self, width: int) -> None:
+        self.sketch_width = int(min(max(width, 1), 50))
+        self._update_brush_item()
+
+    def _update_brush_item(self) -> None:
+        self.brush_item.set_diameter(self.current_diameter(), self._zoom)
+
+    def _update_cursor(self) -> None:
+        if self._pan_from is not None:
+            shape = Qt.CursorShape.ClosedHandCursor
+        elif self._space:
+            shape = Qt.CursorShape.OpenHandCursor
+        elif self.tool.is_brush:
+            shape = Qt.CursorShape.BlankCursor
+        else:
+            shape = Qt.CursorShape.CrossCursor
+        self.viewport().setCursor(shape)
+        self.brush_item.setVisible(
+            self.tool.is_brush and not self._space and self._pan_from is None and self.underMouse()
+        )
+
+    def cancel_interaction(self) -> None:
+        """Esc: abandon a stroke or shape in progress without leaving a trace."""
+        if self._recorder is not None:
+            self._recorder.cancel()
+            self._recorder = None
+        self._stroke_point = None
+        self._shape_points = []
+        self._shape_item.setPath(QPainterPath())
+
+    # --- stroke handling (shared by mouse and tablet) ----------------------------------
+    def _begin(self, pos: QPointF, modifiers: Qt.KeyboardModifier, pressure: float) -> None:
+        if self.doc.is_empty:
+            return
+        p = self.map_to_image(pos)
+        if self.tool.is_brush:
+            layer = self.tool.layer
+            self._recorder = StrokeRecorder(self.doc, layer)
+            start = p
+            if (
+                modifiers & Qt.KeyboardModifier.ShiftModifier
+                and self._last_point is not None
+                and self._last_layer == layer
+            ):
+                start = self._last_point  # Shift+click: straight line from the last stroke
+            self._stroke_point = start
+            self._pressure = pressure
+            self._segment(start, p, pressure)
+        else:
+            self._shape_subtract = bool(modifiers & Qt.KeyboardModifier.AltModifier)
+            self._shape_points = [p]
+            self._update_shape_preview()
+
+    def _segment(self, a: QPointF, b: QPointF, pressure: float) -> None:
+        assert self._recorder is not None
+        d = self.current_diameter()
+        if self.tool != Tool.SKETCH:  # the guide-line width stays fixed
+            d = max(1.0, d * max(0.05, min(pressure, 1.0)))
+        p0, p1 = (a.x(), a.y()), (b.x(), b.y())
+        rect = self.doc.clip(segment_rect(p0, p1, d))
+        if rect[2] <= 0 or rect[3] <= 0:
+            return
+        self._recorder.touch(rect)
+        draw_segment(self.doc.layer(self.tool.layer), p0, p1, d, self.tool.paint_value)
+        self.doc.notify(self.tool.layer, rect)
+
+    def _move(self, pos: QPointF, pressure: float) -> None:
+        p = self.map_to_image(pos)
+        if self._recorder is not None and self._stroke_point is not None:
+            self._segment(self._stroke_point, p, pressure)
+            self._stroke_point = p
+        elif self._shape_points:
+            if self.tool == Tool.RECT:
+                self._shape_points = [self._shape_points[0], p]
+            else:
+                last = self._shape_points[-1]
+                # skip points closer than one screen pixel: keeps long lassos light
+                if (p - last).manhattanLength() * self._zoom >= 1.0:
+                    self._shape_points.append(p)
+            self._update_shape_preview()
+
+    def _end(self, pos: QPointF) -> None:
+        if self._recorder is not None:
+            self._move(pos, self._pressure)
+            rec, self._recorder = self._recorder, None
+            self._last_point = self._stroke_point
+            self._last_layer = rec.layer
+            self._stroke_point = None
+            cmd = rec.finish(self.tool.label)
+            if cmd is not None:
+                self.history.push(cmd)
+                self.edit_finished.emit("stroke")
+        elif self._shape_points:
+            self._move(pos, 1.0)
+            self._commit_shape()
+
+    def _update_shape_preview(self) -> None:
+        path = QPainterPath()
+        pts = self._shape_points
+        if self.tool == Tool.RECT and len(pts) == 2:
+            path.addRect(QRectF(pts[0], pts[1]).normalized())
+        elif len(pts) >= 2:
+            path.addPolygon(QPolygonF(pts))
+            path.closeSubpath()
+        self._shape_item.setPath(path)
+
+    def _commit_shape(self) -> None:
+        pts, self._shape_points = self._shape_points, []
+        self._shape_item.setPath(QPainterPath())
+        value = 0 if self._shape_subtract else 255
+        new = self.doc.mask.copy()
+        if self.tool == Tool.RECT:
+            if len(pts) < 2:
+                return
+            a, b = pts[0], pts[-1]
+            # a click without a drag is not a rectangle
+            if (b - a).manhattanLength() * self._zoom < 3:
+                return
+            fill_rect(new, rect_from_points((a.x(), a.y()), (b.x(), b.y())), value)
+            text = "Rectangle" + (" (subtract)" if self._shape_subtract else "")
+        else:
+            if fill_polygon(new, [(p.x(), p.y()) for p in pts], value) is None:
+                return
+            text = "Lasso" + (" (subtract)" if self._shape_subtract else "")
+        cmd = layer_change_command(self.doc, "mask", new, text)
+        if cmd is not None:
+            self.history.push(cmd)
+            self.edit_finished.emit("mask-op")
+
+    # --- Qt events ----------------------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        pos = event.position()
+        btn = event.button()
+        if btn == Qt.MouseButton.MiddleButton or (btn == Qt.MouseButton.LeftButton and self._space):
+            self._pan_from = pos
+            self._update_cursor()
+            event.accept()
+            return
+        if btn == Qt.MouseButton.LeftButton:
+            if self.view_mode == ViewMode.SPLIT and self.divider.hit(self.map_to_image(pos).x()):
+                self._dragging_divider = True
+                event.accept()
+                return
+            self._begin(pos, event.modifiers(), 1.0)
+            event.accept()
+            return
+        if btn == Qt.MouseButton.RightButton and (self._recorder or self._shape_points):
+            self.cancel_interaction()
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pos = event.position()
+        p = self.map_to_image(pos)
+        self._report_cursor(p)
+        self.brush_item.setPos(p)
+        if self._pan_from is not None:
+            delta = pos - self._pan_from
+            self._pan_from = pos
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(delta.x()))
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(delta.y()))
+            self.fit_mode = False
+        elif self._dragging_divider:
+            self.set_split_x(p.x())
+        elif event.buttons() & Qt.MouseButton.LeftButton:
+            self._move(pos, 1.0)
+        elif self.view_mode == ViewMode.SPLIT and self.divider.hit(p.x()):
+            self.viewport().setCursor(Qt.CursorShape.SplitHCursor)
+            self.brush_item.setVisible(False)
+            return
+        self._update_cursor()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        btn = event.button()
+        if self._pan_from is not None and btn in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
+            self._pan_from = None
+            self._update_cursor()
+        elif self._dragging_divider and btn == Qt.MouseButton.LeftButton:
+            self._dragging_divider = False
+        elif btn == Qt.MouseButton.LeftButton:
+            self._end(event.position())
+        event.accept()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        # a double click is two dabs, not a special gesture
+        self.mousePressEvent(event)
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        t = event.type()
+        if t in (QEvent.Type.TabletPress, QEvent.Type.TabletMove, QEvent.Type.TabletRelease):
+            return self._tablet(event)  # type: ignore[arg-type]
+        return super().viewportEvent(event)
+
+    def _tablet(self, event: QTabletEvent) -> bool:
+        """Pen input with pressure; accepted so Qt does not also synthesise mouse events."""
+        pos = event.position()
+        pressure = float(event.pressure()) if event.pressure() > 0 else 1.0
+        t = event.type()
+        if self._space or self._pan_from is not None or self.view_mode == ViewMode.SPLIT:
+            event.ignore()  # let the synthesised mouse events pan / drag the divider
+            return False
+        p = self.map_to_image(pos)
+        self._report_cursor(p)
+        self.brush_item.setPos(p)
+        if t == QEvent.Type.TabletPress and event.button() == Qt.MouseButton.LeftButton:
+            self._begin(pos, event.modifiers(), pressure)
+        elif t == QEvent.Type.TabletMove and (self._recorder or self._shape_points):
+            self._pressure = pressure
+            self._move(pos, pressure)
+        elif t == QEvent.Type.TabletRelease and event.button() == Qt.MouseButton.LeftButton:
+            self._end(pos)
+        event.accept()
+        return True
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        mods = event.modifiers()
+        d = event.angleDelta()
+        delta = d.y() if d.y() else d.x()  # some platforms turn Alt+wheel into horizontal
+        if not delta:
+            event.accept()
+            return
+        if mods & Qt.KeyboardModifier.ControlModifier:
+            factor = math.pow(ZOOM_STEP, delta / 120.0)
+            self.set_zoom(self._zoom * factor, event.position())
+            event.accept()
+        elif mods & Qt.KeyboardModifier.AltModifier:
+            self.change_brush_size(1 if delta > 0 else -1)
+            event.accept()
+        else:
+            super().wheelEvent(event)
+            self.fit_mode = False
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space = True
+                self._update_cursor()
+            event.accept()
+            return
+        if key == Qt.Key.Key_Escape and (self._recorder or self._shape_points):
+            self.cancel_interaction()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space = False
+                self._pan_from = None
+                self._update_cursor()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def focusOutEvent(self, event) -> None:
+        self._space = False
+        super().focusOutEvent(event)
+
+    def enterEvent(self, event) -> None:
+        super().enterEvent(event)
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        QTimer.singleShot(0, self._update_cursor)
+
+    def leaveEvent(self, event) -> None:
+        super().leaveEvent(event)
+        self.brush_item.setVisible(False)
+        self.cursor_moved.emit(None)
+
+    def _report_cursor(self, p: QPointF) -> None:
+        x, y = math.floor(p.x()), math.floor(p.y())
+        inside = 0 <= x < self.doc.width and 0 <= y < self.doc.height and not self.doc.is_empty
+        self.cursor_moved.emit((x, y) if inside else None)
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        painter.fillRect(rect, self.palette().color(self.backgroundRole()).darker(125))
