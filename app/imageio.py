@@ -1,0 +1,746 @@
+"""Reading and writing photos, masks and sketches (shared by the CLI, the GUI and the tests).
+
+Pixels come out as numpy arrays: RGB uint8 H x W x 3 (upright: the EXIF orientation is
+applied), an optional separate alpha plane, and bool masks. Every failure the user can cause
+(missing, empty, damaged or oversized file; unwritable folder; full disk) is raised as
+ImageLoadError / ImageSaveError whose text is one sentence naming the file. Saves are atomic:
+the target is either the old file or the complete new one, never something in between.
+
+No Qt here: the GUI converts to and from QImage itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import logging
+import os
+import re
+import tempfile
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from PIL import Image, ImageCms
+
+from app.engine.types import EngineError
+from app.metadata import (
+    JPEG_EXIF_LIMIT,
+    ORIENTATION,
+    clean_dpi,
+    estimate_jpeg_quality,
+    exif_bytes,
+    exif_dpi,
+    has_sub_ifds,
+    orient_array,
+    oriented_size,
+    prepare_exif,
+    read_exif,
+)
+
+log = logging.getLogger(__name__)
+
+# Largest image (width x height) we agree to decode. Configurable per call or here.
+DEFAULT_MAX_PIXELS = 250_000_000
+max_pixels: int = DEFAULT_MAX_PIXELS
+
+# Formats we open (JPEG includes MPO). Anything else (EPS, which would start Ghostscript, PSD, ...) is refused.
+_OPEN_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "GIF", "BMP", "PPM")
+_SAVE_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".jpe": "JPEG",
+    ".jfif": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+_FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF", "MPO": "JPEG"}
+_DEFAULT_EXT = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif"}
+_FORMAT_LIST = "PNG, JPEG, WebP, TIFF, GIF or BMP"
+
+# Image.MAX_IMAGE_PIXELS is process-wide; we swap it out only while reading a header.
+_pillow_lock = threading.Lock()
+
+
+class ImageLoadError(EngineError):
+    """A photo, mask or sketch that cannot be opened; str(error) is one sentence."""
+
+
+class ImageSaveError(EngineError):
+    """A picture that cannot be written; str(error) is one sentence."""
+
+
+@dataclass
+class LoadedImage:
+    rgb: np.ndarray  # H x W x 3 uint8, upright, C-contiguous
+    alpha: np.ndarray | None  # H x W uint8, or None when the file has no alpha channel
+    exif: bytes | None  # Orientation reset to 1 (the rotation is already applied)
+    icc: bytes | None
+    dpi: tuple[float, float] | None
+    format: str  # "PNG", "JPEG", "WEBP", "TIFF", "GIF", ...
+    path: Path
+    notes: list[str] = field(default_factory=list)  # user-facing remarks
+    mtime: float = 0.0  # of the file when it was read
+    size_on_disk: int = 0
+    quality: int | None = None  # estimated JPEG quality of the source (IJG scale)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the upright image."""
+        return int(self.rgb.shape[1]), int(self.rgb.shape[0])
+
+    def save_kwargs(self) -> dict[str, Any]:
+        """Metadata keyword arguments for save_image() so a result keeps the source's."""
+        kw: dict[str, Any] = {"exif": self.exif, "icc": self.icc, "dpi": self.dpi}
+        if self.quality is not None:
+            kw["quality"] = self.quality
+        return kw
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def _text_like(head: bytes) -> bool:
+    if not head or b"\x00" in head:
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return sum(c.isprintable() or c in "\r\n\t" for c in text) >= 0.95 * len(text)
+
+
+def _stat_readable(path: Path, what: str) -> os.stat_result:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ImageLoadError(f"The {what} file '{path}' does not exist.") from None
+    except PermissionError:
+        raise ImageLoadError(f"The {what} file '{path}' cannot be read (permission denied).") from None
+    except OSError as e:
+        raise ImageLoadError(f"The {what} file '{path}' cannot be read ({e.strerror or e}).") from None
+    if path.is_dir():
+        raise ImageLoadError(f"'{path}' is a folder, not a {what} file.")
+    if st.st_size == 0:
+        raise ImageLoadError(f"The {what} file '{path}' is empty (0 bytes).")
+    return st
+
+
+@contextlib.contextmanager
+def _pillow_session() -> Iterator[None]:
+    """Serialise our decodes while Pillow's process-wide pixel guard follows our limit.
+
+    Pillow checks Image.MAX_IMAGE_PIXELS when opening and again when decoding some formats
+    (TIFF); it warns above it and refuses above twice it. We refuse above `limit` ourselves
+    from the header (with a better message, and also above Pillow's own 179 MP), so during
+    our reads its guard is off (restored after) and its warnings are silenced: they become
+    notes or ImageLoadErrors here instead. The lock keeps our reads from overlapping.
+    """
+    with _pillow_lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _open(path: Path, what: str, limit: int) -> Image.Image:
+    """Open the header only; refuse unknown formats and images over `limit` pixels (0 = none)."""
+    try:
+        im = Image.open(path, formats=_OPEN_FORMATS)
+    except Image.UnidentifiedImageError:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(512)
+        except OSError:
+            head = b""
+        if _text_like(head):
+            raise ImageLoadError(f"The {what} file '{path}' is a text file, not an image.") from None
+        raise ImageLoadError(
+            f"The {what} file '{path}' is not in a supported image format ({_FORMAT_LIST})."
+        ) from None
+    except PermissionError:
+        raise ImageLoadError(f"The {what} file '{path}' cannot be read (permission denied).") from None
+    except Exception as e:  # damaged header, I/O error, ...
+        raise ImageLoadError(
+            f"The {what} file '{path}' is damaged and cannot be read ({_reason(e)})."
+        ) from None
+    w, h = im.size
+    if w <= 0 or h <= 0:
+        im.close()
+        raise ImageLoadError(f"The {what} file '{path}' has no pixels ({w}x{h}).")
+    if limit and w * h > limit:
+        im.close()
+        raise ImageLoadError(
+            f"The {what} file '{path}' is {w}x{h} = {w * h:,} pixels, more than the limit of "
+            f"{limit:,} pixels (a possible decompression bomb)."
+        )
+    return im
+
+
+def _stored_size(im: Image.Image) -> tuple[int, int]:
+    """(w, h) of the pixels as stored, before any orientation.
+
+    Recent Pillow reports a TIFF's size already rotated by its Orientation tag (and rotates
+    it while decoding), so for TIFF the size is read from the tags themselves.
+    """
+    tags = getattr(im, "tag_v2", None)
+    if im.format == "TIFF" and tags is not None and 256 in tags and 257 in tags:
+        return int(tags[256]), int(tags[257])
+    return im.size
+
+
+def _pillow_rotated(im: Image.Image, orientation: int) -> bool:
+    """After load(): True when Pillow itself applied the orientation (recent Pillow, TIFF)."""
+    tags = getattr(im, "tag_v2", None)
+    return im.format == "TIFF" and orientation != 1 and tags is not None and ORIENTATION not in tags
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e).strip().rstrip(".")
+    return text[:120] if text else type(e).__name__
+
+
+def _load_failure(path: Path, what: str, e: BaseException, size: tuple[int, int]) -> ImageLoadError:
+    if isinstance(e, MemoryError):
+        return ImageLoadError(
+            f"There is not enough memory to open the {what} file '{path}' ({size[0]}x{size[1]} pixels)."
+        )
+    if isinstance(e, OSError) and "truncated" in str(e).lower():
+        return ImageLoadError(f"The {what} file '{path}' is truncated (the file is incomplete).")
+    return ImageLoadError(f"The {what} file '{path}' is damaged and cannot be read ({_reason(e)}).")
+
+
+def _is_16bit_rgb(im: Image.Image) -> bool:
+    """True for 16-bit-per-channel colour files that Pillow would cut to 8 bits itself."""
+    if im.mode not in ("RGB", "RGBA", "LA") or im.format not in ("PNG", "TIFF"):
+        return False
+    return any(";16" in str(tile[-1]) for tile in (im.tile or ()))
+
+
+def _scale16(arr: np.ndarray) -> np.ndarray:
+    """0..65535 -> 0..255 with rounding (v / 257), not clipping or truncation."""
+    v = arr.astype(np.uint32)
+    return ((v * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _decode_16bit(path: Path) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Colour + alpha planes of a 16-bit PNG/TIFF, scaled to 8 bits, via OpenCV; None if it can't."""
+    import cv2  # only this path needs it
+
+    data = np.fromfile(path, dtype=np.uint8)  # np.fromfile copes with non-ASCII paths
+    # IMREAD_UNCHANGED (-1) keeps 16 bits and ignores EXIF orientation (we apply it ourselves).
+    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.dtype != np.uint16:
+        return None
+    if arr.ndim == 2:
+        return _scale16(arr)[..., None].repeat(3, axis=2), None
+    ch = arr.shape[2]
+    if ch == 2:
+        return _scale16(arr[..., 0])[..., None].repeat(3, axis=2), _scale16(arr[..., 1])
+    if ch == 3:
+        return _scale16(arr[..., ::-1]), None
+    if ch == 4:
+        return _scale16(arr[..., 2::-1]), _scale16(arr[..., 3])
+    return None
+
+
+def _float_to_uint8(arr: np.ndarray) -> np.ndarray:
+    arr = np.nan_to_num(arr.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    if arr.size and arr.max() <= 1.0:
+        arr = arr * 255.0
+    return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+
+
+_SRGB_BYTES: bytes | None = None
+
+
+def _srgb_icc() -> bytes:
+    global _SRGB_BYTES
+    if _SRGB_BYTES is None:
+        _SRGB_BYTES = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    return _SRGB_BYTES
+
+
+def _cmyk_to_rgb(im: Image.Image, icc: bytes | None, notes: list[str]) -> tuple[Image.Image, bytes | None]:
+    if icc:
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            dst = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+            out = ImageCms.profileToProfile(
+                im, src, dst, renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode="RGB"
+            )
+            if out is not None:
+                notes.append("CMYK converted to RGB using the embedded colour profile.")
+                return out, _srgb_icc()
+        except Exception as e:  # an unusable profile: fall back to the plain formula
+            log.warning("CMYK profile not usable (%s)", e)
+    notes.append("CMYK converted to RGB (no usable colour profile; colours are approximate).")
+    return im.convert("RGB"), None
+
+
+def _pixels(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None, bytes | None]:
+    """(rgb, alpha, icc) of a loaded Pillow image, as Pillow oriented it."""
+    icc = im.info.get("icc_profile") or None
+    mode = im.mode
+    if mode.startswith("I;16") or mode == "I":
+        arr = np.asarray(im)
+        if mode == "I":
+            arr = np.clip(arr, 0, 65535)
+        notes.append("16-bit image reduced to 8 bits per channel.")
+        grey = _scale16(arr)
+        return np.repeat(grey[..., None], 3, axis=2), None, icc
+    if mode == "F":
+        notes.append("32-bit floating-point image reduced to 8 bits per channel.")
+        grey = _float_to_uint8(np.asarray(im))
+        return np.repeat(grey[..., None], 3, axis=2), None, icc
+    if mode == "CMYK":
+        im, icc = _cmyk_to_rgb(im, icc, notes)
+        mode = "RGB"
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in im.info or im.palette.mode == "RGBA"
+        im = im.convert("RGBA" if has_alpha else "RGB")
+        mode = im.mode
+    if mode in ("1", "L"):
+        grey = np.asarray(im.convert("L"))
+        return np.repeat(grey[..., None], 3, axis=2), None, icc
+    if mode in ("LA", "La"):
+        la = np.asarray(im.convert("LA"))
+        return np.repeat(la[..., :1], 3, axis=2), la[..., 1].copy(), icc
+    if mode in ("RGBA", "RGBa"):
+        rgba = np.asarray(im.convert("RGBA"))
+        return rgba[..., :3], rgba[..., 3].copy(), icc
+    if mode != "RGB":
+        notes.append(f"{mode} colours converted to RGB.")
+        im = im.convert("RGB")
+    return np.asarray(im), None, icc
+
+
+def _first_frame_note(im: Image.Image, notes: list[str]) -> None:
+    if im.format == "MPO" or not getattr(im, "is_animated", False):
+        return
+    if im.format == "TIFF":
+        notes.append("Multi-page TIFF: only the first page was opened.")
+    else:
+        notes.append(f"Animated {im.format}: only the first frame was opened.")
+
+
+def load_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> LoadedImage:
+    """Open a photo as upright RGB uint8 + optional alpha + its metadata.
+
+    `max_pixels` (default: the module's `max_pixels`, 250 MP; 0 = no limit) refuses larger
+    images from the header alone, before any pixel is decoded. Raises ImageLoadError.
+    """
+    p = Path(path)
+    st = _stat_readable(p, "image")
+    limit = _limit(max_pixels)
+    notes: list[str] = []
+    with _pillow_session():
+        im = _open(p, "image", limit)
+        with im:
+            try:
+                # Asked first: reading a PNG's EXIF may decode it, which clears the tiles.
+                sixteen = _is_16bit_rgb(im)
+                _first_frame_note(im, notes)
+                fmt = _FORMAT_ALIASES.get(im.format or "", im.format or "")
+                try:
+                    exif, orientation = read_exif(im)
+                except Exception as e:
+                    log.warning("unreadable EXIF in %s: %s", p, e)
+                    exif, orientation = None, 1
+                    notes.append("The EXIF metadata is damaged and was not kept.")
+                dpi = clean_dpi(im.info.get("dpi")) or exif_dpi(exif)
+                quality = estimate_jpeg_quality(im) if fmt == "JPEG" else None
+                planes = _decode_16bit(p) if sixteen else None
+                if planes is not None:  # straight from the file: orientation still to apply
+                    rgb, alpha = planes
+                    icc = im.info.get("icc_profile") or None
+                    notes.append("16-bit image reduced to 8 bits per channel.")
+                else:
+                    im.load()
+                    if _pillow_rotated(im, orientation):
+                        orientation = 1
+                    rgb, alpha, icc = _pixels(im, notes)
+                    if sixteen:
+                        notes.append("16-bit image reduced to 8 bits per channel.")
+            except ImageLoadError:
+                raise
+            except Exception as e:
+                raise _load_failure(p, "image", e, im.size) from None
+    rgb = orient_array(rgb, orientation)
+    alpha = orient_array(alpha, orientation) if alpha is not None else None
+    h, w = rgb.shape[:2]
+    out_exif: bytes | None = None
+    if exif is not None:
+        try:
+            prepared = prepare_exif(exif, (w, h))
+            out_exif = exif_bytes(prepared) if prepared is not None else None
+        except Exception as e:
+            log.warning("EXIF of %s could not be re-encoded: %s", p, e)
+            notes.append("The EXIF metadata is damaged and was not kept.")
+    return LoadedImage(
+        rgb=np.ascontiguousarray(rgb, dtype=np.uint8),
+        alpha=alpha,
+        exif=out_exif,
+        icc=icc,
+        dpi=dpi,
+        format=fmt,
+        path=p,
+        notes=notes,
+        mtime=st.st_mtime,
+        size_on_disk=st.st_size,
+        quality=quality,
+    )
+
+
+def _limit(value: int | None) -> int:
+    return int(max_pixels if value is None else value)
+
+
+def file_changed_since(loaded: LoadedImage) -> bool:
+    """True when the file at loaded.path was modified, replaced or removed since it was read."""
+    try:
+        st = loaded.path.stat()
+    except OSError:
+        return True
+    return st.st_mtime != loaded.mtime or st.st_size != loaded.size_on_disk
+
+
+# --------------------------------------------------------------------------- masks
+
+
+def _webp_is_lossy(path: Path) -> bool:
+    """True when a WebP file's image data is lossy VP8 (rather than lossless VP8L)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+                return False
+            for _ in range(64):  # walk the RIFF chunks; the image chunk comes early
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    return False
+                kind, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if kind == b"VP8 ":
+                    return True
+                if kind == b"VP8L":
+                    return False
+                f.seek(size + (size & 1), os.SEEK_CUR)
+    except OSError:
+        return False
+    return False
+
+
+def _binary_planes(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """(colour H x W x C, alpha H x W or None) of a mask, keeping values as stored."""
+    mode = im.mode
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in im.info or im.palette.mode == "RGBA"
+        im = im.convert("RGBA" if has_alpha else "RGB")
+        mode = im.mode
+    elif mode == "La":
+        im, mode = im.convert("LA"), "LA"
+    elif mode == "RGBa":
+        im, mode = im.convert("RGBA"), "RGBA"
+    elif mode not in ("1", "L", "LA", "RGB", "RGBA", "F", "I") and not mode.startswith("I;16"):
+        im, mode = im.convert("RGB"), "RGB"
+    arr = np.asarray(im)
+    if arr.ndim == 2:
+        return arr[..., None], None
+    if mode in ("LA", "RGBA"):
+        return arr[..., :-1], arr[..., -1]
+    return arr, None
+
+
+def _load_binary(path: str | os.PathLike[str], size: tuple[int, int], what: str) -> np.ndarray:
+    p = Path(path)
+    _stat_readable(p, what)
+    want = (int(size[0]), int(size[1]))
+    limit = _limit(None)
+    with _pillow_session():
+        im = _open(p, what, limit)
+        with im:
+            try:
+                sixteen = _is_16bit_rgb(im)  # before read_exif, which may decode a PNG
+                try:
+                    _, orientation = read_exif(im)
+                except Exception:
+                    orientation = 1
+                got = oriented_size(_stored_size(im), orientation)
+                if got != want:  # refused from the header, before decoding anything
+                    hint = " (it looks rotated by 90 degrees)" if got == want[::-1] else ""
+                    raise ImageLoadError(
+                        f"The {what} file '{p}' is {got[0]}x{got[1]} but the image is "
+                        f"{want[0]}x{want[1]}{hint}."
+                    )
+                lossy = im.format == "JPEG" or (im.format == "WEBP" and _webp_is_lossy(p))
+                # 16-bit colour is read exactly: a stored 3 out of 65535 must stay non-zero.
+                planes = _raw16_planes(p) if sixteen else None
+                if planes is None:
+                    im.load()
+                    if _pillow_rotated(im, orientation):
+                        orientation = 1
+                    planes = _binary_planes(im)
+            except ImageLoadError:
+                raise
+            except Exception as e:
+                raise _load_failure(p, what, e, im.size) from None
+    return orient_array(_hole(planes[0], planes[1], lossy), orientation)
+
+
+def _raw16_planes(path: Path) -> tuple[np.ndarray, np.ndarray | None] | None:
+    import cv2
+
+    arr = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        return None
+    if arr.ndim == 2:
+        return arr[..., None], None
+    if arr.shape[2] in (2, 4):
+        return arr[..., :-1], arr[..., -1]
+    return arr, None
+
+
+def _hole(colour: np.ndarray, alpha: np.ndarray | None, lossy: bool) -> np.ndarray:
+    """Apply the mask contract to decoded planes. See load_mask for the rules."""
+    if colour.dtype == np.bool_:
+        painted = colour[..., 0].copy()
+    else:
+        c = colour.max(axis=2) if colour.shape[2] > 1 else colour[..., 0]
+        if c.dtype.kind == "f":
+            c = np.nan_to_num(c, nan=0.0)
+        painted = c > 127 if lossy else c != 0
+    if alpha is None:
+        return painted
+    opaque = alpha > 127 if lossy else alpha > 0
+    flat = colour.reshape(-1, colour.shape[2])
+    colour_uniform = bool((flat == flat[:1]).all())
+    alpha_uniform = bool((alpha == alpha.flat[0]).all())
+    if colour_uniform and not alpha_uniform:
+        return opaque
+    return painted & opaque
+
+
+def load_mask(path: str | os.PathLike[str], size: tuple[int, int]) -> np.ndarray:
+    """Read a mask as H x W bool (True = hole) for an image of `size` = (w, h).
+
+    Contract: any non-zero pixel is a hole (all channels are looked at, so a red stroke
+    counts). Accepted: 1-bit, L, I;16, RGB(A), palette (with transparency), LA. The mask
+    file's own EXIF orientation is applied first.
+    - Masks with alpha whose colour is the same everywhere (e.g. white strokes painted on a
+      transparent layer) are read from the alpha channel; otherwise fully transparent pixels
+      are never holes.
+    - Lossy files (JPEG, lossy WebP) blur the edge values, so they are thresholded at > 127
+      instead of non-zero.
+    Raises ImageLoadError, including when the sizes differ ("is 640x480 but the image is ...").
+    """
+    return _load_binary(path, size, "mask")
+
+
+def load_sketch(path: str | os.PathLike[str], size: tuple[int, int]) -> np.ndarray:
+    """Read a sketch (white lines on black) as H x W bool, True = line. Same rules as load_mask."""
+    return _load_binary(path, size, "sketch")
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def _save_format(path: Path, format: str | None) -> str:
+    if format:
+        fmt = format.upper().lstrip(".")
+        fmt = _FORMAT_ALIASES.get(fmt, fmt)
+        if fmt not in _DEFAULT_EXT:
+            raise ImageSaveError(
+                f"Cannot save '{path}': {format} is not a supported format (PNG, JPEG, WebP or TIFF)."
+            )
+        return fmt
+    fmt = _SAVE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        shown = path.suffix or "(none)"
+        raise ImageSaveError(
+            f"Cannot save '{path}': the file extension {shown} is not one of .png, .jpg, .webp or .tif."
+        )
+    return fmt
+
+
+def _umask() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def _save_error(path: Path, e: BaseException) -> ImageSaveError:
+    folder = path.parent
+    if isinstance(e, OSError):
+        code = e.errno
+        if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+            return ImageSaveError(f"Cannot save '{path}': the disk is full.")
+        if code in (errno.EACCES, errno.EPERM):
+            return ImageSaveError(
+                f"Cannot save '{path}': the folder '{folder}' is not writable (permission denied)."
+            )
+        if code == errno.EROFS:
+            return ImageSaveError(f"Cannot save '{path}': the folder '{folder}' is read-only.")
+        if code == errno.ENAMETOOLONG:
+            return ImageSaveError(f"Cannot save '{path}': the file name is too long.")
+        return ImageSaveError(f"Cannot save '{path}': {e.strerror or _reason(e)}.")
+    if isinstance(e, MemoryError):
+        return ImageSaveError(f"Cannot save '{path}': not enough memory to encode the image.")
+    return ImageSaveError(f"Cannot save '{path}': the image could not be encoded ({_reason(e)}).")
+
+
+def _atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> None:
+    """Run `write` on a temporary file in the target's folder, then move it over the target.
+
+    On any failure the temporary file is removed and the target is left untouched.
+    """
+    target = Path(path)
+    if target.is_symlink():
+        target = target.resolve()  # write through the link rather than replacing it
+    target = target.absolute()
+    folder = target.parent
+    if target.is_dir():
+        raise ImageSaveError(f"Cannot save '{path}': it is a folder.")
+    if not folder.is_dir():
+        raise ImageSaveError(f"Cannot save '{path}': the folder '{folder}' does not exist.")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise _save_error(target, e) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            mode = target.stat().st_mode & 0o7777  # keep an existing file's permissions
+        except OSError:
+            mode = 0o666 & ~_umask()
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(e, ImageSaveError) or not isinstance(e, Exception):
+            raise  # KeyboardInterrupt and friends pass through after the clean-up
+        raise _save_error(target, e) from None
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+        with contextlib.suppress(OSError):
+            dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+
+
+def save_image(
+    path: str | os.PathLike[str],
+    rgb: np.ndarray,
+    *,
+    alpha: np.ndarray | None = None,
+    exif: bytes | Image.Exif | None = None,
+    icc: bytes | None = None,
+    dpi: tuple[float, float] | None = None,
+    quality: int = 95,
+    format: str | None = None,
+) -> None:
+    """Write RGB uint8 (H x W x 3) atomically, keeping the metadata each format can hold.
+
+    Format from `format` or the extension (.png, .jpg/.jpeg, .webp, .tif/.tiff). EXIF
+    (Orientation forced to 1), ICC and DPI go into PNG, JPEG, WebP (DPI via EXIF) and TIFF.
+    `alpha` is kept in PNG, WebP and TIFF and dropped for JPEG. `quality` applies to JPEG and
+    lossy WebP (WebP at 100 is written lossless). Raises ImageSaveError.
+    """
+    p = Path(path)
+    fmt = _save_format(p, format)
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"save_image expects an H x W x 3 uint8 array, got {rgb.dtype} {rgb.shape}")
+    h, w = rgb.shape[:2]
+    if alpha is not None:
+        alpha = np.asarray(alpha)
+        if alpha.dtype != np.uint8 or alpha.shape != (h, w):
+            raise ValueError(f"alpha must be an H x W uint8 array matching {w}x{h}, got {alpha.dtype} {alpha.shape}")
+    dpi = clean_dpi(dpi) if dpi is not None else None
+    quality = int(min(max(quality, 1), 100))
+
+    params: dict[str, Any] = {}
+    prepared = prepare_exif(exif, (w, h), dpi=dpi, add_dpi=fmt == "WEBP")
+    if prepared is not None:
+        data = exif_bytes(prepared, limit=JPEG_EXIF_LIMIT if fmt == "JPEG" else None)
+        if data:
+            params["exif"] = data
+    if icc:
+        params["icc_profile"] = bytes(icc)
+    if dpi and fmt != "WEBP":
+        params["dpi"] = dpi
+    if fmt == "JPEG":
+        # 4:4:4 chroma at high quality so thin coloured edges of the fill stay crisp.
+        params.update(quality=quality, subsampling=0 if quality >= 90 else 2, optimize=False)
+    elif fmt == "WEBP":
+        params.update(quality=quality, lossless=quality >= 100, method=4)
+    elif fmt == "TIFF":
+        # Pillow's libtiff path (needed for compression) cannot write the Exif/GPS sub-IFDs,
+        # so a TIFF whose metadata has them is written uncompressed: metadata wins over size.
+        keep_raw = prepared is not None and "exif" in params and has_sub_ifds(prepared)
+        params["compression"] = "raw" if keep_raw else "tiff_adobe_deflate"
+    elif fmt == "PNG":
+        params["compress_level"] = 6
+
+    if alpha is not None and fmt != "JPEG":
+        im = Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+    else:
+        im = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
+
+    _atomic_write(p, lambda f: im.save(f, format=fmt, **params))
+
+
+def save_mask(path: str | os.PathLike[str], mask: np.ndarray) -> None:
+    """Write a bool mask (True = hole) as an 8-bit greyscale PNG with 0 / 255, atomically."""
+    m = np.asarray(mask)
+    if m.ndim != 2:
+        raise ValueError(f"save_mask expects an H x W array, got shape {m.shape}")
+    im = Image.fromarray(np.where(m.astype(bool), 255, 0).astype(np.uint8), "L")
+    _atomic_write(path, lambda f: im.save(f, format="PNG"))
+
+
+_INPAINTED_SUFFIX = re.compile(r"_inpainted(_\d+)?$")
+
+
+def default_output_path(
+    image_path: str | os.PathLike[str], ext: str | None = None, *, overwrite: bool = False
+) -> Path:
+    """`<name>_inpainted.<ext>` next to the image, made unique with _2, _3 ... unless `overwrite`.
+
+    `ext` (with or without the dot) defaults to the image's own extension when we can write
+    that format, else .png. An input already named *_inpainted[_N] is not suffixed twice.
+    """
+    src = Path(image_path)
+    if ext:
+        suffix = ext if ext.startswith(".") else f".{ext}"
+    else:
+        suffix = src.suffix if src.suffix.lower() in _SAVE_FORMATS else ".png"
+    stem = _INPAINTED_SUFFIX.sub("", src.stem) + "_inpainted"
+    candidate = src.with_name(stem + suffix)
+    if overwrite:
+        return candidate
+    n = 2
+    while candidate.exists():
+        candidate = src.with_name(f"{stem}_{n}{suffix}")
+        n += 1
+    return candidate
