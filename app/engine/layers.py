@@ -54,7 +54,10 @@ class PaddedConv(nn.Module):
         else:
             p = self.dilation * (self.kernel - 1) // 2
             if p:
-                mode = "reflect" if self.padding == "reflect" else "constant"
+                mode = "constant"
+                if self.padding == "reflect":
+                    # Reflection needs a border wider than the pad; tiny maps replicate instead.
+                    mode = "reflect" if p < min(x.shape[-2:]) else "replicate"
                 x = F.pad(x, (p, p, p, p), mode=mode)
         return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation)
 

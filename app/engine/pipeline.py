@@ -31,7 +31,6 @@ from .types import (
 from .weights import LoadedModel, load_model
 
 GRID = 8  # the network's size multiple (two stride-2 convs, then attention at rate 2)
-MIN_SIDE = 72  # reflect padding of the widest dilation (16 at 1/4 scale) needs 1/4 size > 16
 
 
 @dataclass
@@ -110,8 +109,7 @@ class Inpainter:
     ) -> NetworkOutput:
         """Run the network at the image's own size (padded to the grid) and composite."""
         h, w = mask.shape
-        ph = max(-(-h // GRID) * GRID, MIN_SIDE)
-        pw = max(-(-w // GRID) * GRID, MIN_SIDE)
+        ph, pw = -(-h // GRID) * GRID, -(-w // GRID) * GRID
         pad = ((0, ph - h), (0, pw - w))
         net_image = image[..., ::-1] if self.model.color_order == "BGR" else image
         net_image = np.pad(net_image, pad + ((0, 0),), mode="reflect")

@@ -17,7 +17,6 @@ import math
 import os
 import pickle
 import tempfile
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +106,7 @@ _PORT_NETWORKS_RENAMES = {
     "stage2.up_block2.conv2": "allconv16",
     "stage2.conv_to_rgb": "allconv17",
 }
+_PORT_MODULES = sorted(_PORT_NETWORKS_RENAMES, key=len, reverse=True)  # longest prefix first
 _PORT_DROPPED = {"stage2.contextual_attention.fuse_weight"}
 
 
@@ -116,10 +116,10 @@ def rename_port_networks(state: dict[str, torch.Tensor]) -> dict[str, torch.Tens
     for key, value in state.items():
         if key in _PORT_DROPPED:
             continue
-        module, _, leaf = key.partition(".conv")
-        if module not in _PORT_NETWORKS_RENAMES:
+        module = next((m for m in _PORT_MODULES if key.startswith(m + ".")), None)
+        if module is None:
             raise ModelFileError(f"unexpected tensor {key!r} for the DeepFill v2 port layout")
-        out[_PORT_NETWORKS_RENAMES[module] + ".conv" + leaf] = value
+        out[_PORT_NETWORKS_RENAMES[module] + key[len(module):]] = value
     return out
 
 
@@ -185,7 +185,7 @@ def _read_torch_file(path: Path) -> object:
             f"{path.name} was refused: it contains Python objects other than plain tensors and "
             f"settings, which could run code ({str(exc).splitlines()[0][:120]})"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to parse means 'not a model file'
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"{path.name} is not a readable model file ({first})") from None
 
@@ -210,6 +210,7 @@ def _own_model(data: dict, source: Path) -> LoadedModel:
         name=str(metadata.get("name") or source.stem),
         license=str(metadata.get("license", "")),
         source=str(source),
+        architecture=str(metadata.get("architecture", "deepfill_v2")),
     )
 
 
@@ -223,6 +224,7 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"model file not found: {path}")
+    from . import importers  # noqa: F401 - registers the TensorFlow and LaMa loaders
     for loader in FOREIGN_LOADERS:
         model = loader(path)
         if model is not None:
