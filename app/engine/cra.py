@@ -1,0 +1,447 @@
+"""Contextual Residual Aggregation (CRA; Yi et al., CVPR 2020) driven by DeepFill's own attention.
+
+The network fills a copy of the photo downscaled by an integer factor s (exact s x s box average of
+the photo reflect-padded to whole cells, so the aspect ratio is kept and no pixel is resampled
+twice). One attention cell is c = 8 s full-resolution pixels. For every cell that touches the hole:
+
+    R        = I - B                  high frequencies of the photo, B = bilinear-up(box average)
+    R_hat[q] = sum_k A'[q, k] R[k]    residual patches of the best hole-free keys
+    O        = U + R_hat              U = bilinear-up(network output composited at low resolution)
+
+A' is the network's attention restricted to keys whose footprint is free of the FULL-RESOLUTION
+hole and lies inside the photo, renormalised, cut to the top-k keys. Two paste layouts
+(`docs/cra.md` section 2.3 step 7):
+
+* "b" (default): 2c x 2c patches centred on the cells, weighted by a separable triangular window
+  (50 % overlap, the weights of neighbouring cells sum to one), which leaves no seams at cell borders;
+* "a": HiFill's non-overlapping c x c cells.
+
+Memory stays bounded whatever the photo size: the photo stays uint8, query cells are processed one
+grid row at a time with a rolling two-cell-high accumulator, key patches are gathered per row in
+chunks of at most `chunk_bytes`, and nothing of size L x L at full resolution (nor a float copy of
+the whole photo) is ever built. Only hole pixels are written: everything outside the hole keeps its
+bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .types import CancelFn, Cancelled
+
+GRID = 8  # network pixels per attention cell
+MIN_ROW_MASS = 1e-3  # a query whose valid keys hold less attention than this gets no residual
+MIN_KEY_WEIGHT = 1e-3  # keys below this share of a query's weight are dropped (speed, invisible)
+DEFAULT_CHUNK_BYTES = 96 << 20
+
+
+@dataclass(frozen=True)
+class CraGrid:
+    """How a full-resolution image maps onto the network input and the attention grid."""
+
+    height: int  # full-resolution image
+    width: int
+    scale: int  # s: network pixel = s x s photo pixels
+    rows: int  # attention grid (gh, gw); the padded photo is (gh c) x (gw c)
+    cols: int
+
+    @property
+    def cell(self) -> int:
+        return GRID * self.scale
+
+    @property
+    def net_size(self) -> tuple[int, int]:
+        return GRID * self.rows, GRID * self.cols
+
+
+def plan_grid(height: int, width: int, working_size: int = 512) -> CraGrid:
+    """Integer scale so the network's long side is about `working_size`; pad, never squash."""
+    scale = max(1, math.ceil(max(height, width) / max(working_size, GRID)))
+    cell = GRID * scale
+    return CraGrid(height, width, scale, -(-height // cell), -(-width // cell))
+
+
+def reflect_index(count: int, size: int, start: int = 0) -> np.ndarray:
+    """Source indices of positions start .. start+count-1 reflected (101 style) into [0, size)."""
+    pos = np.arange(start, start + count)
+    if size == 1:
+        return np.zeros(count, np.int64)
+    period = 2 * (size - 1)
+    pos = np.mod(pos, period)
+    return np.where(pos < size, pos, period - pos)
+
+
+def downscale_image(image: np.ndarray, grid: CraGrid, band_rows: int = 32) -> np.ndarray:
+    """Exact s x s box average of the photo reflect-padded to the grid -> float32 net_size x 3."""
+    s = grid.scale
+    nh, nw = grid.net_size
+    out = np.empty((nh, nw, 3), np.float32)
+    cols = reflect_index(nw * s, grid.width)
+    pad_cols = nw * s != grid.width
+    for r0 in range(0, nh, band_rows):
+        r1 = min(r0 + band_rows, nh)
+        y0, y1 = r0 * s, r1 * s
+        band = image[y0:y1] if y1 <= grid.height else image[reflect_index(y1 - y0, grid.height, y0)]
+        if pad_cols:
+            band = band[:, cols]
+        # Two integer sums (exact): s rows, then s columns.
+        acc = band.reshape(r1 - r0, s, nw * s * 3).sum(axis=1, dtype=np.uint32)
+        acc = acc.reshape(r1 - r0, nw, s, 3).sum(axis=2, dtype=np.uint32)
+        out[r0:r1] = acc.astype(np.float32) / np.float32(s * s)
+    return out
+
+
+def downscale_mask(mask: np.ndarray, grid: CraGrid) -> np.ndarray:
+    """s x s max-pool of a bool mask: any marked photo pixel marks the network pixel. Padding is
+    unmarked (the network sees the reflected photo there as context)."""
+    s = grid.scale
+    nh, nw = grid.net_size
+    out = np.zeros((nh, nw), bool)
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return out
+    # Only the band of rows holding marked pixels is pooled.
+    r0, r1 = rows[0] // s, rows[-1] // s + 1
+    part = np.zeros(((r1 - r0) * s, nw * s), bool)
+    src = mask[r0 * s : min(r1 * s, grid.height)]
+    part[: src.shape[0], : grid.width] = src
+    out[r0:r1] = part.reshape(r1 - r0, s, nw, s).any(axis=(1, 3))
+    return out
+
+
+def _upsample_patches(low: torch.Tensor, scale: int) -> torch.Tensor:
+    """[n, h+2, w+2, 3] low-resolution patches with a one-pixel halo -> [n, h s, w s, 3].
+
+    Bilinear with half-pixel centres (align_corners=False); the halo makes every output pixel equal
+    to upsampling the whole low-resolution image (a replicated halo reproduces the border clamp).
+    """
+    x = low.permute(0, 3, 1, 2)
+    y = F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
+    return y[:, :, scale:-scale, scale:-scale].permute(0, 2, 3, 1)
+
+
+def upsample_region(
+    low: np.ndarray, scale: int, ly0: int, ly1: int, lx0: int, lx1: int
+) -> torch.Tensor:
+    """Bilinear upsampling of low[ly0:ly1, lx0:lx1] exactly as a crop of the whole upsampled image."""
+    rows = np.clip(np.arange(ly0 - 1, ly1 + 1), 0, low.shape[0] - 1)
+    cols = np.clip(np.arange(lx0 - 1, lx1 + 1), 0, low.shape[1] - 1)
+    patch = torch.from_numpy(np.ascontiguousarray(low[rows][:, cols]))
+    return _upsample_patches(patch[None], scale)[0]
+
+
+def triangular_window(cell: int) -> np.ndarray:
+    """Weights of a 2c-wide patch: (t + 1/2)/c rising, then falling; shifted copies sum to one."""
+    t = np.arange(2 * cell, dtype=np.float32)
+    return np.where(t < cell, (t + 0.5) / cell, (2 * cell - t - 0.5) / cell).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Paste geometry of one aggregation variant, in photo pixels."""
+
+    patch: int  # side of a pasted patch
+    offset: int  # how far a patch starts before its cell
+    window: np.ndarray | None  # per-axis weights (None = all ones)
+
+    @staticmethod
+    def of(variant: str, cell: int) -> _Layout:
+        if variant == "b":
+            return _Layout(2 * cell, cell // 2, triangular_window(cell))
+        if variant == "a":
+            return _Layout(cell, 0, None)
+        raise ValueError("variant must be 'a' or 'b'")
+
+
+def _pool_cells(low_mask: np.ndarray, kernel: int, padding: int) -> np.ndarray:
+    """Per attention cell: does a (kernel x kernel, stride 8) window of the network mask hold a hole?"""
+    m = torch.from_numpy(low_mask).float()[None, None]
+    return F.max_pool2d(m, kernel, GRID, padding)[0, 0].numpy() > 0
+
+
+def _inside_photo(count: int, cell: int, offset: int, patch: int, size: int) -> np.ndarray:
+    start = np.arange(count) * cell - offset
+    return (start >= 0) & (start + patch <= size)
+
+
+def query_and_key_cells(
+    low_mask: np.ndarray, grid: CraGrid, variant: str = "b"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(queries, valid_keys), both bool [gh, gw].
+
+    Queries: cells whose pasted patch touches the hole. Valid keys: cells whose patch lies inside
+    the photo (padding is fake context) and, widened by one network pixel (the blur B leaks the
+    object's colours about s pixels), holds no hole pixel of the full-resolution mask.
+    """
+    lay = _Layout.of(variant, grid.cell)
+    k_in = lay.patch // grid.scale
+    pad_in = lay.offset // grid.scale
+    queries = _pool_cells(low_mask, k_in, pad_in)
+    hole_near = _pool_cells(low_mask, k_in + 2, pad_in + 1)
+    inside = np.outer(
+        _inside_photo(grid.rows, grid.cell, lay.offset, lay.patch, grid.height),
+        _inside_photo(grid.cols, grid.cell, lay.offset, lay.patch, grid.width),
+    )
+    return queries, inside & ~hole_near
+
+
+def select_keys(
+    attention: torch.Tensor, query_index: torch.Tensor, valid: torch.Tensor, topk: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Renormalised top-k weights over valid keys for the given query cells.
+
+    attention [Lk, Lq] (post-softmax, keys x queries), query_index [n] (flat cell numbers),
+    valid [Lk] bool. Returns (keys [n, k] long, weights [n, k] float, rows summing to 1 or 0).
+    """
+    rows = attention[:, query_index].T.float() * valid.float()[None]  # [n, Lk]
+    mass = rows.sum(dim=1, keepdim=True)
+    k = rows.shape[1] if topk <= 0 else min(topk, rows.shape[1])
+    weights, keys = rows.topk(k, dim=1) if k < rows.shape[1] else rows.sort(dim=1, descending=True)
+    weights = weights / weights.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    weights = torch.where(weights >= MIN_KEY_WEIGHT, weights, torch.zeros_like(weights))
+    weights = weights / weights.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    weights = torch.where(mass >= MIN_ROW_MASS, weights, torch.zeros_like(weights))
+    # Columns that are zero for every query are cut off (weights are sorted descending).
+    used = int((weights > 0).sum(dim=1).max()) if weights.numel() else 0
+    return keys[:, :used], weights[:, :used]
+
+
+def default_feather(scale: int) -> int:
+    """Inward feather in photo pixels for a given downscale factor (see `_blend`)."""
+    return scale // 4
+
+
+class _Aggregator:
+    """Aggregated residual patches for the query cells of one grid row at a time."""
+
+    def __init__(
+        self,
+        image: np.ndarray,
+        low_in: np.ndarray,
+        grid: CraGrid,
+        layout: _Layout,
+        chunk_bytes: int,
+    ) -> None:
+        self.image, self.low_in, self.grid, self.lay = image, low_in, grid, layout
+        self.chunk_bytes = chunk_bytes
+        p = layout.patch
+        self.window = None
+        if layout.window is not None:
+            self.window = torch.from_numpy(np.outer(layout.window, layout.window))[None, :, :, None]
+        self.low_side = p // grid.scale + 2  # low-resolution patch with its one-pixel halo
+
+    def _key_pixels(self, keys: np.ndarray) -> torch.Tensor:
+        """uint8 photo patches of the given flat key cells -> float [nu, P, P, 3]."""
+        c, o, p, gw = self.grid.cell, self.lay.offset, self.lay.patch, self.grid.cols
+        patches = [
+            self.image[
+                (k // gw) * c - o : (k // gw) * c - o + p, (k % gw) * c - o : (k % gw) * c - o + p
+            ]
+            for k in keys.tolist()
+        ]
+        return torch.from_numpy(np.stack(patches)).float()
+
+    def _key_low(self, keys: np.ndarray) -> torch.Tensor:
+        """Low-resolution patches (with halo) under the key patches -> float [nu, p/s+2, p/s+2, 3]."""
+        gw = self.grid.cols
+        lead = self.lay.offset // self.grid.scale + 1  # network pixels before the cell, with halo
+        span = np.arange(self.low_side)
+        r = (GRID * (keys // gw) - lead)[:, None] + span
+        cc = (GRID * (keys % gw) - lead)[:, None] + span
+        r = np.clip(r, 0, self.low_in.shape[0] - 1)
+        cc = np.clip(cc, 0, self.low_in.shape[1] - 1)
+        return torch.from_numpy(self.low_in[r[:, :, None], cc[:, None, :]])
+
+    def row(self, keys: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """keys/weights [n, k] for n queries -> windowed residual patches [n, P, P, 3]."""
+        p = self.lay.patch
+        n = keys.shape[0]
+        out = torch.zeros(n, p, p, 3)
+        if keys.numel() == 0 or not bool((weights > 0).any()):
+            return out
+        patch_bytes = p * p * 3 * 4
+        per_chunk = max(1, self.chunk_bytes // patch_bytes)
+        # Split the queries so each chunk references at most `per_chunk` distinct keys.
+        start = 0
+        while start < n:
+            stop, seen = start, set()
+            while stop < n:
+                new = set(keys[stop][weights[stop] > 0].tolist()) - seen
+                if seen and len(seen) + len(new) > per_chunk:
+                    break
+                seen |= new
+                stop += 1
+            self._chunk(keys[start:stop], weights[start:stop], sorted(seen), out[start:stop])
+            start = stop
+        if self.window is not None:
+            out *= self.window
+        return out
+
+    def _chunk(
+        self, keys: torch.Tensor, weights: torch.Tensor, unique: list[int], out: torch.Tensor
+    ) -> None:
+        if not unique:
+            return
+        uniq = np.asarray(unique, np.int64)
+        lookup = torch.full((self.grid.rows * self.grid.cols,), -1, dtype=torch.long)
+        lookup[torch.from_numpy(uniq)] = torch.arange(len(uniq))
+        local = lookup[keys.clamp_min(0)]
+        pixels = self._key_pixels(uniq)
+        low = self._key_low(uniq)
+        low_sum = torch.zeros(keys.shape[0], *low.shape[1:])
+        w_all = weights
+        for j in range(keys.shape[1]):
+            w = w_all[:, j]
+            live = w > 0
+            if not bool(live.any()):
+                continue
+            idx = local[:, j].clamp_min(0)
+            wj = w.view(-1, 1, 1, 1)
+            out.addcmul_(pixels.index_select(0, idx), wj)
+            low_sum.addcmul_(low.index_select(0, idx), wj)
+        # Bilinear upsampling is linear: sum_k w_k B_k = up(sum_k w_k low_k), one upsample per query.
+        out.sub_(_upsample_patches(low_sum, self.grid.scale))
+
+
+def _feather_alpha(
+    hole: np.ndarray, feather: int, top_halo: int, left_halo: int, shape: tuple[int, int]
+) -> np.ndarray:
+    """Blend weight inside the hole: 1/2 at its edge rising to 1 at `feather` px in (0 outside)."""
+    dist = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
+    dist = dist[top_halo : top_halo + shape[0], left_halo : left_halo + shape[1]]
+    alpha = np.clip(0.5 + 0.5 * (dist - 1.0) / feather, 0.0, 1.0).astype(np.float32)
+    alpha[dist == 0] = 0.0
+    return alpha
+
+
+def cra_upscale(
+    image: np.ndarray,
+    mask: np.ndarray,
+    low_in: np.ndarray,
+    low_out: np.ndarray,
+    attention: torch.Tensor | None,
+    grid: CraGrid,
+    *,
+    low_mask: np.ndarray | None = None,
+    variant: str = "b",
+    topk: int = 16,
+    feather: float = -1.0,
+    out: np.ndarray | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    cancel: CancelFn | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> np.ndarray:
+    """Fill the hole of the full-resolution `image` from a low-resolution network result.
+
+    image H x W x 3 uint8, mask H x W bool (True = hole); low_in = `downscale_image(image)` (float);
+    low_out = low_in with the network's fill pasted over the network hole; attention [Lk, gh, gw]
+    post-softmax scores on this grid (None: plain upsampling, no residual). Writes the hole pixels
+    of `out` (default: a copy of image) and returns it; every other pixel is left as it was.
+
+    Feather (in photo pixels, < 0 = from the scale): lives INSIDE the hole only. The blend weight
+    of the fill is 1/2 on the hole's edge pixels and reaches 1 `feather` pixels in; the rest of the
+    weight is the original pixel. Pixels outside the hole are never touched (contract: byte for
+    byte unchanged), and the ramp is kept short so little of a removed object can show through.
+    """
+    s, c = grid.scale, grid.cell
+    h, w = grid.height, grid.width
+    if image.shape[:2] != (h, w) or mask.shape != (h, w):
+        raise ValueError("image and mask must match the grid")
+    if out is None:
+        out = image.copy()
+    if low_mask is None:
+        low_mask = downscale_mask(mask, grid)
+    lay = _Layout.of(variant, c)
+    feather_px = default_feather(s) if feather < 0 else int(round(feather))
+
+    hole_rows = np.flatnonzero(mask.any(axis=1))
+    if hole_rows.size == 0:
+        return out
+    row_has_hole = np.zeros(h + 1, np.int64)
+    row_has_hole[1:] = np.cumsum(mask.any(axis=1))
+
+    queries, valid = query_and_key_cells(low_mask, grid, variant)
+    use_residual = attention is not None and bool(valid.any())
+    if use_residual:
+        att = torch.as_tensor(attention).reshape(grid.rows * grid.cols, -1).float()
+        if att.shape[1] != grid.rows * grid.cols:
+            raise ValueError("attention grid does not match the CRA grid")
+        valid_t = torch.from_numpy(valid.reshape(-1))
+        agg = _Aggregator(image, low_in, grid, lay, chunk_bytes)
+
+    # Coverage of the paste windows per axis (1 in the interior, less at the padded grid's border).
+    def coverage(count: int) -> np.ndarray:
+        if lay.window is None:
+            return np.ones(count * c, np.float32)
+        cov = np.zeros(count * c + 2 * lay.offset, np.float32)
+        for i in range(count):
+            cov[i * c : i * c + lay.patch] += lay.window
+        return cov[lay.offset : lay.offset + count * c]
+
+    cov_y, cov_x = coverage(grid.rows), coverage(grid.cols)
+    acc_w = grid.cols * c + 2 * lay.offset  # accumulator column j = photo column j - offset
+    acc = torch.zeros(lay.patch, acc_w, 3)
+
+    def emit(base: int, band: torch.Tensor) -> None:
+        """Final residual `band` for photo rows [base, base + c) -> blend the hole pixels there."""
+        y0, y1 = max(base, 0), min(base + c, h)
+        if y1 <= y0 or row_has_hole[y1] == row_has_hole[y0]:
+            return
+        hole = mask[y0:y1]
+        cols = np.flatnonzero(hole.any(axis=0))
+        x0, x1 = int(cols[0]) // s * s, min(-(-(int(cols[-1]) + 1) // s) * s, w)
+        ly0, lx0 = y0 // s, x0 // s
+        up = upsample_region(low_out, s, ly0, -(-y1 // s), lx0, -(-x1 // s))
+        fill = up[y0 - ly0 * s : y1 - ly0 * s, x0 - lx0 * s : x1 - lx0 * s]
+        if use_residual:
+            res = band[y0 - base : y1 - base, x0 + lay.offset : x1 + lay.offset]
+            norm = torch.from_numpy(np.outer(cov_y[y0:y1], cov_x[x0:x1]))[:, :, None]
+            fill = fill + res / norm
+        fill = fill.clamp_(0.0, 255.0).numpy()
+        hole = hole[:, x0:x1]
+        original = image[y0:y1, x0:x1]
+        if feather_px > 0:
+            hy0, hy1 = max(y0 - feather_px - 1, 0), min(y1 + feather_px + 1, h)
+            hx0, hx1 = max(x0 - feather_px - 1, 0), min(x1 + feather_px + 1, w)
+            alpha = _feather_alpha(
+                mask[hy0:hy1, hx0:hx1], feather_px, y0 - hy0, x0 - hx0, hole.shape
+            )
+            fill = original + alpha[:, :, None] * (fill - original)
+        target = out[y0:y1, x0:x1]
+        target[hole] = np.rint(fill[hole]).astype(np.uint8)
+
+    step = 0 if lay.window is None else 1  # variant b: rows of query row qr are final one row later
+    total = grid.rows + step
+    for qr in range(total):
+        if cancel is not None and cancel():
+            raise Cancelled()
+        base = qr * c - lay.offset  # photo row of acc[0]
+        if (
+            use_residual
+            and qr < grid.rows
+            and row_has_hole[min(base + lay.patch, h)] > row_has_hole[max(base, 0)]
+        ):
+            qcols = np.flatnonzero(queries[qr])
+            if qcols.size:
+                qidx = torch.from_numpy(qr * grid.cols + qcols)
+                keys, weights = select_keys(att, qidx, valid_t, topk)
+                patches = agg.row(keys, weights)
+                for i, qc in enumerate(qcols.tolist()):
+                    x = qc * c  # accumulator column of the patch start (offset cancels)
+                    acc[:, x : x + lay.patch] += patches[i]
+        emit(base, acc[:c])
+        if lay.patch > c:
+            acc[:c] = acc[c:].clone()
+            acc[c:] = 0
+        else:
+            acc.zero_()
+        if progress is not None:
+            progress((qr + 1) / total)
+    return out
