@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import io
 import logging
 import os
 import re
+import struct
 import tempfile
 import threading
 import warnings
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,9 +126,12 @@ def _stat_readable(path: Path, what: str) -> os.stat_result:
     except FileNotFoundError:
         raise ImageLoadError(f"The {what} file '{path}' does not exist.") from None
     except PermissionError:
-        raise ImageLoadError(f"The {what} file '{path}' cannot be read (permission denied).") from None
-    except OSError as e:
-        raise ImageLoadError(f"The {what} file '{path}' cannot be read ({e.strerror or e}).") from None
+        raise ImageLoadError(
+            f"The {what} file '{path}' cannot be read (permission denied)."
+        ) from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the name
+        reason = getattr(e, "strerror", None) or _reason(e)
+        raise ImageLoadError(f"The {what} file '{path}' cannot be read ({reason}).") from None
     if path.is_dir():
         raise ImageLoadError(f"'{path}' is a folder, not a {what} file.")
     if st.st_size == 0:
@@ -153,38 +159,53 @@ def _pillow_session() -> Iterator[None]:
             Image.MAX_IMAGE_PIXELS = saved
 
 
-def _open(path: Path, what: str, limit: int) -> Image.Image:
-    """Open the header only; refuse unknown formats and images over `limit` pixels (0 = none)."""
+@contextlib.contextmanager
+def _opened(path: Path, what: str, limit: int) -> Iterator[Image.Image]:
+    """Open the header only; refuse unknown formats and images over `limit` pixels (0 = none).
+
+    Pillow is given a file object rather than the name: with a name it may memory-map
+    uncompressed files, and Pillow 13 then lays out an EXIF-rotated TIFF wrongly.
+    """
     try:
-        im = Image.open(path, formats=_OPEN_FORMATS)
-    except Image.UnidentifiedImageError:
-        try:
-            with open(path, "rb") as f:
-                head = f.read(512)
-        except OSError:
-            head = b""
-        if _text_like(head):
-            raise ImageLoadError(f"The {what} file '{path}' is a text file, not an image.") from None
-        raise ImageLoadError(
-            f"The {what} file '{path}' is not in a supported image format ({_FORMAT_LIST})."
-        ) from None
+        f = open(path, "rb")  # noqa: SIM115 - closed below, after the image
     except PermissionError:
-        raise ImageLoadError(f"The {what} file '{path}' cannot be read (permission denied).") from None
-    except Exception as e:  # damaged header, I/O error, ...
         raise ImageLoadError(
-            f"The {what} file '{path}' is damaged and cannot be read ({_reason(e)})."
+            f"The {what} file '{path}' cannot be read (permission denied)."
         ) from None
-    w, h = im.size
-    if w <= 0 or h <= 0:
-        im.close()
-        raise ImageLoadError(f"The {what} file '{path}' has no pixels ({w}x{h}).")
-    if limit and w * h > limit:
-        im.close()
+    except OSError as e:
         raise ImageLoadError(
-            f"The {what} file '{path}' is {w}x{h} = {w * h:,} pixels, more than the limit of "
-            f"{limit:,} pixels (a possible decompression bomb)."
-        )
-    return im
+            f"The {what} file '{path}' cannot be read ({e.strerror or _reason(e)})."
+        ) from None
+    with f:
+        try:
+            im = Image.open(f, formats=_OPEN_FORMATS)
+        except Image.UnidentifiedImageError:
+            try:
+                f.seek(0)
+                head = f.read(512)
+            except OSError:
+                head = b""
+            if _text_like(head):
+                raise ImageLoadError(
+                    f"The {what} file '{path}' is a text file, not an image."
+                ) from None
+            raise ImageLoadError(
+                f"The {what} file '{path}' is not in a supported image format ({_FORMAT_LIST})."
+            ) from None
+        except Exception as e:  # damaged header, I/O error, ...
+            raise ImageLoadError(
+                f"The {what} file '{path}' is damaged and cannot be read ({_reason(e)})."
+            ) from None
+        with im:
+            w, h = im.size
+            if w <= 0 or h <= 0:
+                raise ImageLoadError(f"The {what} file '{path}' has no pixels ({w}x{h}).")
+            if limit and w * h > limit:
+                raise ImageLoadError(
+                    f"The {what} file '{path}' is {w}x{h} = {w * h:,} pixels, more than the limit "
+                    f"of {limit:,} pixels (a possible decompression bomb)."
+                )
+            yield im
 
 
 def _stored_size(im: Image.Image) -> tuple[int, int]:
@@ -233,25 +254,92 @@ def _scale16(arr: np.ndarray) -> np.ndarray:
     return ((v * 255 + 32767) // 65535).astype(np.uint8)
 
 
-def _decode_16bit(path: Path) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """Colour + alpha planes of a 16-bit PNG/TIFF, scaled to 8 bits, via OpenCV; None if it can't."""
+def _read16(path: Path, fmt: str) -> tuple[np.ndarray, np.ndarray | None, bool] | None:
+    """Exact 16-bit planes of a PNG/TIFF via OpenCV (Pillow keeps only 8 bits of colour).
+
+    Returns (colour H x W x C in RGB order, alpha or None, already_oriented) or None when
+    OpenCV cannot read the file. Whether OpenCV applied the file's orientation differs
+    between its decoders and versions, so it is measured once per format (see the probe).
+    """
     import cv2  # only this path needs it
 
     data = np.fromfile(path, dtype=np.uint8)  # np.fromfile copes with non-ASCII paths
-    # IMREAD_UNCHANGED (-1) keeps 16 bits and ignores EXIF orientation (we apply it ourselves).
     arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if arr is None or arr.dtype != np.uint16:
         return None
+    oriented = _cv2_applies_orientation(fmt)
     if arr.ndim == 2:
-        return _scale16(arr)[..., None].repeat(3, axis=2), None
+        return arr[..., None], None, oriented
     ch = arr.shape[2]
     if ch == 2:
-        return _scale16(arr[..., 0])[..., None].repeat(3, axis=2), _scale16(arr[..., 1])
+        return arr[..., :1], arr[..., 1], oriented
     if ch == 3:
-        return _scale16(arr[..., ::-1]), None
+        return arr[..., ::-1], None, oriented
     if ch == 4:
-        return _scale16(arr[..., 2::-1]), _scale16(arr[..., 3])
+        return arr[..., 2::-1], arr[..., 3], oriented
     return None
+
+
+@functools.cache
+def _cv2_applies_orientation(fmt: str) -> bool:
+    """Does cv2.imdecode(IMREAD_UNCHANGED) apply EXIF orientation for `fmt`? Probed once.
+
+    A 2 x 1 16-bit file with Orientation 2 (mirror) comes back swapped if it does.
+    """
+    import cv2
+
+    pixels = np.array([[[1000, 2000, 3000], [4000, 5000, 6000]]], dtype=np.uint16)
+    data = _tiff16_probe(pixels) if fmt == "TIFF" else _png16_probe(pixels)
+    out = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    return out is not None and out.shape[:2] == (1, 2) and int(out[0, 0, 0]) == 6000
+
+
+def _png16_probe(pixels: np.ndarray) -> bytes:
+    import cv2
+
+    ok, png = cv2.imencode(".png", pixels[..., ::-1])
+    exif = Image.Exif()
+    exif[ORIENTATION] = 2
+    body = exif.tobytes()[6:]  # eXIf holds the TIFF structure without the "Exif" prefix
+    chunk = (
+        struct.pack(">I", len(body))
+        + b"eXIf"
+        + body
+        + struct.pack(">I", zlib.crc32(b"eXIf" + body))
+    )
+    raw = png.tobytes()
+    return raw[:33] + chunk + raw[33:]  # right after the 8-byte signature and IHDR chunk
+
+
+def _tiff16_probe(pixels: np.ndarray) -> bytes:
+    """Minimal uncompressed little-endian 16-bit RGB TIFF with Orientation 2."""
+    h, w, _ = pixels.shape
+    data = pixels.astype("<u2").tobytes()
+    ifd_at = 8 + len(data)
+    entries = [  # (tag, type 3=SHORT 4=LONG, value)
+        (256, 4, w),
+        (257, 4, h),
+        (258, 3, 16),
+        (259, 3, 1),
+        (262, 3, 2),
+        (273, 4, 8),
+        (274, 3, 2),
+        (277, 3, 3),
+        (278, 4, h),
+        (279, 4, len(data)),
+        (284, 3, 1),
+    ]
+    bits_at = ifd_at + 2 + 12 * len(entries) + 4
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, value in entries:
+        if tag == 258:  # three SHORTs do not fit in the entry: point at them
+            ifd += struct.pack("<HHII", tag, kind, 3, bits_at)
+        elif kind == 3:
+            ifd += struct.pack("<HHIHH", tag, kind, 1, value, 0)
+        else:
+            ifd += struct.pack("<HHII", tag, kind, 1, value)
+    ifd += struct.pack("<I", 0) + struct.pack("<HHH", 16, 16, 16)
+    return b"II*\x00" + struct.pack("<I", ifd_at) + data + ifd
 
 
 def _float_to_uint8(arr: np.ndarray) -> np.ndarray:
@@ -271,7 +359,9 @@ def _srgb_icc() -> bytes:
     return _SRGB_BYTES
 
 
-def _cmyk_to_rgb(im: Image.Image, icc: bytes | None, notes: list[str]) -> tuple[Image.Image, bytes | None]:
+def _cmyk_to_rgb(
+    im: Image.Image, icc: bytes | None, notes: list[str]
+) -> tuple[Image.Image, bytes | None]:
     if icc:
         try:
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
@@ -288,7 +378,9 @@ def _cmyk_to_rgb(im: Image.Image, icc: bytes | None, notes: list[str]) -> tuple[
     return im.convert("RGB"), None
 
 
-def _pixels(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None, bytes | None]:
+def _pixels(
+    im: Image.Image, notes: list[str]
+) -> tuple[np.ndarray, np.ndarray | None, bytes | None]:
     """(rgb, alpha, icc) of a loaded Pillow image, as Pillow oriented it."""
     icc = im.info.get("icc_profile") or None
     mode = im.mode
@@ -344,38 +436,41 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -
     st = _stat_readable(p, "image")
     limit = _limit(max_pixels)
     notes: list[str] = []
-    with _pillow_session():
-        im = _open(p, "image", limit)
-        with im:
+    with _pillow_session(), _opened(p, "image", limit) as im:
+        try:
+            # Asked first: reading a PNG's EXIF may decode it, which clears the tiles.
+            sixteen = _is_16bit_rgb(im)
+            _first_frame_note(im, notes)
+            fmt = _FORMAT_ALIASES.get(im.format or "", im.format or "")
             try:
-                # Asked first: reading a PNG's EXIF may decode it, which clears the tiles.
-                sixteen = _is_16bit_rgb(im)
-                _first_frame_note(im, notes)
-                fmt = _FORMAT_ALIASES.get(im.format or "", im.format or "")
-                try:
-                    exif, orientation = read_exif(im)
-                except Exception as e:
-                    log.warning("unreadable EXIF in %s: %s", p, e)
-                    exif, orientation = None, 1
-                    notes.append("The EXIF metadata is damaged and was not kept.")
-                dpi = clean_dpi(im.info.get("dpi")) or exif_dpi(exif)
-                quality = estimate_jpeg_quality(im) if fmt == "JPEG" else None
-                planes = _decode_16bit(p) if sixteen else None
-                if planes is not None:  # straight from the file: orientation still to apply
-                    rgb, alpha = planes
-                    icc = im.info.get("icc_profile") or None
-                    notes.append("16-bit image reduced to 8 bits per channel.")
-                else:
-                    im.load()
-                    if _pillow_rotated(im, orientation):
-                        orientation = 1
-                    rgb, alpha, icc = _pixels(im, notes)
-                    if sixteen:
-                        notes.append("16-bit image reduced to 8 bits per channel.")
-            except ImageLoadError:
-                raise
+                exif, orientation = read_exif(im)
             except Exception as e:
-                raise _load_failure(p, "image", e, im.size) from None
+                log.warning("unreadable EXIF in %s: %s", p, e)
+                exif, orientation = None, 1
+                notes.append("The EXIF metadata is damaged and was not kept.")
+            dpi = clean_dpi(im.info.get("dpi")) or exif_dpi(exif)
+            quality = estimate_jpeg_quality(im) if fmt == "JPEG" else None
+            planes = _read16(p, im.format or "") if sixteen else None
+            if planes is not None:
+                rgb = _scale16(planes[0])
+                if rgb.shape[2] == 1:
+                    rgb = np.repeat(rgb, 3, axis=2)
+                alpha = _scale16(planes[1]) if planes[1] is not None else None
+                if planes[2]:
+                    orientation = 1
+                icc = im.info.get("icc_profile") or None
+                notes.append("16-bit image reduced to 8 bits per channel.")
+            else:
+                im.load()
+                if _pillow_rotated(im, orientation):
+                    orientation = 1
+                rgb, alpha, icc = _pixels(im, notes)
+                if sixteen:
+                    notes.append("16-bit image reduced to 8 bits per channel.")
+        except ImageLoadError:
+            raise
+        except Exception as e:
+            raise _load_failure(p, "image", e, im.size) from None
     rgb = orient_array(rgb, orientation)
     alpha = orient_array(alpha, orientation) if alpha is not None else None
     h, w = rgb.shape[:2]
@@ -466,48 +561,37 @@ def _load_binary(path: str | os.PathLike[str], size: tuple[int, int], what: str)
     _stat_readable(p, what)
     want = (int(size[0]), int(size[1]))
     limit = _limit(None)
-    with _pillow_session():
-        im = _open(p, what, limit)
-        with im:
+    with _pillow_session(), _opened(p, what, limit) as im:
+        try:
+            sixteen = _is_16bit_rgb(im)  # before read_exif, which may decode a PNG
             try:
-                sixteen = _is_16bit_rgb(im)  # before read_exif, which may decode a PNG
-                try:
-                    _, orientation = read_exif(im)
-                except Exception:
+                _, orientation = read_exif(im)
+            except Exception:
+                orientation = 1
+            got = oriented_size(_stored_size(im), orientation)
+            if got != want:  # refused from the header, before decoding anything
+                hint = " (it looks rotated by 90 degrees)" if got == want[::-1] else ""
+                raise ImageLoadError(
+                    f"The {what} file '{p}' is {got[0]}x{got[1]} but the image is "
+                    f"{want[0]}x{want[1]}{hint}."
+                )
+            lossy = im.format == "JPEG" or (im.format == "WEBP" and _webp_is_lossy(p))
+            # 16-bit colour is read exactly: a stored 3 out of 65535 must stay non-zero.
+            raw16 = _read16(p, im.format or "") if sixteen else None
+            if raw16 is not None:
+                planes = raw16[0], raw16[1]
+                if raw16[2]:
                     orientation = 1
-                got = oriented_size(_stored_size(im), orientation)
-                if got != want:  # refused from the header, before decoding anything
-                    hint = " (it looks rotated by 90 degrees)" if got == want[::-1] else ""
-                    raise ImageLoadError(
-                        f"The {what} file '{p}' is {got[0]}x{got[1]} but the image is "
-                        f"{want[0]}x{want[1]}{hint}."
-                    )
-                lossy = im.format == "JPEG" or (im.format == "WEBP" and _webp_is_lossy(p))
-                # 16-bit colour is read exactly: a stored 3 out of 65535 must stay non-zero.
-                planes = _raw16_planes(p) if sixteen else None
-                if planes is None:
-                    im.load()
-                    if _pillow_rotated(im, orientation):
-                        orientation = 1
-                    planes = _binary_planes(im)
-            except ImageLoadError:
-                raise
-            except Exception as e:
-                raise _load_failure(p, what, e, im.size) from None
+            else:
+                im.load()
+                if _pillow_rotated(im, orientation):
+                    orientation = 1
+                planes = _binary_planes(im)
+        except ImageLoadError:
+            raise
+        except Exception as e:
+            raise _load_failure(p, what, e, im.size) from None
     return orient_array(_hole(planes[0], planes[1], lossy), orientation)
-
-
-def _raw16_planes(path: Path) -> tuple[np.ndarray, np.ndarray | None] | None:
-    import cv2
-
-    arr = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if arr is None:
-        return None
-    if arr.ndim == 2:
-        return arr[..., None], None
-    if arr.shape[2] in (2, 4):
-        return arr[..., :-1], arr[..., -1]
-    return arr, None
 
 
 def _hole(colour: np.ndarray, alpha: np.ndarray | None, lossy: bool) -> np.ndarray:
@@ -609,17 +693,21 @@ def _atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Non
     On any failure the temporary file is removed and the target is left untouched.
     """
     target = Path(path)
-    if target.is_symlink():
-        target = target.resolve()  # write through the link rather than replacing it
-    target = target.absolute()
-    folder = target.parent
-    if target.is_dir():
+    try:
+        if target.is_symlink():
+            target = target.resolve()  # write through the link rather than replacing it
+        target = target.absolute()
+        folder = target.parent
+        is_dir, folder_ok = target.is_dir(), folder.is_dir()
+    except (OSError, ValueError) as e:
+        raise ImageSaveError(f"Cannot save '{path}': {_reason(e)}.") from None
+    if is_dir:
         raise ImageSaveError(f"Cannot save '{path}': it is a folder.")
-    if not folder.is_dir():
+    if not folder_ok:
         raise ImageSaveError(f"Cannot save '{path}': the folder '{folder}' does not exist.")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as e:
+    except (OSError, ValueError) as e:
         raise _save_error(target, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
@@ -670,12 +758,16 @@ def save_image(
     fmt = _save_format(p, format)
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"save_image expects an H x W x 3 uint8 array, got {rgb.dtype} {rgb.shape}")
+        raise ValueError(
+            f"save_image expects an H x W x 3 uint8 array, got {rgb.dtype} {rgb.shape}"
+        )
     h, w = rgb.shape[:2]
     if alpha is not None:
         alpha = np.asarray(alpha)
         if alpha.dtype != np.uint8 or alpha.shape != (h, w):
-            raise ValueError(f"alpha must be an H x W uint8 array matching {w}x{h}, got {alpha.dtype} {alpha.shape}")
+            raise ValueError(
+                f"alpha must be an H x W uint8 array matching {w}x{h}, got {alpha.dtype} {alpha.shape}"
+            )
     dpi = clean_dpi(dpi) if dpi is not None else None
     quality = int(min(max(quality, 1), 100))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import io
+import itertools
 import os
 import struct
 import zlib
@@ -85,7 +86,9 @@ def test_plain_png_loads_exactly(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("orientation", range(1, 9))
 @pytest.mark.parametrize("fmt", ["PNG", "TIFF", "WEBP"])
-def test_every_exif_orientation_gives_upright_pixels(tmp_path: Path, fmt: str, orientation: int) -> None:
+def test_every_exif_orientation_gives_upright_pixels(
+    tmp_path: Path, fmt: str, orientation: int
+) -> None:
     upright = _rand_rgb(4, 6, seed=orientation)  # 6 wide, 4 tall: rotations are visible
     p = tmp_path / f"o.{fmt.lower()}"
     stored = np.ascontiguousarray(STORED[orientation](upright))
@@ -101,8 +104,10 @@ def test_every_exif_orientation_gives_upright_pixels(tmp_path: Path, fmt: str, o
 @pytest.mark.parametrize("orientation", [3, 6, 8])
 def test_jpeg_orientation(tmp_path: Path, orientation: int) -> None:
     # Big flat blocks so JPEG loss does not matter: 2 x 3 blocks of 16 px.
-    colours = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255]],
-                        [[255, 255, 0], [0, 0, 0], [255, 255, 255]]], dtype=np.uint8)
+    colours = np.array(
+        [[[255, 0, 0], [0, 255, 0], [0, 0, 255]], [[255, 255, 0], [0, 0, 0], [255, 255, 255]]],
+        dtype=np.uint8,
+    )
     upright = colours.repeat(16, axis=0).repeat(16, axis=1)
     p = tmp_path / "o.jpg"
     Image.fromarray(np.ascontiguousarray(STORED[orientation](upright))).save(
@@ -169,6 +174,51 @@ def test_16bit_colour_png_applies_orientation(tmp_path: Path) -> None:
     np.testing.assert_array_equal(li.rgb, _scaled(v))
 
 
+def _tiff_rgb16(pixels: np.ndarray, orientation: int) -> bytes:
+    """An uncompressed little-endian 16-bit RGB TIFF with an Orientation tag (built by hand)."""
+    h, w, _ = pixels.shape
+    data = pixels.astype("<u2").tobytes()
+    ifd_at = 8 + len(data)
+    entries = [
+        (256, 4, 1, w),
+        (257, 4, 1, h),
+        (258, 3, 3, None),
+        (259, 3, 1, 1),
+        (262, 3, 1, 2),
+        (273, 4, 1, 8),
+        (274, 3, 1, orientation),
+        (277, 3, 1, 3),
+        (278, 4, 1, h),
+        (279, 4, 1, len(data)),
+        (284, 3, 1, 1),
+    ]
+    bits_at = ifd_at + 2 + 12 * len(entries) + 4
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        if value is None:
+            ifd += struct.pack("<HHII", tag, kind, count, bits_at)
+        elif kind == 3:
+            ifd += struct.pack("<HHIHH", tag, kind, count, value, 0)
+        else:
+            ifd += struct.pack("<HHII", tag, kind, count, value)
+    ifd += struct.pack("<I", 0) + struct.pack("<HHH", 16, 16, 16)
+    return b"II*\x00" + struct.pack("<I", ifd_at) + data + ifd
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 7])
+def test_16bit_colour_tiff_applies_orientation(tmp_path: Path, orientation: int) -> None:
+    v = (np.arange(2 * 3 * 3, dtype=np.uint16).reshape(2, 3, 3) * 3001 + 7).astype(np.uint16)
+    p = tmp_path / "c16.tif"
+    p.write_bytes(_tiff_rgb16(np.ascontiguousarray(STORED[orientation](v)), orientation))
+    li = load_image(p)
+    np.testing.assert_array_equal(li.rgb, _scaled(v))
+    assert _exif_of(li.exif).get(ORIENTATION, 1) == 1
+    mask_stored = np.zeros((2, 3, 3), np.uint16)
+    mask_stored[0, 2, 0] = 5  # top-right pixel, tiny 16-bit value
+    p.write_bytes(_tiff_rgb16(np.ascontiguousarray(STORED[orientation](mask_stored)), orientation))
+    np.testing.assert_array_equal(load_mask(p, (3, 2)), mask_stored[..., 0] > 0)
+
+
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
@@ -189,6 +239,64 @@ def test_cmyk_jpeg_becomes_rgb_with_note(tmp_path: Path) -> None:
     r, g, b = li.rgb[8, 28].astype(int)
     assert r < 30 and g > 220 and b > 220  # cyan
     assert any("CMYK" in n for n in li.notes)
+
+
+def _s15(x: float) -> bytes:
+    return struct.pack(">i", round(x * 65536))
+
+
+def _cmyk_profile() -> bytes:
+    """A tiny ICC v2 CMYK printer profile (lut8 A2B0) that prints cyan ink as salmon red.
+
+    Deliberately unlike the naive formula (which gives cyan), so the test can tell whether the
+    embedded profile was used.
+    """
+    clut = b""
+    for c, m, y, k in itertools.product((0, 1), repeat=4):  # first channel varies slowest
+        lightness = max(0, 100 - 70 * k - 15 * (c + m + y))
+        clut += bytes([round(lightness * 2.55), 128 + 70 * c, 128 + 50 * c])
+    identity = bytes(range(256))
+    matrix = b"".join(_s15(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    a2b0 = b"mft1" + bytes(4) + bytes([4, 3, 2, 0]) + matrix + identity * 4 + clut + identity * 3
+    text = b"test CMYK\x00"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(text)) + text + bytes(78)
+    wtpt = b"XYZ " + bytes(4) + _s15(0.9642) + _s15(1.0) + _s15(0.8249)
+    tags = [(b"desc", desc), (b"wtpt", wtpt), (b"A2B0", a2b0)]
+    offset = 128 + 4 + 12 * len(tags)
+    table = body = b""
+    for sig, data in tags:
+        data += bytes(-len(data) % 4)
+        table += sig + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    header = (
+        struct.pack(">I", offset + len(body))
+        + b"lcms"
+        + struct.pack(">I", 0x02100000)
+        + b"prtr"
+        + b"CMYK"
+        + b"Lab "
+        + bytes(12)
+        + b"acsp"
+        + bytes(28)
+        + _s15(0.9642)
+        + _s15(1.0)
+        + _s15(0.8249)
+        + bytes(48)
+    )
+    return header + struct.pack(">I", len(tags)) + table + body
+
+
+def test_cmyk_jpeg_uses_embedded_profile(tmp_path: Path) -> None:
+    cmyk = np.zeros((16, 32, 4), np.uint8)
+    cmyk[:, 16:, 0] = 255
+    p = tmp_path / "cmyk.jpg"
+    Image.fromarray(cmyk, "CMYK").save(p, quality=95, icc_profile=_cmyk_profile())
+    li = load_image(p)
+    assert li.rgb[8, 4].min() > 240  # paper white stays white
+    r, g, b = li.rgb[8, 28].astype(int)
+    assert r > 230 and g < 190 and b < 180  # the profile's salmon, not the formula's cyan
+    assert li.icc == _srgb_icc()  # the pixels are sRGB now, and say so
+    assert any("colour profile" in n and "approximate" not in n for n in li.notes)
 
 
 def test_cmyk_jpeg_with_bad_profile_falls_back(tmp_path: Path) -> None:
@@ -307,6 +415,13 @@ def test_missing_file(tmp_path: Path) -> None:
     _refused(tmp_path / "nope.png", "does not exist")
 
 
+def test_nul_in_name_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ImageLoadError):
+        load_image(str(tmp_path / "a\x00b.png"))
+    with pytest.raises(ImageSaveError):
+        save_image(str(tmp_path / "a\x00b.png"), _rand_rgb(2, 2))
+
+
 def test_folder_instead_of_file(tmp_path: Path) -> None:
     _refused(tmp_path, "folder")
 
@@ -348,10 +463,17 @@ def _png_header_only(w: int, h: int) -> bytes:
     """A PNG claiming w x h pixels whose data stream is a few bytes: a decompression bomb."""
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 1024)
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
 
 
-def test_decompression_bomb_refused_from_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_decompression_bomb_refused_from_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     p = tmp_path / "bomb.png"
     p.write_bytes(_png_header_only(40000, 40000))
 
@@ -397,7 +519,10 @@ def test_mask_rgb_any_channel_counts(tmp_path: Path) -> None:
     m[0, 0] = (255, 0, 0)
     m[1, 2] = (0, 0, 1)
     Image.fromarray(m).save(tmp_path / "m.png")
-    assert load_mask(tmp_path / "m.png", (3, 2)).tolist() == [[True, False, False], [False, False, True]]
+    assert load_mask(tmp_path / "m.png", (3, 2)).tolist() == [
+        [True, False, False],
+        [False, False, True],
+    ]
 
 
 def test_mask_rgba_uniform_colour_uses_alpha(tmp_path: Path) -> None:
@@ -406,7 +531,10 @@ def test_mask_rgba_uniform_colour_uses_alpha(tmp_path: Path) -> None:
     m[0, 1, 3] = 255
     m[1, 0, 3] = 10
     Image.fromarray(m, "RGBA").save(tmp_path / "m.png")
-    assert load_mask(tmp_path / "m.png", (3, 2)).tolist() == [[False, True, False], [True, False, False]]
+    assert load_mask(tmp_path / "m.png", (3, 2)).tolist() == [
+        [False, True, False],
+        [True, False, False],
+    ]
 
 
 def test_mask_rgba_opaque_uses_colour(tmp_path: Path) -> None:
@@ -449,12 +577,16 @@ def test_mask_jpeg_threshold(tmp_path: Path) -> None:
     np.testing.assert_array_equal(load_mask(p, (32, 32)), m > 0)
 
 
-def test_mask_applies_its_own_orientation(tmp_path: Path) -> None:
-    upright = np.zeros((2, 4), np.uint8)
-    upright[0, 3] = 255  # top-right corner
-    p = tmp_path / "m.png"
-    Image.fromarray(np.ascontiguousarray(STORED[6](upright))).save(p, exif=_exif(t274=6))
-    np.testing.assert_array_equal(load_mask(p, (4, 2)), upright > 0)
+@pytest.mark.parametrize("ext", ["png", "tif", "jpg"])
+@pytest.mark.parametrize("orientation", [2, 6, 7])
+def test_mask_applies_its_own_orientation(tmp_path: Path, ext: str, orientation: int) -> None:
+    upright = np.zeros((16, 32), np.uint8)
+    upright[:8, 24:] = 255  # top-right block
+    p = tmp_path / f"m.{ext}"
+    Image.fromarray(np.ascontiguousarray(STORED[orientation](upright))).save(
+        p, exif=_exif(t274=orientation)
+    )
+    np.testing.assert_array_equal(load_mask(p, (32, 16)), upright > 0)
 
 
 def test_mask_size_mismatch_names_both_sizes(tmp_path: Path) -> None:
@@ -584,7 +716,9 @@ def _leftovers(folder: Path, keep: set[str]) -> list[str]:
     return sorted(n for n in os.listdir(folder) if n not in keep)
 
 
-def test_failed_encode_leaves_target_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_encode_leaves_target_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "photo_inpainted.png"
     target.write_bytes(b"previous result")
 
@@ -665,7 +799,9 @@ def test_bad_arrays_are_programming_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         save_image(tmp_path / "a.png", np.zeros((2, 2, 3), np.float32))
     with pytest.raises(ValueError):
-        save_image(tmp_path / "a.png", np.zeros((2, 2, 3), np.uint8), alpha=np.zeros((3, 3), np.uint8))
+        save_image(
+            tmp_path / "a.png", np.zeros((2, 2, 3), np.uint8), alpha=np.zeros((3, 3), np.uint8)
+        )
 
 
 # --------------------------------------------------------------------------- paths / changes
@@ -682,7 +818,10 @@ def test_default_output_path(tmp_path: Path) -> None:
     assert default_output_path(img) == tmp_path / "holiday_inpainted_3.JPG"
     assert default_output_path(img, overwrite=True) == tmp_path / "holiday_inpainted.JPG"
     # A result opened again is not suffixed twice; formats we cannot write become PNG.
-    assert default_output_path(tmp_path / "holiday_inpainted_2.JPG") == tmp_path / "holiday_inpainted_3.JPG"
+    assert (
+        default_output_path(tmp_path / "holiday_inpainted_2.JPG")
+        == tmp_path / "holiday_inpainted_3.JPG"
+    )
     assert default_output_path(tmp_path / "anim.gif") == tmp_path / "anim_inpainted.png"
 
 
@@ -697,3 +836,19 @@ def test_file_changed_since(tmp_path: Path) -> None:
     li2 = load_image(p)
     p.unlink()
     assert file_changed_since(li2)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA"])
+def test_uncompressed_rotated_tiff_single_and_four_band(tmp_path: Path, mode: str) -> None:
+    # Pillow memory-maps uncompressed L/RGBA files opened by name and then mis-rotates them;
+    # the loader must give the same upright pixels as for any other layout.
+    bands = len(mode)
+    upright = np.random.default_rng(5).integers(0, 256, (4, 6, bands), dtype=np.uint8)
+    stored = np.ascontiguousarray(STORED[6](upright))
+    p = tmp_path / "r.tif"
+    Image.fromarray(stored[..., 0] if bands == 1 else stored, mode).save(p, exif=_exif(t274=6))
+    li = load_image(p)
+    np.testing.assert_array_equal(li.rgb[..., 0], upright[..., 0])
+    if bands == 4:
+        np.testing.assert_array_equal(li.rgb, upright[..., :3])
+        np.testing.assert_array_equal(li.alpha, upright[..., 3])
