@@ -25,6 +25,7 @@ import pickle
 import re
 import tempfile
 import time
+import warnings
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -380,7 +381,8 @@ def lama_from_state_dict(
         raise ModelFileError(f"{Path(source).name} holds no LaMa generator.")
     try:
         config = config or config_from_state_dict(gen_state)
-        net = LaMaGenerator(config)
+        with torch.device("meta"):  # shapes only: the weights come from the file
+            net = LaMaGenerator(config)
     except ValueError as exc:
         raise ModelFileError(f"{Path(source).name}: {exc}.") from None
     expected = net.state_dict()
@@ -393,10 +395,16 @@ def lama_from_state_dict(
             f"{Path(source).name} does not fit the LaMa generator ({len(missing)} missing, "
             f"{len(unexpected)} unexpected, {len(wrong)} mis-shaped tensors, e.g. {example})."
         )
+    tensors = {}
     for key, value in gen_state.items():
-        if torch.is_floating_point(value) and not bool(torch.isfinite(value).all()):
-            raise ModelFileError(f"{Path(source).name} holds invalid numbers in {key}.")
-    net.load_state_dict({k: v.to(expected[k].dtype) for k, v in gen_state.items()})
+        if expected[key].dtype.is_floating_point:
+            if not value.is_floating_point() or not bool(torch.isfinite(value).all()):
+                raise ModelFileError(f"{Path(source).name} holds invalid numbers in {key}.")
+            value = value.detach().to(torch.float32)
+        else:
+            value = value.detach().to(expected[key].dtype)
+        tensors[key] = value.contiguous()
+    net.load_state_dict(tensors, assign=True)
     return LaMaModel(net, config).eval()
 
 
@@ -465,7 +473,9 @@ def _torchscript_meta(path: Path, names: list[str]) -> dict:
 
 def _load_torchscript(path: Path, names: list[str]) -> weights.LoadedModel:
     try:
-        module = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():  # TorchScript is deprecated upstream but still loads
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # noqa: BLE001 - a broken archive is a file error
         raise ModelFileError(
             f"{path.name} is not a loadable TorchScript model ({_first_line(exc)})."
@@ -585,7 +595,9 @@ def save_lama_model(path: Path, model: LaMaModel, metadata: dict | None = None) 
 def _save_torchscript(path: Path, model: LaMaModel, metadata: dict) -> None:
     module = model.net.module  # type: ignore[union-attr]
     extra = {TORCHSCRIPT_META: json.dumps(weights._plain(metadata))}
-    _atomic_write(path, lambda fh: torch.jit.save(module, fh, _extra_files=extra))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        _atomic_write(path, lambda fh: torch.jit.save(module, fh, _extra_files=extra))
 
 
 def import_model(
