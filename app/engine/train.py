@@ -1,0 +1,390 @@
+"""Training of our own DeepFill models: on-the-fly crops, masks and sketches; hole-weighted L1 on
+both stages, then an SN-PatchGAN hinge loss after an L1 warm-up; resumable atomic checkpoints.
+
+Run folder layout (outside the repository):
+    checkpoint.pt   everything needed to continue: G, D, optimisers, step, RNG states (atomic)
+    best.pt         the generator with the best held-out hole PSNR so far (atomic)
+    log.jsonl       one JSON line per log interval and per validation
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .discriminator import PatchDiscriminator, d_hinge_loss, g_hinge_loss
+from .evaluate import list_images, make_cases, read_rgb, resize_long_side, split_holdout
+from .generator import Generator, GeneratorConfig
+from .masks import training_mask
+from .prefill import prefill_telea
+from .sketch import edge_map
+
+CHECKPOINT = "checkpoint.pt"
+BEST = "best.pt"
+
+
+@dataclass
+class TrainConfig:
+    data: str = ""
+    out: str = ""
+    steps: int = 6000  # total optimiser steps (the learning-rate schedule spans these)
+    batch: int = 16
+    crop: int = 128
+    long_sides: tuple[int, ...] = (512, 640, 768, 1024)  # images kept in RAM at these sizes
+    cnum: int = 24
+    coarse_gate: str = "single"
+    refine_gate: str = "pixel"
+    sketch: bool = True
+    prefill: str = "telea"
+    lr: float = 5e-4
+    lr_final: float = 0.1  # cosine decay to lr * lr_final at `steps`
+    warmup: int = 100  # linear lr warm-up steps
+    hole_weight: float = 6.0  # L1 weight of hole pixels relative to known ones
+    coarse_weight: float = 1.0
+    gan_weight: float = 0.01
+    gan_start: int = 3000  # pure L1 before this step
+    d_cnum: int = 32
+    d_lr: float = 2e-4
+    sketch_drop: float = 0.5  # fraction of samples trained without a sketch
+    holdout_every: int = 7
+    seed: int = 0
+    threads: int = 2
+    bf16: str = "auto"  # auto | on | off
+    checkpoint_minutes: float = 5.0
+    validate_minutes: float = 20.0
+    val_masks: int = 1
+    log_every: int = 20
+    max_images: int = 0  # 0 = all (smoke runs use a few)
+
+    def generator_config(self) -> GeneratorConfig:
+        return GeneratorConfig(
+            cnum=self.cnum,
+            in_channels=6 if self.sketch else 5,
+            padding="reflect",
+            coarse_gate=self.coarse_gate,
+            refine_gate=self.refine_gate,
+            prefill=self.prefill,
+        )
+
+
+def use_bf16(setting: str) -> bool:
+    if setting == "on":
+        return True
+    if setting == "off":
+        return False
+    from .device import cpu_has_bf16
+
+    return cpu_has_bf16()
+
+
+def atomic_save(obj: object, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ------------------------------------------------------------------ data
+
+
+class CropSampler:
+    """Training photos held in RAM at several downscales; draws random crops with masks/sketches."""
+
+    def __init__(self, paths: list[Path], cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.images: list[np.ndarray] = []
+        for path in paths:
+            full = read_rgb(path)
+            for side in cfg.long_sides:
+                small = resize_long_side(full, side)
+                if min(small.shape[:2]) >= cfg.crop:
+                    self.images.append(small)
+        if not self.images:
+            raise ValueError(f"no training image is at least {cfg.crop} px on its short side")
+
+    def sample(self, rng: np.random.Generator, batch: int) -> dict[str, torch.Tensor]:
+        c = self.cfg.crop
+        truths, inputs, masks, sketches = [], [], [], []
+        for _ in range(batch):
+            img = self.images[int(rng.integers(len(self.images)))]
+            h, w = img.shape[:2]
+            y, x = int(rng.integers(0, h - c + 1)), int(rng.integers(0, w - c + 1))
+            crop = img[y : y + c, x : x + c]
+            if rng.random() < 0.5:
+                crop = crop[:, ::-1]
+            crop = np.ascontiguousarray(crop)
+            mask = training_mask(c, c, rng)
+            if self.cfg.sketch and rng.random() >= self.cfg.sketch_drop:
+                sketch = edge_map(crop, width=int(rng.integers(1, 3))) & mask
+            else:
+                sketch = np.zeros_like(mask)
+            given = prefill_telea(crop, mask) if self.cfg.prefill == "telea" else crop
+            truths.append(crop)
+            inputs.append(given)
+            masks.append(mask)
+            sketches.append(sketch)
+
+        def to_tensor(arrays: list[np.ndarray]) -> torch.Tensor:
+            t = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float()
+            return t / 127.5 - 1.0
+
+        return {
+            "truth": to_tensor(truths),
+            "input": to_tensor(inputs),
+            "mask": torch.from_numpy(np.stack(masks))[:, None].float(),
+            "sketch": torch.from_numpy(np.stack(sketches))[:, None].float(),
+        }
+
+
+# ------------------------------------------------------------------ the trainer
+
+
+@dataclass
+class StepLosses:
+    l1_coarse: float
+    l1_refined: float
+    g_gan: float = 0.0
+    d_loss: float = 0.0
+
+
+def weighted_l1(pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor, hole: float):
+    weight = 1.0 + (hole - 1.0) * mask
+    return ((pred.float() - truth).abs() * weight).mean() / weight.mean()
+
+
+@dataclass
+class Trainer:
+    cfg: TrainConfig
+    generator: Generator = field(init=False)
+    discriminator: PatchDiscriminator = field(init=False)
+    step: int = 0
+    images_seen: int = 0
+    train_seconds: float = 0.0
+    best: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        random.seed(cfg.seed)
+        self.generator = Generator(cfg.generator_config())
+        self.discriminator = PatchDiscriminator(5 if cfg.sketch else 4, cfg.d_cnum)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), cfg.d_lr, betas=(0.5, 0.999))
+        self.bf16 = use_bf16(cfg.bf16)
+
+    # -------------------------------------------------------------- schedule and one step
+
+    def lr_at(self, step: int) -> float:
+        cfg = self.cfg
+        if step < cfg.warmup:
+            return cfg.lr * (step + 1) / cfg.warmup
+        t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+        return cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * t)))
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> StepLosses:
+        cfg = self.cfg
+        g, d = self.generator, self.discriminator
+        g.train()
+        for group in self.opt_g.param_groups:
+            group["lr"] = self.lr_at(self.step)
+        truth, mask = batch["truth"], batch["mask"]
+        sketch = batch["sketch"] if cfg.sketch else None
+        use_gan = cfg.gan_weight > 0 and self.step >= cfg.gan_start
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            out = g(batch["input"], mask, sketch)
+        l1_c = weighted_l1(out.coarse, truth, mask, cfg.hole_weight)
+        l1_r = weighted_l1(out.refined, truth, mask, cfg.hole_weight)
+        loss = cfg.coarse_weight * l1_c + l1_r
+        losses = StepLosses(l1_c.item(), l1_r.item())
+        if use_gan:
+            complete = out.refined.float() * mask + truth * (1 - mask)
+            d_sketch = sketch * mask if sketch is not None else None
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                fake_scores = d(complete, mask, d_sketch)
+            g_gan = g_hinge_loss(fake_scores.float())
+            loss = loss + cfg.gan_weight * g_gan
+            losses.g_gan = g_gan.item()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(g.parameters(), 1.0)
+        self.opt_g.step()
+        if use_gan:
+            d.train()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                scores = d(torch.cat([truth, complete.detach()]), mask.repeat(2, 1, 1, 1),
+                           d_sketch.repeat(2, 1, 1, 1) if d_sketch is not None else None)
+            real, fake = scores.float().chunk(2)
+            d_loss = d_hinge_loss(real, fake)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            losses.d_loss = d_loss.item()
+        self.step += 1
+        self.images_seen += truth.shape[0]
+        return losses
+
+    # -------------------------------------------------------------- checkpoints
+
+    def state(self) -> dict:
+        return {
+            "train_config": asdict(self.cfg),
+            "generator_config": self.generator.config.to_dict(),
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "step": self.step,
+            "images_seen": self.images_seen,
+            "train_seconds": self.train_seconds,
+            "best": self.best,
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "numpy": self.rng.bit_generator.state,
+                "python": random.getstate(),
+            },
+        }
+
+    def load_state(self, state: dict) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.step = state["step"]
+        self.images_seen = state["images_seen"]
+        self.train_seconds = state.get("train_seconds", 0.0)
+        self.best = state.get("best", {})
+        torch.set_rng_state(state["rng"]["torch"])
+        self.rng.bit_generator.state = state["rng"]["numpy"]
+        random.setstate(state["rng"]["python"])
+
+    def save_checkpoint(self, run_dir: Path) -> None:
+        atomic_save(self.state(), run_dir / CHECKPOINT)
+
+    def save_best(self, run_dir: Path, metrics: dict) -> None:
+        atomic_save(
+            {
+                "generator_config": self.generator.config.to_dict(),
+                "generator": self.generator.state_dict(),
+                "step": self.step,
+                "images_seen": self.images_seen,
+                "train_seconds": self.train_seconds,
+                "train_config": asdict(self.cfg),
+                "metrics": metrics,
+            },
+            run_dir / BEST,
+        )
+
+
+def load_checkpoint(path: Path) -> dict:
+    # Our own checkpoint (holds RNG states and optimiser objects), never a downloaded file.
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+# ------------------------------------------------------------------ validation
+
+
+def validate(generator: Generator, cases, bf16: bool) -> dict:
+    """Held-out hole PSNR/SSIM of the model, without and with the sketch (real pipeline)."""
+    from .evaluate import evaluate, model_fills
+
+    threads = torch.get_num_threads()
+    try:
+        report = evaluate(cases, model_fills(generator, bf16=bf16))
+    finally:
+        torch.set_num_threads(threads)  # the pipeline claims every core
+        generator.train()
+    return report["methods"]
+
+
+def _log(run_dir: Path, record: dict) -> None:
+    with open(run_dir / "log.jsonl", "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def run(cfg: TrainConfig, resume: bool = False, smoke: bool = False, echo=print) -> Trainer:
+    """Train until `cfg.steps`; resumes from the run folder's checkpoint when asked."""
+    torch.set_num_threads(cfg.threads)
+    run_dir = Path(cfg.out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    train_paths, val_paths = split_holdout(list_images(cfg.data), cfg.holdout_every)
+    if cfg.max_images:
+        train_paths, val_paths = train_paths[: cfg.max_images], val_paths[:1]
+    trainer = Trainer(cfg)
+    if resume and (run_dir / CHECKPOINT).exists():
+        trainer.load_state(load_checkpoint(run_dir / CHECKPOINT))
+        echo(f"resumed at step {trainer.step} ({trainer.images_seen} images seen)")
+    sampler = CropSampler(train_paths, cfg)
+    (run_dir / "split.json").write_text(
+        json.dumps({"train": [p.name for p in train_paths], "val": [p.name for p in val_paths]})
+    )
+    cases = None
+    if not smoke and val_paths:
+        cases = make_cases(val_paths, long_side=512, masks_per_image=cfg.val_masks, seed=1)
+    echo(
+        f"training on {len(train_paths)} photos ({len(sampler.images)} scaled copies), "
+        f"{len(val_paths)} held out; bf16={trainer.bf16}, threads={cfg.threads}"
+    )
+    last_ckpt = last_val = time.monotonic()
+    window_t, window_n = time.monotonic(), 0
+    while trainer.step < cfg.steps:
+        t0 = time.monotonic()
+        losses = trainer.train_step(sampler.sample(trainer.rng, cfg.batch))
+        trainer.train_seconds += time.monotonic() - t0
+        window_n += cfg.batch
+        if trainer.step % cfg.log_every == 0 or trainer.step == cfg.steps:
+            now = time.monotonic()
+            record = {
+                "step": trainer.step,
+                "images_seen": trainer.images_seen,
+                "lr": trainer.lr_at(trainer.step - 1),
+                **asdict(losses),
+                "images_per_s": window_n / max(now - window_t, 1e-9),
+                "train_hours": trainer.train_seconds / 3600,
+            }
+            window_t, window_n = now, 0
+            _log(run_dir, record)
+            echo(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in record.items()))
+        now = time.monotonic()
+        if cases is not None and (now - last_val) / 60 >= cfg.validate_minutes:
+            _validate_and_keep(trainer, cases, run_dir, echo)
+            last_val = time.monotonic()
+        if (now - last_ckpt) / 60 >= cfg.checkpoint_minutes:
+            trainer.save_checkpoint(run_dir)
+            last_ckpt = now
+    trainer.save_checkpoint(run_dir)
+    if cases is not None:
+        _validate_and_keep(trainer, cases, run_dir, echo)
+    return trainer
+
+
+def _validate_and_keep(trainer: Trainer, cases, run_dir: Path, echo) -> None:
+    t0 = time.monotonic()
+    result = validate(trainer.generator, cases, trainer.bf16)
+    score = result["model"]["psnr_hole"]
+    record = {"step": trainer.step, "images_seen": trainer.images_seen, "validation": result,
+              "seconds": time.monotonic() - t0}
+    _log(run_dir, record)
+    summary = ", ".join(f"{k}: hole PSNR {v['psnr_hole']:.3f} SSIM {v['ssim_hole']:.4f}"
+                        for k, v in result.items())
+    echo(f"validation at step {trainer.step}: {summary}")
+    if score > trainer.best.get("psnr_hole", -math.inf):
+        trainer.best = {"psnr_hole": score, "step": trainer.step, "validation": result}
+        trainer.save_best(run_dir, result)
+        echo(f"new best: hole PSNR {score:.3f} at step {trainer.step}")
