@@ -8,6 +8,7 @@ about 12 MB of history.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.document import Document, FlowPatch, Rect, changed_rect, union_rect
+
+log = logging.getLogger(__name__)
 
 _BINARY_LAYERS = ("mask", "sketch")
 DEFAULT_MEMORY_LIMIT = 1024 * 1024 * 1024  # 1 GiB of patches
@@ -85,6 +88,19 @@ class PatchCommand(QUndoCommand):
         self._skip_redo = applied
 
     def redo(self) -> None:
+        # an exception escaping a Qt virtual crashes PySide, so log it instead
+        try:
+            self._redo()
+        except Exception:
+            log.exception("redo of %r failed", self.text())
+
+    def undo(self) -> None:
+        try:
+            self._undo()
+        except Exception:
+            log.exception("undo of %r failed", self.text())
+
+    def _redo(self) -> None:
         if self._skip_redo:
             self._skip_redo = False
             return
@@ -93,7 +109,7 @@ class PatchCommand(QUndoCommand):
         if self._flow is not _KEEP:
             self.doc.set_flow(self._flow[1])  # type: ignore[index]
 
-    def undo(self) -> None:
+    def _undo(self) -> None:
         for p in reversed(self.patches):
             self.doc.write_patch(p.layer, p.rect, p.before.array())
         if self._flow is not _KEEP:

@@ -98,7 +98,9 @@ class Document(QObject):
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError("expected an H x W x 3 uint8 RGB image")
         h, w = rgb.shape[:2]
-        self._image = np.ascontiguousarray(rgb)
+        if not (rgb.flags.c_contiguous and rgb.flags.writeable):
+            rgb = rgb.copy()  # decoders may hand out read-only buffers
+        self._image = rgb
         self._original = None
         self.mask = np.zeros((h, w), np.uint8)
         self.sketch = np.zeros((h, w), np.uint8)

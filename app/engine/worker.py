@@ -1,0 +1,281 @@
+"""Hosts the engine on one long-lived QThread for the GUI (the only Qt module in app/engine).
+
+The thread owns the Inpainter (and so its CUDA context). torch is imported and the model
+is loaded inside the thread, so the window can show before either happens. Requests are
+queued; a newer request supersedes an older one, which stops at its next checkpoint through
+the cancel callback. Every outcome is reported by exactly one signal per request:
+finished, failed or cancelled.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from app.engine.types import Cancelled, EngineError, InpaintRequest, InpaintResult
+
+log = logging.getLogger(__name__)
+
+
+class Runner(Protocol):
+    """What the worker needs from an Inpainter (tests may pass a lighter object)."""
+
+    @property
+    def device(self) -> str: ...
+
+    def run(self, request: InpaintRequest, progress=None, cancel=None) -> InpaintResult: ...
+
+
+RunnerFactory = Callable[[str | None, str], Runner]
+
+
+def load_inpainter(model: str | None, device: str) -> Runner:
+    """Default factory: imports torch and the pipeline (slow) inside the engine thread."""
+    from app.engine.pipeline import Inpainter
+
+    return Inpainter.load(model, device)
+
+
+def describe_runner(runner: Runner, requested_model: str | None) -> dict[str, Any]:
+    info: dict[str, Any] = {"device": str(getattr(runner, "device", "cpu"))}
+    model = getattr(runner, "model", None)
+    describe = getattr(model, "describe", None)
+    if callable(describe):
+        try:
+            info.update(describe())
+        except Exception:  # noqa: BLE001 - the description is cosmetic
+            log.exception("could not describe the model")
+    info.setdefault("name", requested_model or "default")
+    info.setdefault("license", "")
+    info["device"] = str(getattr(runner, "device", info.get("device", "cpu")))
+    return info
+
+
+def _memory_message(device: str) -> str:
+    where = "GPU" if device == "cuda" else "computer"
+    return (
+        f"The {where} ran out of memory for this fill. Nothing was changed. Try the 'crop' or "
+        "'resize' strategy, a smaller mask, or close other programs and press Fill again."
+    )
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    if isinstance(error, MemoryError):
+        return True
+    try:
+        from app.engine.device import is_out_of_memory
+    except Exception:  # noqa: BLE001 - torch missing: then it is not a torch OOM either
+        return False
+    return is_out_of_memory(error)
+
+
+@dataclass
+class _Job:
+    kind: str  # "load" | "run" | "stop"
+    request: InpaintRequest | None = None
+    model: str | None = None
+    device: str = "auto"
+
+
+class _EngineThread(QThread):
+    def __init__(self, owner: EngineWorker) -> None:
+        super().__init__()
+        self.owner = owner
+        self.setObjectName("engine")
+
+    def run(self) -> None:
+        self.owner._loop()
+
+
+class EngineWorker(QObject):
+    """GUI-side handle of the engine thread. All methods are called from the GUI thread."""
+
+    progress = Signal(int, float, str)  # request_id, fraction, label
+    finished = Signal(object)  # InpaintResult
+    failed = Signal(int, str)  # request_id, message
+    cancelled = Signal(int)  # request_id
+    model_loaded = Signal(object)  # dict: name, license, device, source, ...
+    model_failed = Signal(str)  # why no model is available (none installed, broken file)
+    busy_changed = Signal(bool)
+
+    def __init__(
+        self,
+        model: str | None = None,
+        device: str = "auto",
+        runner_factory: RunnerFactory | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._factory = runner_factory or load_inpainter
+        self._model_name = model
+        self._device_name = device
+        self._queue: queue.Queue[_Job] = queue.Queue()
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._latest = 0  # id of the newest request: older ones are superseded
+        self._cancelled: set[int] = set()
+        self._pending = 0  # requests submitted and not yet reported
+        self._stopping = False
+        self._runner: Runner | None = None  # only touched by the engine thread
+        self.model_info: dict[str, Any] | None = None
+        self.model_error: str | None = None
+        self._thread = _EngineThread(self)
+        self.finished.connect(self._on_done)
+        self.failed.connect(self._on_done)
+        self.cancelled.connect(self._on_done)
+
+    # --- control (GUI thread) -----------------------------------------------------------
+    def start(self) -> None:
+        """Start the thread and load the model there (call after the window is shown)."""
+        if not self._thread.isRunning():
+            self._queue.put(_Job("load", model=self._model_name, device=self._device_name))
+            self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.isRunning()
+
+    @property
+    def busy(self) -> bool:
+        return self._pending > 0
+
+    def load_model(self, model: str | None = None, device: str = "auto") -> None:
+        """Switch model and/or device; runs after the request in progress."""
+        self._model_name, self._device_name = model, device
+        self._queue.put(_Job("load", model=model, device=device))
+        if not self._thread.isRunning():
+            self._thread.start()
+
+    def submit(self, request: InpaintRequest) -> int:
+        """Queue a request (ids are assigned when 0); any older request is superseded."""
+        if not request.request_id:
+            request.request_id = next(self._ids)
+        with self._lock:
+            self._latest = request.request_id
+        self._pending += 1
+        if self._pending == 1:
+            self.busy_changed.emit(True)
+        self._queue.put(_Job("run", request=request))
+        if not self._thread.isRunning():
+            self.start()
+        return request.request_id
+
+    def cancel(self, request_id: int | None = None) -> None:
+        """Cancel one request, or every request submitted so far."""
+        with self._lock:
+            if request_id is None:
+                self._cancelled.update(range(1, self._latest + 1))
+            else:
+                self._cancelled.add(request_id)
+
+    def shutdown(self, timeout_ms: int = 15000) -> bool:
+        """Stop the thread (cancelling work); True if it ended within the timeout."""
+        self.cancel()
+        self._stopping = True
+        if not self._thread.isRunning():
+            return True
+        self._queue.put(_Job("stop"))
+        return self._thread.wait(timeout_ms)
+
+    def _on_done(self, *args) -> None:
+        self._pending = max(0, self._pending - 1)
+        if self._pending == 0:
+            self.busy_changed.emit(False)
+
+    # --- engine thread ------------------------------------------------------------------
+    def _is_cancelled(self, request_id: int) -> bool:
+        with self._lock:
+            return (
+                self._stopping or request_id in self._cancelled or request_id != self._latest
+            )
+
+    def _loop(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job.kind == "stop":
+                self._drain()
+                return
+            if job.kind == "load":
+                self._load(job.model, job.device)
+            elif job.kind == "run" and job.request is not None:
+                self._run(job.request)
+
+    def _drain(self) -> None:
+        """Report every request still queued as cancelled, so callers are never left waiting."""
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if job.kind == "run" and job.request is not None:
+                self.cancelled.emit(job.request.request_id)
+
+    def _load(self, model: str | None, device: str) -> None:
+        try:
+            runner = self._factory(model, device)
+        except EngineError as error:
+            self._runner = None
+            self.model_info = None
+            self.model_error = str(error)
+            self.model_failed.emit(self.model_error)
+            return
+        except Exception as error:  # noqa: BLE001 - a broken install must not kill the thread
+            log.error("model load failed:\n%s", traceback.format_exc())
+            self._runner = None
+            self.model_info = None
+            self.model_error = f"The model could not be loaded ({type(error).__name__}: {error})."
+            self.model_failed.emit(self.model_error)
+            return
+        self._runner = runner
+        self.model_error = None
+        self.model_info = describe_runner(runner, model)
+        self.model_loaded.emit(dict(self.model_info))
+
+    def _run(self, request: InpaintRequest) -> None:
+        rid = request.request_id
+        if self._is_cancelled(rid):
+            self.cancelled.emit(rid)
+            return
+        runner = self._runner
+        if runner is None:
+            reason = self.model_error or "No model is loaded."
+            self.failed.emit(
+                rid, f"{reason} Install a model (python main.py models import FILE) and restart."
+            )
+            return
+
+        def progress(fraction: float, label: str) -> None:
+            self.progress.emit(rid, float(fraction), str(label))
+
+        try:
+            result = runner.run(request, progress=progress, cancel=lambda: self._is_cancelled(rid))
+        except Cancelled:
+            self.cancelled.emit(rid)
+            return
+        except EngineError as error:
+            self.failed.emit(rid, str(error))
+            return
+        except Exception as error:  # noqa: BLE001 - reported to the user, thread keeps going
+            if _is_out_of_memory(error):
+                self.failed.emit(rid, _memory_message(str(getattr(runner, "device", "cpu"))))
+            else:
+                log.error("fill failed:\n%s", traceback.format_exc())
+                self.failed.emit(
+                    rid,
+                    f"The fill failed ({type(error).__name__}: {error}). Nothing was changed; "
+                    "try another strategy or device.",
+                )
+            return
+        if self._is_cancelled(rid):
+            self.cancelled.emit(rid)  # finished, but a newer request or Cancel came first
+            return
+        result.request_id = rid
+        self.finished.emit(result)

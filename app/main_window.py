@@ -1,0 +1,1156 @@
+"""The main window: menus, toolbar, canvas, side panels, status bar, file and fill workflow.
+
+Data flow (DESIGN.md): widgets -> document/commands -> engine request -> engine thread ->
+result -> command on the undo stack -> document -> widgets repaint. Nothing here imports
+torch; the engine runs in EngineWorker's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QImage,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QScrollArea,
+    QTextEdit,
+    QToolBar,
+    QWidget,
+)
+
+from app.commands import HistoryStack, fill_command, layer_change_command
+from app.document import Document, FlowPatch, ImageMeta
+from app.engine.types import InpaintOptions, InpaintRequest, InpaintResult
+from app.engine.worker import EngineWorker
+from app.settings import Settings
+from app.widgets.background import run_in_background
+from app.widgets.canvas import CanvasView
+from app.widgets.compare import ViewMode
+from app.widgets.dialogs import AboutDialog, ShortcutsDialog
+from app.widgets.history_panel import HistoryPanel
+from app.widgets.icons import IconBinder
+from app.widgets.status import StatusBar
+from app.widgets.theme import THEMES, apply_theme
+from app.widgets.tool_panel import ToolPanel
+from app.widgets.tools import Tool, binarize, grow_mask, invert_mask
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "DeepFill Studio"
+OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp *.gif);;All files (*)"
+SAVE_FILTERS = {
+    ".png": "PNG image (*.png)",
+    ".jpg": "JPEG image (*.jpg *.jpeg)",
+    ".webp": "WebP image (*.webp)",
+    ".tif": "TIFF image (*.tif *.tiff)",
+}
+MASK_FILTER = "PNG mask (*.png);;Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp)"
+_TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
+
+
+@dataclass
+class _Pending:
+    """What a fill request was made from, to apply (or drop) its result later."""
+
+    image_revision: int
+    mask: np.ndarray  # bool, the mask the request used
+    sketch: np.ndarray | None
+
+
+def qimage_to_rgb(img: QImage) -> tuple[np.ndarray, np.ndarray | None]:
+    """QImage (clipboard) -> RGB uint8 array and an alpha plane when it has one."""
+    has_alpha = img.hasAlphaChannel()
+    img = img.convertToFormat(
+        QImage.Format.Format_RGBA8888 if has_alpha else QImage.Format.Format_RGB888
+    )
+    w, h, c = img.width(), img.height(), 4 if has_alpha else 3
+    buf = np.frombuffer(img.constBits(), np.uint8, count=img.bytesPerLine() * h)
+    arr = buf.reshape(h, img.bytesPerLine())[:, : w * c].reshape(h, w, c)
+    rgb = np.ascontiguousarray(arr[..., :3])
+    alpha = np.ascontiguousarray(arr[..., 3]) if has_alpha else None
+    if alpha is not None and alpha.min() == 255:
+        alpha = None
+    return rgb, alpha
+
+
+def rgb_to_qimage(rgb: np.ndarray) -> QImage:
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888).copy()
+
+
+class MainWindow(QMainWindow):
+    message_shown = Signal(str, str)  # title, text: every error/info box (tests listen)
+    photo_loaded = Signal(str)
+    saved = Signal(str)
+    fill_applied = Signal(object)  # InpaintResult
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        worker: EngineWorker | None = None,
+        *,
+        start_engine: bool = True,
+        history_limit: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings or Settings()
+        self.doc = Document(self)
+        self.history = HistoryStack(parent=self)
+        if history_limit is not None:
+            self.history.memory_limit = history_limit
+        self.icons = IconBinder()
+        self.canvas = CanvasView(self.doc, self.history, self)
+        self.setCentralWidget(self.canvas)
+        self.worker = worker or EngineWorker(
+            model=str(self.settings.get("run/model")) or None,
+            device=str(self.settings.get("run/device")),
+            parent=self,
+        )
+        if self.worker.parent() is None:
+            self.worker.setParent(self)
+        self._start_engine = start_engine
+        self._started = False
+        self._pending: dict[int, _Pending] = {}
+        self._latest_request = 0
+        self._save_path: Path | None = None
+        self._load_token = 0
+        self._saving = False
+        self._close_approved = False
+        self._dialogs: list[QWidget] = []
+
+        self.setWindowTitle(APP_TITLE)
+        self.setAcceptDrops(True)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+        )
+        self._create_actions()
+        self._create_menus()
+        self._create_toolbar()
+        self._create_panels()
+        self.status = StatusBar(self.icons, self)
+        self.setStatusBar(self.status)
+        self._connect()
+        self._restore_settings()
+        self._update_title()
+        self._update_actions()
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+
+    # ================================================================== construction
+    def _action(
+        self,
+        text: str,
+        slot=None,
+        shortcuts: list | QKeySequence.StandardKey | str | None = None,
+        icon: str | None = None,
+        tip: str | None = None,
+        checkable: bool = False,
+        section: str = "General",
+    ) -> QAction:
+        a = QAction(text, self)
+        if isinstance(shortcuts, list):
+            a.setShortcuts([QKeySequence(s) if isinstance(s, str) else s for s in shortcuts])
+        elif isinstance(shortcuts, QKeySequence.StandardKey):
+            a.setShortcuts(shortcuts)
+        elif isinstance(shortcuts, str):
+            a.setShortcut(QKeySequence(shortcuts))
+        if icon:
+            self.icons.bind(a, icon)
+        keys = a.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        tip = tip or text.replace("&", "").rstrip(".…")
+        a.setToolTip(f"{tip} ({keys})" if keys else tip)
+        a.setStatusTip(tip)
+        a.setCheckable(checkable)
+        a.setProperty("section", section)
+        if slot is not None:
+            (a.toggled if checkable else a.triggered).connect(slot)
+        self.addAction(a)  # shortcuts work even when menus/toolbars are hidden
+        return a
+
+    def _create_actions(self) -> None:
+        A = self._action
+        SK = QKeySequence.StandardKey
+        self.act_open = A("&Open…", self.open_dialog, SK.Open, "open", "Open a photo", section="File")
+        self.act_save = A("&Save", self.save, SK.Save, "save", "Save the result", section="File")
+        self.act_save_as = A(
+            "Save &As…", self.save_as, SK.SaveAs, "save_as", "Save the result under a new name",
+            section="File",
+        )
+        if self.act_save_as.shortcut().isEmpty():
+            self.act_save_as.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        self.act_import_mask = A(
+            "&Import Mask…", self.import_mask_dialog, None, "import_mask",
+            "Load a mask image (non-zero pixels are the hole)", section="File",
+        )
+        self.act_import_mask.setText("Import…")
+        self.act_export_mask = A(
+            "&Export Mask…", self.export_mask_dialog, None, "export_mask",
+            "Save the mask as a black and white PNG", section="File",
+        )
+        self.act_export_mask.setText("Export…")
+        self.act_quit = A("&Quit", self.close, SK.Quit, "quit", section="File")
+        if self.act_quit.shortcut().isEmpty():
+            self.act_quit.setShortcut(QKeySequence("Ctrl+Q"))
+
+        self.act_undo = self.history.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcuts(SK.Undo)
+        self.icons.bind(self.act_undo, "undo")
+        self.act_redo = self.history.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.icons.bind(self.act_redo, "redo")
+        for a in (self.act_undo, self.act_redo):
+            a.setProperty("section", "Edit")
+            self.addAction(a)
+        self.act_copy = A(
+            "&Copy Image", self.copy_image, SK.Copy, "copy", "Copy the result to the clipboard",
+            section="Edit",
+        )
+        self.act_paste = A(
+            "&Paste Image", self.paste, SK.Paste, "paste",
+            "Open the image (or image file) on the clipboard", section="Edit",
+        )
+
+        # tools
+        self.tool_group = QActionGroup(self)
+        self.tool_actions: dict[Tool, QAction] = {}
+        specs = [
+            (Tool.BRUSH, "B", "brush", "Paint the area to remove"),
+            (Tool.ERASER, "E", "eraser", "Erase parts of the mask"),
+            (Tool.SKETCH, "P", "sketch", "Draw guide lines: where edges should continue in the hole"),
+            (Tool.SKETCH_ERASER, "Shift+E", "sketch_eraser", "Erase sketch lines"),
+            (Tool.RECT, "R", "rect", "Drag a rectangle to mask it (Alt: remove)"),
+            (Tool.LASSO, "L", "lasso", "Draw around an area to mask it (Alt: remove)"),
+        ]
+        for tool, key, icon_key, tip in specs:
+            a = A(tool.label, None, key, icon_key, tip, checkable=True, section="Tools")
+            a.setData(tool.value)
+            a.triggered.connect(lambda _c=False, t=tool: self.set_tool(t))
+            self.tool_group.addAction(a)
+            self.tool_actions[tool] = a
+        self.act_smaller = A(
+            "Smaller Brush", lambda: self.canvas.change_brush_size(-1), "[", section="Tools"
+        )
+        self.act_larger = A(
+            "Larger Brush", lambda: self.canvas.change_brush_size(1), "]", section="Tools"
+        )
+
+        # mask operations
+        self.act_clear = A("Clear", self.clear_mask, "Del", "clear", "Clear the mask", section="Mask")
+        self.act_invert = A("Invert", self.invert_mask, "Ctrl+I", "invert", "Invert the mask", section="Mask")
+        self.act_grow = A(
+            "Grow", lambda: self.grow_mask(1), "Ctrl+]", "grow", "Grow the mask by N pixels",
+            section="Mask",
+        )
+        self.act_shrink = A(
+            "Shrink", lambda: self.grow_mask(-1), "Ctrl+[", "shrink", "Shrink the mask by N pixels",
+            section="Mask",
+        )
+
+        # run
+        self.act_fill = A(
+            "&Fill", self.fill, ["Ctrl+Return", "Ctrl+Enter"], "fill",
+            "Remove the masked area", section="Run",
+        )
+        self.act_cancel = A(
+            "&Cancel Fill", self.cancel_fill, None, "cancel", "Stop the fill in progress",
+            section="Run",
+        )
+        self.act_auto = A(
+            "Fill automatically after each stroke", self._auto_toggled, None, None,
+            "Run the fill as soon as a stroke or shape is finished", checkable=True, section="Run",
+        )
+
+        # view
+        self.act_zoom_in = A(
+            "Zoom &In", self.canvas.zoom_in, [SK.ZoomIn, "+", "="], "zoom_in", section="View"
+        )
+        self.act_zoom_out = A(
+            "Zoom &Out", self.canvas.zoom_out, [SK.ZoomOut, "-"], "zoom_out", section="View"
+        )
+        self.act_fit = A("&Fit to Window", self.canvas.fit, "Ctrl+0", "fit", section="View")
+        self.act_actual = A("&Actual Pixels (100 %)", self.canvas.actual_size, "Ctrl+1", "actual", section="View")
+        self.act_split = A(
+            "&Split Before/After", self._split_toggled, "Y", "split",
+            "Original left of a draggable divider, result right of it", checkable=True,
+            section="View",
+        )
+        self.act_flow = A(
+            "Show attention &flow", self._flow_toggled, "Shift+F", "flow",
+            "Colour the last fill by where each part was borrowed from", checkable=True,
+            section="View",
+        )
+        self.act_show_mask = A(
+            "Show &Mask", self._overlay_toggled, "M", None, "Show the mask and sketch overlays",
+            checkable=True, section="View",
+        )
+        self.act_show_mask.setChecked(True)
+        self.theme_group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for name in THEMES:
+            a = QAction({"system": "Follow System", "light": "Light", "dark": "Dark"}[name], self)
+            a.setCheckable(True)
+            a.setData(name)
+            a.triggered.connect(lambda _c=False, n=name: self.set_theme(n))
+            self.theme_group.addAction(a)
+            self.theme_actions[name] = a
+
+        self.act_shortcuts = A(
+            "&Keyboard Shortcuts", self.show_shortcuts, ["F1", "?"], "shortcuts", section="Help"
+        )
+        self.act_about = A("&About DeepFill Studio", self.show_about, None, "about", section="Help")
+
+    def _create_menus(self) -> None:
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        m.addAction(self.act_open)
+        self.recent_menu = QMenu("Open &Recent", self)
+        self.icons.bind(self.recent_menu.menuAction(), "recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        m.addMenu(self.recent_menu)
+        m.addSeparator()
+        m.addAction(self.act_save)
+        m.addAction(self.act_save_as)
+        m.addSeparator()
+        mm = m.addMenu("&Mask")
+        mm.addAction(self.act_import_mask)
+        mm.addAction(self.act_export_mask)
+        m.addSeparator()
+        m.addAction(self.act_quit)
+
+        m = mb.addMenu("&Edit")
+        m.addAction(self.act_undo)
+        m.addAction(self.act_redo)
+        m.addSeparator()
+        m.addAction(self.act_copy)
+        m.addAction(self.act_paste)
+        m.addSeparator()
+        for a in (self.act_clear, self.act_invert, self.act_grow, self.act_shrink):
+            m.addAction(a)
+
+        m = mb.addMenu("&Tools")
+        for a in self.tool_actions.values():
+            m.addAction(a)
+        m.addSeparator()
+        m.addAction(self.act_smaller)
+        m.addAction(self.act_larger)
+
+        m = mb.addMenu("&View")
+        for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual):
+            m.addAction(a)
+        m.addSeparator()
+        m.addAction(self.act_split)
+        m.addAction(self.act_flow)
+        m.addAction(self.act_show_mask)
+        m.addSeparator()
+        self.panels_menu = m.addMenu("&Panels")
+        tm = m.addMenu("&Theme")
+        for a in self.theme_actions.values():
+            tm.addAction(a)
+
+        m = mb.addMenu("&Run")
+        m.addAction(self.act_fill)
+        m.addAction(self.act_cancel)
+        m.addAction(self.act_auto)
+
+        m = mb.addMenu("&Help")
+        m.addAction(self.act_shortcuts)
+        m.addAction(self.act_about)
+
+    def _create_toolbar(self) -> None:
+        tb = QToolBar("Main toolbar", self)
+        tb.setObjectName("mainToolbar")
+        tb.setIconSize(QSize(20, 20))
+        tb.setMovable(False)
+        for a in (self.act_open, self.act_save, self.act_save_as):
+            tb.addAction(a)
+        tb.addSeparator()
+        tb.addAction(self.act_undo)
+        tb.addAction(self.act_redo)
+        tb.addSeparator()
+        for a in self.tool_actions.values():
+            tb.addAction(a)
+        tb.addSeparator()
+        for a in (self.act_zoom_out, self.act_zoom_in, self.act_fit, self.act_actual):
+            tb.addAction(a)
+        tb.addSeparator()
+        tb.addAction(self.act_split)
+        tb.addAction(self.act_flow)
+        tb.addSeparator()
+        tb.addAction(self.act_fill)
+        self.toolbar = tb
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+
+    def _create_panels(self) -> None:
+        self.panel = ToolPanel(
+            list(self.tool_actions.values()),
+            {
+                "clear": self.act_clear,
+                "invert": self.act_invert,
+                "grow": self.act_grow,
+                "shrink": self.act_shrink,
+                "import": self.act_import_mask,
+                "export": self.act_export_mask,
+            },
+            self.act_fill,
+            self.act_auto,
+            self.act_flow,
+        )
+        scroll = QScrollArea()
+        scroll.setWidget(self.panel)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.tools_dock = QDockWidget("Tools", self)
+        self.tools_dock.setObjectName("toolsDock")
+        self.tools_dock.setWidget(scroll)
+        self.tools_dock.setMinimumWidth(self.panel.sizeHint().width() + 12)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.tools_dock)
+        self.history_panel = HistoryPanel(self.history)
+        self.history_dock = QDockWidget("History", self)
+        self.history_dock.setObjectName("historyDock")
+        self.history_dock.setWidget(self.history_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.history_dock)
+        self.resizeDocks([self.tools_dock, self.history_dock], [520, 220], Qt.Orientation.Vertical)
+        self.resizeDocks([self.tools_dock], [300], Qt.Orientation.Horizontal)
+        self.panels_menu.addAction(self.tools_dock.toggleViewAction())
+        self.panels_menu.addAction(self.history_dock.toggleViewAction())
+        self.panels_menu.addAction(self.toolbar.toggleViewAction())
+
+    def _connect(self) -> None:
+        c = self.canvas
+        c.zoom_changed.connect(self.status.set_zoom)
+        c.cursor_moved.connect(self.status.set_cursor)
+        c.brush_size_changed.connect(self._brush_size_changed)
+        c.edit_finished.connect(self._edit_finished)
+        self.panel.brush_size_changed.connect(c.set_brush_size)
+        self.panel.sketch_width_changed.connect(self._sketch_width_changed)
+        self.panel.mask_opacity_changed.connect(self._mask_opacity_changed)
+        self.panel.strategy_changed.connect(lambda s: self.settings.set("run/strategy", s))
+        self.panel.device_changed.connect(self._device_changed)
+        self.panel.grow_spin.valueChanged.connect(lambda v: self.settings.set("tools/grow_px", v))
+        self.status.cancel_requested.connect(self.cancel_fill)
+        self.history.cleanChanged.connect(self._on_clean_changed)
+        self.history.indexChanged.connect(self._on_index_changed)
+        self.doc.mask_changed.connect(self._on_mask_changed)
+        self.doc.replaced.connect(self._update_actions)
+        w = self.worker
+        w.progress.connect(self._on_progress)
+        w.finished.connect(self._on_result)
+        w.failed.connect(self._on_failed)
+        w.cancelled.connect(self._on_cancelled)
+        w.model_loaded.connect(self._on_model_loaded)
+        w.model_failed.connect(self._on_model_failed)
+        w.busy_changed.connect(self._on_busy)
+
+    def _on_clean_changed(self, _clean: bool) -> None:
+        self._update_title()
+
+    def _on_index_changed(self, _index: int) -> None:
+        self._update_actions()
+
+    def _on_mask_changed(self, _rect) -> None:
+        self._update_actions()
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geometry = s.geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self._default_geometry()
+        state = s.window_state()
+        if state is not None:
+            self.restoreState(state)
+        self.canvas.set_brush_size(int(s.get("tools/brush_size")))
+        self.panel.set_brush_size(self.canvas.brush_size)
+        self.panel.sketch_spin.setValue(int(s.get("tools/sketch_width")))
+        self.canvas.set_sketch_width(self.panel.sketch_spin.value())
+        self.panel.opacity_slider.setValue(int(s.get("tools/mask_opacity")))
+        self._mask_opacity_changed(self.panel.opacity_slider.value())
+        self.panel.grow_spin.setValue(int(s.get("tools/grow_px")))
+        self.panel.set_strategy(str(s.get("run/strategy")))
+        self.panel.device.blockSignals(True)
+        self.panel.set_device_choice(str(s.get("run/device")))
+        self.panel.device.blockSignals(False)
+        self.act_auto.setChecked(bool(s.get("run/auto_run")))
+        self.act_flow.setChecked(bool(s.get("view/show_flow")))
+        try:
+            tool = Tool(str(s.get("tools/tool")))
+        except ValueError:
+            tool = Tool.BRUSH
+        self.set_tool(tool)
+        theme = str(s.get("view/theme"))
+        self.theme_actions.get(theme, self.theme_actions["system"]).setChecked(True)
+
+    def _default_geometry(self) -> None:
+        screen = QGuiApplication.primaryScreen()
+        avail = screen.availableGeometry() if screen else None
+        w, h = 1440, 900
+        if avail is not None and avail.width() > 200:
+            w, h = min(w, int(avail.width() * 0.9)), min(h, int(avail.height() * 0.9))
+        self.resize(w, h)
+        if avail is not None and avail.width() > 200:
+            self.move(avail.center().x() - w // 2, avail.center().y() - h // 2)
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.set_geometry(self.saveGeometry())
+        s.set_window_state(self.saveState())
+        s.set("tools/brush_size", self.canvas.brush_size)
+        s.set("tools/sketch_width", self.canvas.sketch_width)
+        s.set("tools/tool", self.canvas.tool.value)
+        s.set("tools/grow_px", self.panel.grow_spin.value())
+        s.set("tools/mask_opacity", self.panel.opacity_slider.value())
+        s.set("run/auto_run", self.act_auto.isChecked())
+        s.set("run/strategy", self.strategy())
+        s.set("view/show_flow", self.act_flow.isChecked())
+        s.sync()
+
+    # ================================================================== small state helpers
+    def strategy(self) -> str:
+        return str(self.panel.strategy.currentData() or "auto")
+
+    def set_tool(self, tool: Tool) -> None:
+        self.canvas.set_tool(tool)
+        self.tool_actions[tool].setChecked(True)
+        self.settings.set("tools/tool", tool.value)
+        self._update_brush_status()
+
+    def _update_brush_status(self) -> None:
+        if self.canvas.tool == Tool.SKETCH:
+            self.status.set_brush(self.canvas.sketch_width, "Sketch")
+        else:
+            self.status.set_brush(self.canvas.brush_size, "Brush")
+
+    def _brush_size_changed(self, size: int) -> None:
+        self.panel.set_brush_size(size)
+        self.settings.set("tools/brush_size", size)
+        self._update_brush_status()
+
+    def _sketch_width_changed(self, width: int) -> None:
+        self.canvas.set_sketch_width(width)
+        self.settings.set("tools/sketch_width", width)
+        self._update_brush_status()
+
+    def _mask_opacity_changed(self, value: int) -> None:
+        self.canvas.item.set_mask_opacity(value / 100.0)
+        self.settings.set("tools/mask_opacity", value)
+
+    def _device_changed(self, device: str) -> None:
+        self.settings.set("run/device", device)
+        self.status.set_device("loading…")
+        self.panel.device_label.setText("loading…")
+        self.worker.load_model(str(self.settings.get("run/model")) or None, device)
+
+    def _auto_toggled(self, on: bool) -> None:
+        self.settings.set("run/auto_run", on)
+
+    def _flow_toggled(self, on: bool) -> None:
+        self.canvas.set_show_flow(on)
+        self.settings.set("view/show_flow", on)
+        if on and self.doc.flow is None and not self.doc.is_empty:
+            self.status.showMessage("The attention flow appears after a fill.", 4000)
+
+    def _overlay_toggled(self, on: bool) -> None:
+        self.canvas.item.show_mask = on
+        self.canvas.item.show_sketch = on
+        self.canvas.item.update()
+
+    def _split_toggled(self, on: bool) -> None:
+        self.canvas.set_view_mode(ViewMode.SPLIT if on else ViewMode.NORMAL)
+
+    def set_theme(self, theme: str) -> None:
+        self.settings.set("view/theme", theme)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, theme)
+        self.refresh_icons()
+
+    def refresh_icons(self) -> None:
+        self.icons.refresh()
+        self.history_panel.refresh_icons()
+        self.panel._sync_fill_button()
+        self.canvas.viewport().update()
+
+    def _update_title(self) -> None:
+        name = self.doc.meta.display_name if not self.doc.is_empty else None
+        self.setWindowTitle(f"{name}[*] — {APP_TITLE}" if name else APP_TITLE)
+        self.setWindowModified(not self.doc.is_empty and not self.history.isClean())
+
+    def _update_actions(self) -> None:
+        has_photo = not self.doc.is_empty
+        has_mask = has_photo and self.doc.has_mask()
+        for a in (self.act_save, self.act_save_as, self.act_copy, self.act_export_mask,
+                  self.act_import_mask, self.act_invert):
+            a.setEnabled(has_photo)
+        for a in (self.act_clear, self.act_grow, self.act_shrink):
+            a.setEnabled(has_mask)
+        self.act_fill.setEnabled(has_mask)
+        self.act_cancel.setEnabled(self.worker.busy)
+
+    def is_modified(self) -> bool:
+        return not self.doc.is_empty and not self.history.isClean()
+
+    # ================================================================== messages / prompts
+    def show_message(self, title: str, text: str, kind: str = "warning") -> QMessageBox:
+        """Non-blocking message box (the window stays usable; tests see message_shown)."""
+        icon = {
+            "warning": QMessageBox.Icon.Warning,
+            "error": QMessageBox.Icon.Critical,
+            "info": QMessageBox.Icon.Information,
+        }[kind]
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+        self.message_shown.emit(title, text)
+        return box
+
+    def ask_unsaved(self) -> str:
+        """'save' | 'discard' | 'cancel' (overridden in tests)."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Unsaved changes")
+        box.setText(f"Save the changes to {self.doc.meta.display_name}?")
+        box.setInformativeText("Your edits will be lost if you don't save them.")
+        box.setStandardButtons(
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        answer = box.exec()
+        return {
+            QMessageBox.StandardButton.Save: "save",
+            QMessageBox.StandardButton.Discard: "discard",
+        }.get(QMessageBox.StandardButton(answer), "cancel")
+
+    def confirm_overwrite_original(self, path: Path) -> bool:
+        """Explicit confirmation before replacing the opened photo itself."""
+        answer = QMessageBox.warning(
+            self,
+            "Replace the original photo?",
+            f"{path.name} is the original photo. Saving here replaces it for good.\n\n"
+            "Choose Save As to keep the original and write a new file instead.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def ask_save_path(self, suggested: Path) -> Path | None:
+        ext = suggested.suffix.lower()
+        ext = ".jpg" if ext == ".jpeg" else ".tif" if ext == ".tiff" else ext
+        filters = list(SAVE_FILTERS.values())
+        selected = SAVE_FILTERS.get(ext, filters[0])
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save result", str(suggested), ";;".join(filters), selected
+        )
+        return Path(path) if path else None
+
+    def ask_quality(self, fmt: str) -> int | None:
+        q, ok = QInputDialog.getInt(
+            self,
+            f"{fmt} quality",
+            f"{fmt} quality (1 = smallest file, 100 = best):",
+            int(self.settings.get("save/jpeg_quality")),
+            1,
+            100,
+        )
+        return int(q) if ok else None
+
+    def ask_open_path(self) -> Path | None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open photo", self._last_dir(), OPEN_FILTER)
+        return Path(path) if path else None
+
+    def _last_dir(self) -> str:
+        last = str(self.settings.get("files/last_dir"))
+        if self.doc.meta.path is not None:
+            return str(self.doc.meta.path.parent)
+        return last if last and Path(last).is_dir() else str(Path.home())
+
+    def maybe_save(self, then) -> None:
+        """Run then() once unsaved changes are saved or discarded (not at all on Cancel)."""
+        if not self.is_modified():
+            then()
+            return
+        answer = self.ask_unsaved()
+        if answer == "discard":
+            then()
+        elif answer == "save":
+            self.save(then=then)
+
+    # ================================================================== opening
+    def open_dialog(self) -> None:
+        path = self.ask_open_path()
+        if path is not None:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> None:
+        """Open a photo (asks about unsaved changes first); decoding runs off the GUI thread."""
+        path = Path(path)
+        self.maybe_save(lambda: self._start_load(path))
+
+    def _start_load(self, path: Path) -> None:
+        from app.imageio import load_image  # Pillow import stays off the start-up path
+
+        self._load_token += 1
+        token = self._load_token
+        self.status.showMessage(f"Opening {path.name}…")
+        QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+        run_in_background(
+            lambda: load_image(path),
+            lambda loaded: self._loaded(token, loaded),
+            lambda error: self._load_failed(token, path, error),
+        )
+
+    def _loaded(self, token: int, loaded) -> None:
+        QApplication.restoreOverrideCursor()
+        if token != self._load_token:
+            return  # a newer open replaced this one
+        meta = ImageMeta(
+            path=Path(loaded.path),
+            format=loaded.format,
+            exif=loaded.exif,
+            icc=loaded.icc,
+            dpi=loaded.dpi,
+            alpha=loaded.alpha,
+            notes=list(loaded.notes),
+            display_name=Path(loaded.path).name,
+        )
+        self._set_photo(loaded.rgb, meta)
+        self.settings.add_recent_file(meta.path)
+        self.settings.set("files/last_dir", str(meta.path.parent))
+        note = " ".join(loaded.notes)
+        w, h = self.doc.size
+        self.status.showMessage(f"Opened {meta.display_name} ({w} × {h}). {note}".strip(), 8000)
+        self.photo_loaded.emit(str(meta.path))
+
+    def _set_photo(self, rgb: np.ndarray, meta: ImageMeta) -> None:
+        self.cancel_fill()
+        self._pending.clear()
+        self.doc.load(rgb, meta)
+        self.history.reset()
+        self.history.setClean()
+        self._save_path = None
+        self.status.set_image_size(self.doc.size)
+        if self.act_split.isChecked():
+            self.canvas.set_view_mode(ViewMode.SPLIT)
+        self._update_title()
+        self._update_actions()
+
+    def _load_failed(self, token: int, path: Path, error: BaseException) -> None:
+        QApplication.restoreOverrideCursor()
+        if token != self._load_token:
+            return
+        self.status.clearMessage()
+        if isinstance(error, MemoryError):
+            text = f"{path.name} is too large to open with the memory available."
+        else:
+            text = str(error) or f"{path.name} could not be opened ({type(error).__name__})."
+        if not path.exists():
+            self.settings.remove_recent_file(str(path.resolve()))
+        self.show_message("Could not open the photo", text)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.settings.recent_files()
+        for f in files:
+            a = self.recent_menu.addAction(Path(f).name)
+            a.setToolTip(f)
+            a.setStatusTip(f)
+            a.triggered.connect(lambda _c=False, p=f: self.open_path(p))
+        if not files:
+            a = self.recent_menu.addAction("No recent photos")
+            a.setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear Menu", self.settings.clear_recent_files)
+
+    def paste(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None:
+            return
+        files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+        if files:
+            self.open_path(files[0])
+            return
+        if mime.hasImage():
+            img = QGuiApplication.clipboard().image()
+            if not img.isNull():
+                rgb, alpha = qimage_to_rgb(img)
+                meta = ImageMeta(path=None, format="PNG", alpha=alpha, display_name="Pasted image")
+                self.maybe_save(lambda: self._set_photo(rgb, meta))
+                return
+        self.status.showMessage("The clipboard holds no image.", 4000)
+
+    def copy_image(self) -> None:
+        if not self.doc.is_empty:
+            QGuiApplication.clipboard().setImage(rgb_to_qimage(self.doc.image))
+            self.status.showMessage("Copied the image to the clipboard.", 3000)
+
+    # drag and drop ------------------------------------------------------------------------
+    @staticmethod
+    def _dropped_file(mime) -> str | None:
+        if mime is None or not mime.hasUrls():
+            return None
+        for url in mime.urls():
+            if isinstance(url, QUrl) and url.isLocalFile():
+                return url.toLocalFile()
+        return None
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._dropped_file(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        if self._dropped_file(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        path = self._dropped_file(event.mimeData())
+        if path:
+            event.acceptProposedAction()
+            QTimer.singleShot(0, lambda: self.open_path(path))
+
+    # ================================================================== saving
+    def suggested_save_path(self) -> Path:
+        from app.imageio import default_output_path
+
+        if self.doc.meta.path is not None:
+            return default_output_path(self.doc.meta.path)
+        return Path(self._last_dir()) / "pasted_inpainted.png"
+
+    def save(self, then=None) -> None:
+        if self.doc.is_empty:
+            return
+        if self._save_path is not None:
+            self.save_to(self._save_path, then=then)
+        else:
+            self.save_as(then=then)
+
+    def save_as(self, then=None) -> None:
+        if self.doc.is_empty:
+            return
+        path = self.ask_save_path(self.suggested_save_path())
+        if path is not None:
+            self.save_to(path, then=then)
+
+    def save_to(self, path: str | Path, quality: int | None = None, then=None) -> bool:
+        """Write the full-resolution result with the photo's EXIF, ICC and DPI (async)."""
+        from app.imageio import save_image
+
+        path = Path(path)
+        if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
+            path = path.with_suffix(path.suffix + ".png") if path.suffix else path.with_suffix(".png")
+        original = self.doc.meta.path
+        if (
+            original is not None
+            and path.resolve() == original.resolve()
+            and not self.confirm_overwrite_original(path)
+        ):
+            self.status.showMessage("Not saved: the original photo was left as it is.", 5000)
+            return False
+        fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP"}.get(path.suffix.lower())
+        if fmt and quality is None:
+            quality = self.ask_quality(fmt)
+            if quality is None:
+                return False
+            self.settings.set("save/jpeg_quality", quality)
+        if self._saving:
+            self.status.showMessage("Still saving the previous file…", 3000)
+            return False
+        meta = self.doc.meta
+        rgb = self.doc.image.copy()  # the user may keep editing while the file is written
+        index = self.history.index()
+        self._saving = True
+        self.status.showMessage(f"Saving {path.name}…")
+
+        def write() -> None:
+            save_image(
+                path, rgb, alpha=meta.alpha, exif=meta.exif, icc=meta.icc, dpi=meta.dpi,
+                quality=quality or 95,
+            )
+
+        def done(_value) -> None:
+            self._saving = False
+            self._save_path = path
+            if self.history.index() == index:
+                self.history.setClean()
+            self.settings.set("files/last_dir", str(path.parent))
+            self._update_title()
+            self.status.showMessage(f"Saved {path.name}", 5000)
+            self.saved.emit(str(path))
+            if then is not None:
+                then()
+
+        def failed(error: BaseException) -> None:
+            self._saving = False
+            self.status.clearMessage()
+            self.show_message("Could not save", f"{error} Your edits are still here; try another folder or format.")
+
+        run_in_background(write, done, failed)
+        return True
+
+    # mask files ---------------------------------------------------------------------------
+    def import_mask_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import mask", self._last_dir(), MASK_FILTER)
+        if path:
+            self.import_mask(path)
+
+    def import_mask(self, path: str | Path) -> bool:
+        from app.imageio import load_mask
+
+        try:
+            mask = load_mask(path, self.doc.size)
+        except Exception as error:  # noqa: BLE001 - any unreadable file is a message
+            self.show_message("Could not import the mask", str(error))
+            return False
+        new = binarize(mask.astype(np.uint8))
+        cmd = layer_change_command(self.doc, "mask", new, f"Import mask {Path(path).name}")
+        if cmd is not None:
+            self.history.push(cmd)
+        return True
+
+    def export_mask_dialog(self) -> None:
+        base = self.doc.meta.path
+        suggested = (
+            base.with_name(base.stem + "_mask.png") if base else Path(self._last_dir()) / "mask.png"
+        )
+        path, _ = QFileDialog.getSaveFileName(self, "Export mask", str(suggested), "PNG mask (*.png)")
+        if path:
+            self.export_mask(path)
+
+    def export_mask(self, path: str | Path) -> bool:
+        from app.imageio import save_mask
+
+        try:
+            save_mask(path, self.doc.mask > 0)
+        except Exception as error:  # noqa: BLE001
+            self.show_message("Could not export the mask", str(error))
+            return False
+        self.status.showMessage(f"Mask saved to {Path(path).name}", 4000)
+        return True
+
+    # ================================================================== mask operations
+    def _mask_op(self, new: np.ndarray, text: str) -> None:
+        cmd = layer_change_command(self.doc, "mask", new, text)
+        if cmd is not None:
+            self.history.push(cmd)
+
+    def clear_mask(self) -> None:
+        if not self.doc.is_empty:
+            self._mask_op(np.zeros_like(self.doc.mask), "Clear mask")
+
+    def invert_mask(self) -> None:
+        if not self.doc.is_empty:
+            self._mask_op(invert_mask(self.doc.mask), "Invert mask")
+
+    def grow_mask(self, sign: int) -> None:
+        if self.doc.is_empty:
+            return
+        n = self.panel.grow_spin.value()
+        verb = "Grow" if sign > 0 else "Shrink"
+        self._mask_op(grow_mask(self.doc.mask, sign * n), f"{verb} mask by {n} px")
+
+    # ================================================================== filling
+    def fill(self) -> int | None:
+        """Send the current image, mask and sketch to the engine; returns the request id."""
+        if self.doc.is_empty:
+            return None
+        if not self.doc.has_mask():
+            self.status.showMessage("Paint over what should be removed first.", 4000)
+            return None
+        if self.worker.model_error and not self.worker.busy:
+            self.show_message("No model", self._no_model_text(self.worker.model_error))
+            return None
+        mask = self.doc.mask > 0
+        sketch = (self.doc.sketch > 0) if self.doc.sketch.any() else None
+        request = InpaintRequest(
+            image=self.doc.image.copy(),
+            mask=mask,
+            sketch=sketch,
+            options=InpaintOptions(strategy=self.strategy()),
+        )
+        rid = self.worker.submit(request)
+        self._pending[rid] = _Pending(self.doc.image_revision, mask, sketch)
+        self._latest_request = rid
+        self.status.set_busy(True, "Filling…")
+        return rid
+
+    def cancel_fill(self) -> None:
+        if self.worker.busy:
+            self.worker.cancel()
+
+    def _edit_finished(self, _kind: str) -> None:
+        if self.act_auto.isChecked() and self.doc.has_mask() and not self.worker.model_error:
+            self.fill()
+
+    def _on_progress(self, rid: int, fraction: float, label: str) -> None:
+        if rid == self._latest_request:
+            self.status.set_progress(fraction, label)
+
+    def _on_busy(self, busy: bool) -> None:
+        self.status.set_busy(busy, "Filling…")
+        self.act_cancel.setEnabled(busy)
+
+    def _on_result(self, result: InpaintResult) -> None:
+        info = self._pending.pop(result.request_id, None)
+        if info is None:
+            return
+        if info.image_revision != self.doc.image_revision:
+            self.status.showMessage(
+                "The photo changed while the fill was running; press Fill again.", 6000
+            )
+            return
+        flow = None
+        if result.flow is not None:
+            x, y, w, h = self.doc.clip(result.rect)
+            if w > 0 and h > 0:
+                rgba = np.zeros((h, w, 4), np.uint8)
+                rgba[..., :3] = result.flow[y : y + h, x : x + w]
+                rgba[..., 3] = np.where(info.mask[y : y + h, x : x + w], 255, 0)
+                flow = FlowPatch((x, y, w, h), rgba)
+        seconds = result.timings.get("total") or sum(result.timings.values())
+        text = f"Fill ({result.strategy}, {seconds:.1f} s)"
+        cmd = fill_command(
+            self.doc, result.image, result.rect, info.mask, info.sketch, flow, text
+        )
+        self.history.push(cmd)
+        self.status.set_last_run(seconds)
+        self.status.set_device(result.device)
+        note = " ".join(result.notes)
+        self.status.showMessage(f"Filled in {seconds:.2f} s. {note}".strip(), 6000)
+        self.fill_applied.emit(result)
+
+    def _on_failed(self, rid: int, message: str) -> None:
+        self._pending.pop(rid, None)
+        if rid != self._latest_request:
+            return
+        self.status.set_busy(False)
+        self.show_message("The fill did not work", f"{message}\n\nYour photo and mask are unchanged.")
+
+    def _on_cancelled(self, rid: int) -> None:
+        self._pending.pop(rid, None)
+        if rid == self._latest_request:
+            self.status.showMessage("Fill cancelled. Nothing was changed.", 4000)
+
+    @staticmethod
+    def _no_model_text(error: str) -> str:
+        return (
+            f"No inpainting model is available yet ({error.rstrip('.')}).\n\n"
+            "You can still open photos and paint masks. To fill, import a model with\n"
+            "    python main.py models import FILE\n"
+            "and restart DeepFill Studio."
+        )
+
+    def _on_model_loaded(self, info: dict) -> None:
+        name = str(info.get("name") or "model")
+        lic = str(info.get("license") or "")
+        self.panel.model_label.setText(name)
+        self.panel.model_label.setToolTip(lic)
+        device = str(info.get("device", "cpu"))
+        self.panel.device_label.setText(device.upper())
+        self.status.set_device(device)
+        note = "" if info.get("sketch", True) else "This model ignores sketch lines."
+        self.panel.set_engine_note(note)
+        self._update_actions()
+
+    def _on_model_failed(self, message: str) -> None:
+        self.panel.model_label.setText("none")
+        self.panel.device_label.setText("–")
+        self.status.set_device("no model")
+        self.panel.set_engine_note(
+            "No model is installed yet, so Fill is not available. Import one with "
+            "“python main.py models import FILE” and restart."
+            if "no default model" in message.lower() or "no model" in message.lower()
+            else f"The model could not be loaded: {message}"
+        )
+        self.status.showMessage("No inpainting model is available: see the Model panel.", 8000)
+        self._update_actions()
+
+    # ================================================================== dialogs
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dlg = ShortcutsDialog(self.actions(), self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dlg.show()
+        return dlg
+
+    def show_about(self) -> AboutDialog:
+        device = (self.worker.model_info or {}).get("device", "not loaded")
+        dlg = AboutDialog(self.worker.model_info, self.worker.model_error, str(device), self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dlg.show()
+        return dlg
+
+    # ================================================================== Qt events
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._started:
+            self._started = True
+            if self._start_engine:
+                # after the first paint: torch is imported and the model loaded in the thread
+                QTimer.singleShot(50, self.worker.start)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        """Hold Tab or backslash anywhere in the window (outside text fields) = original."""
+        t = event.type()
+        if t in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            key = event.key()  # type: ignore[attr-defined]
+            mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier  # type: ignore[attr-defined]
+            if (
+                key in (Qt.Key.Key_Tab, Qt.Key.Key_Backslash)
+                and not mods
+                and isinstance(obj, QWidget)
+                and obj.window() is self
+                and not isinstance(obj, _TEXT_INPUTS)
+            ):
+                if not event.isAutoRepeat():  # type: ignore[attr-defined]
+                    self.canvas.hold_original(t == QEvent.Type.KeyPress)
+                return True
+        elif t == QEvent.Type.WindowDeactivate and obj is self:
+            self.canvas.hold_original(False)
+        return False
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._close_approved and self.is_modified():
+            event.ignore()
+
+            def approved() -> None:
+                self._close_approved = True
+                self.close()
+
+            self.maybe_save(approved)
+            return
+        self.save_settings()
+        self.worker.shutdown()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        event.accept()
+
+    def restore_state_bytes(self, geometry: QByteArray, state: QByteArray) -> None:
+        self.restoreGeometry(geometry)
+        self.restoreState(state)
