@@ -100,11 +100,24 @@ def _op_tables(op: list[int]) -> list[list[int]]:
     """Four byte-indexed tables so applying the operator costs four lookups."""
     tables = []
     for k in range(4):
-        tables.append([_op_apply(op, b << (8 * k)) for b in range(256)])
+        cols = op[8 * k : 8 * k + 8]
+        table = [0] * 256
+        for b in range(1, 256):  # linear: reuse the entry without the lowest set bit
+            low = (b & -b).bit_length() - 1
+            table[b] = table[b & (b - 1)] ^ cols[low]
+        tables.append(table)
     return tables
 
 
-_SHIFT_CACHE: dict[int, list[list[int]]] = {}
+_SHIFT_CACHE: dict[int, tuple[np.ndarray, ...]] = {}
+_LANE_WIDTH = 64  # bytes each NumPy lane processes before the lanes are combined
+
+
+def _shift_tables(nbytes: int) -> tuple[np.ndarray, ...]:
+    if nbytes not in _SHIFT_CACHE:
+        tables = _op_tables(_zeros_op(nbytes))
+        _SHIFT_CACHE[nbytes] = tuple(np.array(t, dtype=np.uint32) for t in tables)
+    return _SHIFT_CACHE[nbytes]
 
 
 def _raw_crc_zero_init(data: bytes) -> int:
@@ -112,40 +125,42 @@ def _raw_crc_zero_init(data: bytes) -> int:
     n = len(data)
     if n < 8192:
         return _raw_update_py(0, data)
-    # Process `lanes` equal chunks side by side with NumPy, then fold them in order.
-    # Leading zero bytes do not change a register that starts at 0, so the data is
-    # padded at the front to fill the grid.
-    lanes = int(math.isqrt(n))
-    width = -(-n // lanes)
+    # Cut the data into 64-byte lanes, run all lanes side by side with NumPy, then combine
+    # neighbours pairwise: register(a + b) = shift(register(a), len(b)) ^ register(b), with
+    # the shift a linear map applied by four table lookups. Leading zero bytes (and zero
+    # registers) do not change a register that starts at 0, which pads both stages.
+    width = _LANE_WIDTH
+    lanes = -(-n // width)
     pad = lanes * width - n
     buf = np.frombuffer(data, dtype=np.uint8)
     if pad:
         buf = np.concatenate([np.zeros(pad, dtype=np.uint8), buf])
-    grid = np.ascontiguousarray(buf.reshape(lanes, width).T)  # one row per step
+    grid = np.ascontiguousarray(buf.reshape(lanes, width).T)  # row j = byte j of every lane
     reg = np.zeros(lanes, dtype=np.uint32)
     table = _TABLE
     for row in grid:
         reg = table[(reg ^ row) & 0xFF] ^ (reg >> 8)
-    if width not in _SHIFT_CACHE:
-        if len(_SHIFT_CACHE) > 64:
-            _SHIFT_CACHE.clear()
-        _SHIFT_CACHE[width] = _op_tables(_zeros_op(width))
-    t0, t1, t2, t3 = _SHIFT_CACHE[width]
-    acc = 0
-    for lane in reg.tolist():
-        acc = t0[acc & 0xFF] ^ t1[(acc >> 8) & 0xFF] ^ t2[(acc >> 16) & 0xFF] ^ t3[acc >> 24] ^ lane
-    return acc
+    span = width
+    while reg.size > 1:
+        if reg.size % 2:
+            reg = np.concatenate([np.zeros(1, dtype=np.uint32), reg])
+        t0, t1, t2, t3 = _shift_tables(span)
+        a, b = reg[0::2], reg[1::2]
+        reg = t0[a & 0xFF] ^ t1[(a >> 8) & 0xFF] ^ t2[(a >> 16) & 0xFF] ^ t3[a >> 24] ^ b
+        span *= 2
+    return int(reg[0])
 
 
 def crc32c(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
     """crc32c of `data`, continuing from a previous crc32c value `crc` (0 to start)."""
     data = bytes(data)
     init = crc ^ 0xFFFFFFFF
-    reg = _raw_crc_zero_init(data)
-    if init:
-        # register(data, init) = register(data, 0) xor (init advanced over len(data) zeros)
-        reg ^= _op_apply(_zeros_op(len(data)), init)
-    return reg ^ 0xFFFFFFFF
+    if len(data) < 8192:
+        return _raw_update_py(init, data) ^ 0xFFFFFFFF
+    # Starting the register at `init` equals starting at 0 with the first four bytes xor-ed
+    # with `init` (the register is a little-endian shift register).
+    head = (int.from_bytes(data[:4], "little") ^ init).to_bytes(4, "little")
+    return _raw_crc_zero_init(head + data[4:]) ^ 0xFFFFFFFF
 
 
 def masked_crc32c(data: bytes | bytearray | memoryview) -> int:
