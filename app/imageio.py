@@ -39,7 +39,6 @@ from app.metadata import (
     estimate_jpeg_quality,
     exif_bytes,
     exif_dpi,
-    has_sub_ifds,
     orient_array,
     oriented_size,
     prepare_exif,
@@ -300,15 +299,9 @@ def _png16_probe(pixels: np.ndarray) -> bytes:
     ok, png = cv2.imencode(".png", pixels[..., ::-1])
     exif = Image.Exif()
     exif[ORIENTATION] = 2
-    body = exif.tobytes()[6:]  # eXIf holds the TIFF structure without the "Exif" prefix
-    chunk = (
-        struct.pack(">I", len(body))
-        + b"eXIf"
-        + body
-        + struct.pack(">I", zlib.crc32(b"eXIf" + body))
-    )
+    ihdr_end = 8 + 8 + 13 + 4
     raw = png.tobytes()
-    return raw[:33] + chunk + raw[33:]  # right after the 8-byte signature and IHDR chunk
+    return raw[:ihdr_end] + _png_chunk(b"eXIf", exif.tobytes()[6:]) + raw[ihdr_end:]
 
 
 def _tiff16_probe(pixels: np.ndarray) -> bytes:
@@ -771,35 +764,78 @@ def save_image(
     dpi = clean_dpi(dpi) if dpi is not None else None
     quality = int(min(max(quality, 1), 100))
 
-    params: dict[str, Any] = {}
     prepared = prepare_exif(exif, (w, h), dpi=dpi, add_dpi=fmt == "WEBP")
+    exif_data = None
     if prepared is not None:
-        data = exif_bytes(prepared, limit=JPEG_EXIF_LIMIT if fmt == "JPEG" else None)
-        if data:
-            params["exif"] = data
+        exif_data = exif_bytes(prepared, limit=JPEG_EXIF_LIMIT if fmt == "JPEG" else None)
+    icc = bytes(icc) if icc else None
+
+    if fmt == "PNG":
+        planes = np.dstack([rgb, alpha]) if alpha is not None else rgb
+        _atomic_write(p, lambda f: f.write(_png_bytes(planes, exif=exif_data, icc=icc, dpi=dpi)))
+        return
+
+    params: dict[str, Any] = {}
+    if exif_data:
+        params["exif"] = exif_data
     if icc:
-        params["icc_profile"] = bytes(icc)
+        params["icc_profile"] = icc
     if dpi and fmt != "WEBP":
         params["dpi"] = dpi
     if fmt == "JPEG":
         # 4:4:4 chroma at high quality so thin coloured edges of the fill stay crisp.
         params.update(quality=quality, subsampling=0 if quality >= 90 else 2, optimize=False)
     elif fmt == "WEBP":
-        params.update(quality=quality, lossless=quality >= 100, method=4)
+        # method 2 is ~2x faster than libwebp's default 4 for ~1% larger files. Lossless
+        # reads `quality` as effort: a middle value keeps a 24 MP save to seconds.
+        lossless = quality >= 100
+        params.update(quality=40 if lossless else quality, lossless=lossless, method=2)
     elif fmt == "TIFF":
-        # Pillow's libtiff path (needed for compression) cannot write the Exif/GPS sub-IFDs,
-        # so a TIFF whose metadata has them is written uncompressed: metadata wins over size.
-        keep_raw = prepared is not None and "exif" in params and has_sub_ifds(prepared)
-        params["compression"] = "raw" if keep_raw else "tiff_adobe_deflate"
-    elif fmt == "PNG":
-        params["compress_level"] = 6
+        # Uncompressed: 20x faster than deflate on photos, readable everywhere, and the only
+        # Pillow path that can write the Exif/GPS sub-IFDs (libtiff's cannot).
+        params["compression"] = "raw"
 
     if alpha is not None and fmt != "JPEG":
         im = Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
     else:
         im = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
-
     _atomic_write(p, lambda f: im.save(f, format=fmt, **params))
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _png_bytes(
+    planes: np.ndarray,
+    *,
+    exif: bytes | None = None,
+    icc: bytes | None = None,
+    dpi: tuple[float, float] | None = None,
+) -> bytes:
+    """PNG of H x W (grey), H x W x 3 (RGB) or H x W x 4 (RGBA) uint8, with metadata chunks.
+
+    OpenCV's encoder is ~10x faster than Pillow's on large photos (Pillow tries every row
+    filter); it writes only IHDR/IDAT/IEND, so iCCP, pHYs and eXIf go in right after IHDR.
+    """
+    import cv2
+
+    if planes.ndim == 3:  # OpenCV wants BGR(A)
+        planes = planes[..., [2, 1, 0, 3]] if planes.shape[2] == 4 else planes[..., ::-1]
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(planes))
+    if not ok:
+        raise ValueError("the PNG encoder failed")
+    data = buf.tobytes()
+    extra = b""
+    if icc:
+        extra += _png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc))
+    if dpi:
+        ppm = [max(1, round(v / 0.0254)) for v in dpi]  # pixels per metre
+        extra += _png_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1))
+    if exif:
+        extra += _png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+    ihdr_end = 8 + 8 + 13 + 4  # signature, then IHDR: length + type + 13 bytes + CRC
+    return data[:ihdr_end] + extra + data[ihdr_end:]
 
 
 def save_mask(path: str | os.PathLike[str], mask: np.ndarray) -> None:
@@ -807,8 +843,8 @@ def save_mask(path: str | os.PathLike[str], mask: np.ndarray) -> None:
     m = np.asarray(mask)
     if m.ndim != 2:
         raise ValueError(f"save_mask expects an H x W array, got shape {m.shape}")
-    im = Image.fromarray(np.where(m.astype(bool), 255, 0).astype(np.uint8), "L")
-    _atomic_write(path, lambda f: im.save(f, format="PNG"))
+    grey = np.where(m.astype(bool), 255, 0).astype(np.uint8)
+    _atomic_write(path, lambda f: f.write(_png_bytes(grey)))
 
 
 _INPAINTED_SUFFIX = re.compile(r"_inpainted(_\d+)?$")

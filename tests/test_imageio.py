@@ -716,34 +716,47 @@ def _leftovers(folder: Path, keep: set[str]) -> list[str]:
     return sorted(n for n in os.listdir(folder) if n not in keep)
 
 
+@pytest.mark.parametrize("ext", ["png", "jpg", "webp", "tif"])
 def test_failed_encode_leaves_target_untouched(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ext: str
 ) -> None:
-    target = tmp_path / "photo_inpainted.png"
+    target = tmp_path / f"photo_inpainted.{ext}"
     target.write_bytes(b"previous result")
 
     def half_written(self: Image.Image, fp: io.BufferedWriter, *a: object, **k: object) -> None:
-        fp.write(b"\x89PNG partial")
+        fp.write(b"partial")
         raise RuntimeError("encoder exploded")
 
+    def png_fails(*a: object, **k: object) -> None:
+        raise cv2.error("encoder exploded")
+
+    # PNG goes through OpenCV's encoder, the other formats through Pillow's.
     monkeypatch.setattr(Image.Image, "save", half_written)
+    monkeypatch.setattr(cv2, "imencode", png_fails)
     with pytest.raises(ImageSaveError) as info:
-        save_image(target, _rand_rgb(4, 4))
-    assert str(target) in str(info.value)
+        save_image(target, _rand_rgb(4, 4), alpha=np.zeros((4, 4), np.uint8))
+    assert str(target) in str(info.value) and "could not be encoded" in str(info.value)
     assert target.read_bytes() == b"previous result"
     assert _leftovers(tmp_path, {target.name}) == []
 
 
-def test_disk_full_message_and_cleanup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_space(self: Image.Image, fp: io.BufferedWriter, *a: object, **k: object) -> None:
+@pytest.mark.parametrize("ext", ["png", "jpg", "tif"])
+def test_disk_full_message_and_cleanup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ext: str
+) -> None:
+    target = tmp_path / f"x.{ext}"
+    target.write_bytes(b"old")
+
+    def no_space(fd: int) -> None:  # the data hits the disk at fsync at the latest
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(Image.Image, "save", no_space)
+    monkeypatch.setattr(os, "fsync", no_space)
     with pytest.raises(ImageSaveError, match="disk is full"):
-        save_image(tmp_path / "x.jpg", _rand_rgb(4, 4))
+        save_image(target, _rand_rgb(4, 4))
     with pytest.raises(ImageSaveError, match="disk is full"):
         save_mask(tmp_path / "m.png", np.zeros((2, 2), bool))
-    assert _leftovers(tmp_path, set()) == []
+    assert target.read_bytes() == b"old"
+    assert _leftovers(tmp_path, {target.name}) == []
 
 
 def test_unwritable_or_missing_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -852,3 +865,20 @@ def test_uncompressed_rotated_tiff_single_and_four_band(tmp_path: Path, mode: st
     if bands == 4:
         np.testing.assert_array_equal(li.rgb, upright[..., :3])
         np.testing.assert_array_equal(li.alpha, upright[..., 3])
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [((5, 7), np.bool_), ((5, 7, 4), np.uint16), ((5, 7, 2), np.uint8), ((5, 7, 3), np.float32)],
+)
+def test_orient_array_undoes_every_orientation_for_all_plane_kinds(
+    shape: tuple[int, ...], dtype: type
+) -> None:
+    # Covers the OpenCV fast path (bool, uint16 x 4) and the numpy fallback (2 or float).
+    from app.metadata import orient_array
+
+    upright = (np.random.default_rng(2).random(shape) * 200).astype(dtype)
+    for orientation in range(1, 9):
+        out = orient_array(STORED[orientation](upright), orientation)
+        assert out.dtype == upright.dtype and out.flags.c_contiguous
+        np.testing.assert_array_equal(out, upright)
