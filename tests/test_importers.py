@@ -193,7 +193,7 @@ def test_cli_imports_the_official_checkpoint_and_it_reproduces_the_reference(
     assert installed.is_file()
     model = weights.load_model(models.resolve_model("places2"))  # our format, weights_only
     assert model.color_order == "BGR" and "CC BY-NC" in model.license
-    assert model.architecture == "deepfill_v2"
+    assert model.architecture == "deepfill_v2" and model.config == GeneratorConfig()
     assert model.metadata["source"] == str(TF_CKPT.resolve())
     for key, value in reference["G"].items():
         assert torch.equal(model.generator.state_dict()[key], value), key
