@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_PIXELS = 250_000_000
 max_pixels: int = DEFAULT_MAX_PIXELS
 
-# Formats we open (JPEG includes MPO). Anything else (EPS, which would start Ghostscript, PSD, ...) is refused.
+# Formats we open (JPEG includes MPO). Anything else is refused, notably EPS (Pillow would
+# start Ghostscript on it) and the many rarely used formats Pillow can also parse.
 _OPEN_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "GIF", "BMP", "PPM")
 _SAVE_FORMATS = {
     ".png": "PNG",
@@ -67,7 +68,7 @@ _FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF", "MPO": "JPEG"}
 _DEFAULT_EXT = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif"}
 _FORMAT_LIST = "PNG, JPEG, WebP, TIFF, GIF or BMP"
 
-# Image.MAX_IMAGE_PIXELS is process-wide; we swap it out only while reading a header.
+# Serialises our reads: Image.MAX_IMAGE_PIXELS is process-wide (see _pillow_session).
 _pillow_lock = threading.Lock()
 
 
@@ -110,13 +111,12 @@ class LoadedImage:
 
 
 def _text_like(head: bytes) -> bool:
+    """Does the start of a file look like text (UTF-8, almost all printable, no NUL)?"""
     if not head or b"\x00" in head:
         return False
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return sum(c.isprintable() or c in "\r\n\t" for c in text) >= 0.95 * len(text)
+    text = head.decode("utf-8", errors="replace")  # a character cut at 512 bytes is fine
+    good = sum((c.isprintable() and c != "\ufffd") or c in "\r\n\t" for c in text)
+    return good >= 0.95 * len(text)
 
 
 def _stat_readable(path: Path, what: str) -> os.stat_result:
@@ -557,11 +557,17 @@ def _load_binary(path: str | os.PathLike[str], size: tuple[int, int], what: str)
     with _pillow_session(), _opened(p, what, limit) as im:
         try:
             sixteen = _is_16bit_rgb(im)  # before read_exif, which may decode a PNG
+            stored = _stored_size(im)
+            if stored not in (want, want[::-1]):  # wrong either way: no need to read EXIF
+                raise ImageLoadError(
+                    f"The {what} file '{p}' is {stored[0]}x{stored[1]} but the image is "
+                    f"{want[0]}x{want[1]}."
+                )
             try:
                 _, orientation = read_exif(im)
             except Exception:
                 orientation = 1
-            got = oriented_size(_stored_size(im), orientation)
+            got = oriented_size(stored, orientation)
             if got != want:  # refused from the header, before decoding anything
                 hint = " (it looks rotated by 90 degrees)" if got == want[::-1] else ""
                 raise ImageLoadError(

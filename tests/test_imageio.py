@@ -577,6 +577,20 @@ def test_mask_jpeg_threshold(tmp_path: Path) -> None:
     np.testing.assert_array_equal(load_mask(p, (32, 32)), m > 0)
 
 
+def test_mask_lossy_and_lossless_webp(tmp_path: Path) -> None:
+    m = np.zeros((32, 32), np.uint8)
+    m[5:21, 7:19] = 255
+    m[30, 30] = 1  # a faint dot: a hole in a lossless file
+    lossy, lossless = tmp_path / "lossy.webp", tmp_path / "lossless.webp"
+    Image.fromarray(m).save(lossy, quality=40)
+    Image.fromarray(m).save(lossless, lossless=True)
+    with Image.open(lossy) as im:
+        decoded = np.asarray(im.convert("L"))
+    assert ((decoded > 0) != (decoded > 127)).any()  # the threshold matters for this file
+    np.testing.assert_array_equal(load_mask(lossy, (32, 32)), decoded > 127)
+    np.testing.assert_array_equal(load_mask(lossless, (32, 32)), m > 0)
+
+
 @pytest.mark.parametrize("ext", ["png", "tif", "jpg"])
 @pytest.mark.parametrize("orientation", [2, 6, 7])
 def test_mask_applies_its_own_orientation(tmp_path: Path, ext: str, orientation: int) -> None:
@@ -589,9 +603,15 @@ def test_mask_applies_its_own_orientation(tmp_path: Path, ext: str, orientation:
     np.testing.assert_array_equal(load_mask(p, (32, 16)), upright > 0)
 
 
-def test_mask_size_mismatch_names_both_sizes(tmp_path: Path) -> None:
+def test_mask_size_mismatch_names_both_sizes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     p = tmp_path / "m.png"
     Image.new("L", (640, 480)).save(p)
+    with monkeypatch.context() as mp:  # refused from the header, nothing decoded
+        mp.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("decoded"))
+        with pytest.raises(ImageLoadError, match="640x480"):
+            load_mask(p, (1000, 1000))
     with pytest.raises(ImageLoadError) as info:
         load_mask(p, (1024, 768))
     msg = str(info.value)
