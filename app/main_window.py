@@ -193,22 +193,36 @@ class MainWindow(QMainWindow):
     def _create_actions(self) -> None:
         A = self._action
         SK = QKeySequence.StandardKey
-        self.act_open = A("&Open…", self.open_dialog, SK.Open, "open", "Open a photo", section="File")
+        self.act_open = A(
+            "&Open…", self.open_dialog, SK.Open, "open", "Open a photo", section="File"
+        )
         self.act_save = A("&Save", self.save, SK.Save, "save", "Save the result", section="File")
         self.act_save_as = A(
-            "Save &As…", self.save_as, SK.SaveAs, "save_as", "Save the result under a new name",
+            "Save &As…",
+            self.save_as,
+            SK.SaveAs,
+            "save_as",
+            "Save the result under a new name",
             section="File",
         )
         if self.act_save_as.shortcut().isEmpty():
             self.act_save_as.setShortcut(QKeySequence("Ctrl+Shift+S"))
         self.act_import_mask = A(
-            "&Import Mask…", self.import_mask_dialog, None, "import_mask",
-            "Load a mask image (non-zero pixels are the hole)", section="File",
+            "&Import Mask…",
+            self.import_mask_dialog,
+            None,
+            "import_mask",
+            "Load a mask image (non-zero pixels are the hole)",
+            section="File",
         )
         self.act_import_mask.setText("Import…")
         self.act_export_mask = A(
-            "&Export Mask…", self.export_mask_dialog, None, "export_mask",
-            "Save the mask as a black and white PNG", section="File",
+            "&Export Mask…",
+            self.export_mask_dialog,
+            None,
+            "export_mask",
+            "Save the mask as a black and white PNG",
+            section="File",
         )
         self.act_export_mask.setText("Export…")
         self.act_quit = A("&Quit", self.close, SK.Quit, "quit", section="File")
@@ -225,12 +239,20 @@ class MainWindow(QMainWindow):
             a.setProperty("section", "Edit")
             self.addAction(a)
         self.act_copy = A(
-            "&Copy Image", self.copy_image, SK.Copy, "copy", "Copy the result to the clipboard",
+            "&Copy Image",
+            self.copy_image,
+            SK.Copy,
+            "copy",
+            "Copy the result to the clipboard",
             section="Edit",
         )
         self.act_paste = A(
-            "&Paste Image", self.paste, SK.Paste, "paste",
-            "Open the image (or image file) on the clipboard", section="Edit",
+            "&Paste Image",
+            self.paste,
+            SK.Paste,
+            "paste",
+            "Open the image (or image file) on the clipboard",
+            section="Edit",
         )
 
         # tools
@@ -239,7 +261,12 @@ class MainWindow(QMainWindow):
         specs = [
             (Tool.BRUSH, "B", "brush", "Paint the area to remove"),
             (Tool.ERASER, "E", "eraser", "Erase parts of the mask"),
-            (Tool.SKETCH, "P", "sketch", "Draw guide lines: where edges should continue in the hole"),
+            (
+                Tool.SKETCH,
+                "P",
+                "sketch",
+                "Draw guide lines: where edges should continue in the hole",
+            ),
             (Tool.SKETCH_ERASER, "Shift+E", "sketch_eraser", "Erase sketch lines"),
             (Tool.RECT, "R", "rect", "Drag a rectangle to mask it (Alt: remove)"),
             (Tool.LASSO, "L", "lasso", "Draw around an area to mask it (Alt: remove)"),
@@ -258,29 +285,54 @@ class MainWindow(QMainWindow):
         )
 
         # mask operations
-        self.act_clear = A("Clear", self.clear_mask, "Del", "clear", "Clear the mask", section="Mask")
-        self.act_invert = A("Invert", self.invert_mask, "Ctrl+I", "invert", "Invert the mask", section="Mask")
+        self.act_clear = A(
+            "Clear", self.clear_mask, "Del", "clear", "Clear the mask", section="Mask"
+        )
+        self.act_invert = A(
+            "Invert", self.invert_mask, "Ctrl+I", "invert", "Invert the mask", section="Mask"
+        )
         self.act_grow = A(
-            "Grow", lambda: self.grow_mask(1), "Ctrl+]", "grow", "Grow the mask by N pixels",
+            "Grow",
+            lambda: self.grow_mask(1),
+            "Ctrl+]",
+            "grow",
+            "Grow the mask by N pixels",
             section="Mask",
         )
         self.act_shrink = A(
-            "Shrink", lambda: self.grow_mask(-1), "Ctrl+[", "shrink", "Shrink the mask by N pixels",
+            "Shrink",
+            lambda: self.grow_mask(-1),
+            "Ctrl+[",
+            "shrink",
+            "Shrink the mask by N pixels",
             section="Mask",
         )
 
         # run
         self.act_fill = A(
-            "&Fill", self.fill, ["Ctrl+Return", "Ctrl+Enter"], "fill",
-            "Remove the masked area", section="Run",
+            "&Fill",
+            self.fill,
+            ["Ctrl+Return", "Ctrl+Enter"],
+            "fill",
+            "Remove the masked area",
+            section="Run",
         )
         self.act_cancel = A(
-            "&Cancel Fill", self.cancel_fill, None, "cancel", "Stop the fill in progress",
+            "&Cancel Fill",
+            self.cancel_fill,
+            None,
+            "cancel",
+            "Stop the fill in progress",
             section="Run",
         )
         self.act_auto = A(
-            "Fill automatically after each stroke", self._auto_toggled, None, None,
-            "Run the fill as soon as a stroke or shape is finished", checkable=True, section="Run",
+            "Fill automatically after each stroke",
+            self._auto_toggled,
+            None,
+            None,
+            "Run the fill as soon as a stroke or shape is finished",
+            checkable=True,
+            section="Run",
         )
 
         # view
@@ -291,20 +343,35 @@ class MainWindow(QMainWindow):
             "Zoom &Out", self.canvas.zoom_out, [SK.ZoomOut, "-"], "zoom_out", section="View"
         )
         self.act_fit = A("&Fit to Window", self.canvas.fit, "Ctrl+0", "fit", section="View")
-        self.act_actual = A("&Actual Pixels (100 %)", self.canvas.actual_size, "Ctrl+1", "actual", section="View")
+        self.act_actual = A(
+            "&Actual Pixels (100 %)", self.canvas.actual_size, "Ctrl+1", "actual", section="View"
+        )
         self.act_split = A(
-            "&Split Before/After", self._split_toggled, "Y", "split",
-            "Original left of a draggable divider, result right of it", checkable=True,
+            "&Split Before/After",
+            self._split_toggled,
+            "Y",
+            "split",
+            "Original left of a draggable divider, result right of it",
+            checkable=True,
             section="View",
         )
         self.act_flow = A(
-            "Show attention &flow", self._flow_toggled, "Shift+F", "flow",
-            "Colour the last fill by where each part was borrowed from", checkable=True,
+            "Show attention &flow",
+            self._flow_toggled,
+            "Shift+F",
+            "flow",
+            "Colour the last fill by where each part was borrowed from",
+            checkable=True,
             section="View",
         )
         self.act_show_mask = A(
-            "Show &Mask", self._overlay_toggled, "M", None, "Show the mask and sketch overlays",
-            checkable=True, section="View",
+            "Show &Mask",
+            self._overlay_toggled,
+            "M",
+            None,
+            "Show the mask and sketch overlays",
+            checkable=True,
+            section="View",
         )
         self.act_show_mask.setChecked(True)
         self.theme_group = QActionGroup(self)
@@ -601,8 +668,14 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         has_photo = not self.doc.is_empty
         has_mask = has_photo and self.doc.has_mask()
-        for a in (self.act_save, self.act_save_as, self.act_copy, self.act_export_mask,
-                  self.act_import_mask, self.act_invert):
+        for a in (
+            self.act_save,
+            self.act_save_as,
+            self.act_copy,
+            self.act_export_mask,
+            self.act_import_mask,
+            self.act_invert,
+        ):
             a.setEnabled(has_photo)
         for a in (self.act_clear, self.act_grow, self.act_shrink):
             a.setEnabled(has_mask)
@@ -864,7 +937,9 @@ class MainWindow(QMainWindow):
 
         path = Path(path)
         if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
-            path = path.with_suffix(path.suffix + ".png") if path.suffix else path.with_suffix(".png")
+            path = (
+                path.with_suffix(path.suffix + ".png") if path.suffix else path.with_suffix(".png")
+            )
         original = self.doc.meta.path
         if (
             original is not None
@@ -890,7 +965,12 @@ class MainWindow(QMainWindow):
 
         def write() -> None:
             save_image(
-                path, rgb, alpha=meta.alpha, exif=meta.exif, icc=meta.icc, dpi=meta.dpi,
+                path,
+                rgb,
+                alpha=meta.alpha,
+                exif=meta.exif,
+                icc=meta.icc,
+                dpi=meta.dpi,
                 quality=quality or 95,
             )
 
@@ -909,7 +989,10 @@ class MainWindow(QMainWindow):
         def failed(error: BaseException) -> None:
             self._saving = False
             self.status.clearMessage()
-            self.show_message("Could not save", f"{error} Your edits are still here; try another folder or format.")
+            self.show_message(
+                "Could not save",
+                f"{error} Your edits are still here; try another folder or format.",
+            )
 
         run_in_background(write, done, failed)
         return True
@@ -939,7 +1022,9 @@ class MainWindow(QMainWindow):
         suggested = (
             base.with_name(base.stem + "_mask.png") if base else Path(self._last_dir()) / "mask.png"
         )
-        path, _ = QFileDialog.getSaveFileName(self, "Export mask", str(suggested), "PNG mask (*.png)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export mask", str(suggested), "PNG mask (*.png)"
+        )
         if path:
             self.export_mask(path)
 
@@ -1035,9 +1120,7 @@ class MainWindow(QMainWindow):
                 flow = FlowPatch((x, y, w, h), rgba)
         seconds = result.timings.get("total") or sum(result.timings.values())
         text = f"Fill ({result.strategy}, {seconds:.1f} s)"
-        cmd = fill_command(
-            self.doc, result.image, result.rect, info.mask, info.sketch, flow, text
-        )
+        cmd = fill_command(self.doc, result.image, result.rect, info.mask, info.sketch, flow, text)
         self.history.push(cmd)
         self.status.set_last_run(seconds)
         self.status.set_device(result.device)
@@ -1050,7 +1133,9 @@ class MainWindow(QMainWindow):
         if rid != self._latest_request:
             return
         self.status.set_busy(False)
-        self.show_message("The fill did not work", f"{message}\n\nYour photo and mask are unchanged.")
+        self.show_message(
+            "The fill did not work", f"{message}\n\nYour photo and mask are unchanged."
+        )
 
     def _on_cancelled(self, rid: int) -> None:
         self._pending.pop(rid, None)

@@ -163,9 +163,9 @@ class EngineWorker(QObject):
         self._pending += 1
         if self._pending == 1:
             self.busy_changed.emit(True)
-        self._queue.put(_Job("run", request=request))
         if not self._thread.isRunning():
-            self.start()
+            self.start()  # queues the model load first
+        self._queue.put(_Job("run", request=request))
         return request.request_id
 
     def cancel(self, request_id: int | None = None) -> None:
@@ -193,9 +193,7 @@ class EngineWorker(QObject):
     # --- engine thread ------------------------------------------------------------------
     def _is_cancelled(self, request_id: int) -> bool:
         with self._lock:
-            return (
-                self._stopping or request_id in self._cancelled or request_id != self._latest
-            )
+            return self._stopping or request_id in self._cancelled or request_id != self._latest
 
     def _loop(self) -> None:
         while True:

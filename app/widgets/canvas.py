@@ -526,7 +526,9 @@ class CanvasView(QGraphicsView):
         if self._pan_from is not None:
             delta = pos - self._pan_from
             self._pan_from = pos
-            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(delta.x()))
+            self.horizontalScrollBar().setValue(
+                self.horizontalScrollBar().value() - round(delta.x())
+            )
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(delta.y()))
             self.fit_mode = False
         elif self._dragging_divider:
@@ -541,7 +543,10 @@ class CanvasView(QGraphicsView):
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         btn = event.button()
-        if self._pan_from is not None and btn in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
+        if self._pan_from is not None and btn in (
+            Qt.MouseButton.MiddleButton,
+            Qt.MouseButton.LeftButton,
+        ):
             self._pan_from = None
             self._update_cursor()
         elif self._dragging_divider and btn == Qt.MouseButton.LeftButton:

@@ -25,7 +25,9 @@ class HistoryPanel(QWidget):
         stack.trimmed_changed.connect(self._on_trimmed)
 
     def _on_trimmed(self, trimmed: bool) -> None:
-        self.view.setEmptyLabel("Earlier steps (history limit reached)" if trimmed else "Opened photo")
+        self.view.setEmptyLabel(
+            "Earlier steps (history limit reached)" if trimmed else "Opened photo"
+        )
         self.note.setText(
             "The oldest steps were dropped to keep history within its memory limit."
             if trimmed

@@ -87,4 +87,6 @@ class StatusBar(QStatusBar):
         self.device.setText(device.upper() if device in ("cpu", "cuda") else device)
 
     def set_last_run(self, seconds: float | None) -> None:
-        self.last_run.setText(f"last fill {seconds:.2f} s" if seconds is not None else "no fill yet")
+        self.last_run.setText(
+            f"last fill {seconds:.2f} s" if seconds is not None else "no fill yet"
+        )
