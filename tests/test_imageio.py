@@ -902,3 +902,18 @@ def test_orient_array_undoes_every_orientation_for_all_plane_kinds(
         out = orient_array(STORED[orientation](upright), orientation)
         assert out.dtype == upright.dtype and out.flags.c_contiguous
         np.testing.assert_array_equal(out, upright)
+
+
+def test_jpeg_exif_over_64k_drops_makernote_then_gives_up(tmp_path: Path) -> None:
+    big = _exif(t271="Maker")
+    big[0x8769] = {0x927C: b"\x01" * 70_000, 0x9003: "2024:01:02 03:04:05"}  # huge MakerNote
+    p = tmp_path / "a.jpg"
+    save_image(p, _rand_rgb(8, 8), exif=big.tobytes())
+    ex = _exif_of(load_image(p).exif)
+    assert ex[271] == "Maker" and 0x927C not in ex.get_ifd(0x8769)
+    assert ex.get_ifd(0x8769)[0x9003] == "2024:01:02 03:04:05"
+    hopeless = _exif(t270="x" * 70_000)  # too big even without a MakerNote
+    save_image(p, _rand_rgb(8, 8), exif=hopeless.tobytes())
+    assert load_image(p).exif is None  # saved without EXIF rather than failing the save
+    save_image(tmp_path / "a.png", _rand_rgb(8, 8), exif=hopeless.tobytes())
+    assert len(_exif_of(load_image(tmp_path / "a.png").exif)[270]) == 70_000  # PNG has no cap
