@@ -44,23 +44,49 @@ def tf_resize_nearest(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return x.index_select(-2, rows).index_select(-1, cols)
 
 
-def _diagonal_sum(s: torch.Tensor) -> torch.Tensor:
-    """s[p, q] + s[p-1, q-1] + s[p+1, q+1] (zero outside): a 3x3 identity-kernel conv of the map."""
+def _row_major_pass(s: torch.Tensor) -> torch.Tensor:
+    """s[k, q] + s[k-1, q-1] + s[k+1, q+1] over [B, L, L] (zero outside): the 3x3
+    identity-kernel convolution of the flattened score map."""
     out = s.clone()
     out[:, 1:, 1:] += s[:, :-1, :-1]
     out[:, :-1, :-1] += s[:, 1:, 1:]
     return out
 
 
-def fuse_scores(scores: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-    """Attention propagation of the official layer on scores [B, L, L] (keys x queries, row-major)."""
-    b, length, _ = scores.shape
+def _column_major_pass(t: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """The same pass with both indices in column-major cell order, without transposing the map.
+
+    In the [B, Hk, Wk, Hq, Wq] view, the column-major successor of cell (y, x) is (y + 1, x), or
+    (0, x + 1) at the bottom row; each combination of "wraps / does not wrap" for the key and the
+    query index is one slice-add.
+    """
+    b = t.shape[0]
     h, w = grid
-    s = _diagonal_sum(scores)
-    # Second pass in column-major order for both keys and queries.
-    s = s.view(b, h, w, h, w).permute(0, 2, 1, 4, 3).reshape(b, length, length)
-    s = _diagonal_sum(s)
-    return s.view(b, w, h, w, h).permute(0, 2, 1, 4, 3).reshape(b, length, length)
+    t4 = t.view(b, h, w, h, w)
+    out = t.clone()
+    o4 = out.view(b, h, w, h, w)
+    # successor (+1) for keys and queries
+    o4[:, :-1, :, :-1, :] += t4[:, 1:, :, 1:, :]
+    o4[:, -1, :-1, :-1, :] += t4[:, 0, 1:, 1:, :]
+    o4[:, :-1, :, -1, :-1] += t4[:, 1:, :, 0, 1:]
+    o4[:, -1, :-1, -1, :-1] += t4[:, 0, 1:, 0, 1:]
+    # predecessor (-1)
+    o4[:, 1:, :, 1:, :] += t4[:, :-1, :, :-1, :]
+    o4[:, 0, 1:, 1:, :] += t4[:, -1, :-1, :-1, :]
+    o4[:, 1:, :, 0, 1:] += t4[:, :-1, :, -1, :-1]
+    o4[:, 0, 1:, 0, 1:] += t4[:, -1, :-1, -1, :-1]
+    return out
+
+
+def fuse_scores(scores: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """Attention propagation of the official layer on scores [B, L, L] (keys x queries, row-major).
+
+    The official code convolves the map with eye(3), transposes both cell orders to column-major,
+    convolves again and transposes back; the identity kernel only adds diagonal neighbours, so
+    the two passes are a handful of shifted adds (the pass commutes with swapping keys and
+    queries, so our keys-first layout needs no transpose either).
+    """
+    return _column_major_pass(_row_major_pass(scores), grid)
 
 
 @dataclass
