@@ -1225,7 +1225,7 @@ class MainWindow(QMainWindow):
 
             def approved() -> None:
                 self._close_approved = True
-                self.close()
+                QTimer.singleShot(0, self.close)  # Qt ignores close() from inside closeEvent
 
             self.maybe_save(approved)
             return
