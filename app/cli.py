@@ -123,7 +123,7 @@ def _extra_commands() -> list:
     """Subcommands that live in their own modules (model management, training, evaluation)."""
     from . import cli_models, cli_train
 
-    return [cli_models.register, cli_train.register]
+    return [cli_models.register, cli_train.add_train_parser, cli_train.add_eval_parser]
 
 
 COMMANDS = ("inpaint", "models", "train", "eval")
@@ -131,7 +131,10 @@ COMMANDS = ("inpaint", "models", "train", "eval")
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error already reported in one line
+        return int(exit_.code or 0)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_BAD_INPUT
