@@ -17,16 +17,17 @@ hole and lies inside the photo, renormalised, cut to the top-k keys. Two paste l
 * "a": HiFill's non-overlapping c x c cells.
 
 Memory stays bounded whatever the photo size: the photo stays uint8, query cells are processed one
-grid row at a time with a rolling two-cell-high accumulator, key patches are gathered per row in
-chunks of at most `chunk_bytes`, and nothing of size L x L at full resolution (nor a float copy of
-the whole photo) is ever built. Only hole pixels are written: everything outside the hole keeps its
+grid row at a time with a rolling accumulator two cells high, key patches are read from the uint8
+photo as views and accumulated in float for a batch of query cells at a time (`batch_bytes`), and
+nothing of size L x L at full resolution (nor a float copy of the whole photo) is ever built. Only hole pixels are written: everything outside the hole keeps its
 bytes.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -39,7 +40,7 @@ from .types import CancelFn, Cancelled
 GRID = 8  # network pixels per attention cell
 MIN_ROW_MASS = 1e-3  # a query whose valid keys hold less attention than this gets no residual
 MIN_KEY_WEIGHT = 1e-3  # keys below this share of a query's weight are dropped (speed, invisible)
-DEFAULT_CHUNK_BYTES = 96 << 20
+DEFAULT_BATCH_BYTES = 8 << 20  # float patch buffer per batch of query cells
 
 
 @dataclass(frozen=True)
@@ -116,25 +117,71 @@ def downscale_mask(mask: np.ndarray, grid: CraGrid) -> np.ndarray:
     return out
 
 
-def _upsample_patches(low: torch.Tensor, scale: int) -> torch.Tensor:
-    """[n, h+2, w+2, 3] low-resolution patches with a one-pixel halo -> [n, h s, w s, 3].
+class _Scratch:
+    """Reusable float buffers. Fresh tensors of varying sizes for every row fragment the heap, and
+    the process's resident memory then creeps up well beyond what is in use."""
 
-    Bilinear with half-pixel centres (align_corners=False); the halo makes every output pixel equal
-    to upsampling the whole low-resolution image (a replicated halo reproduces the border clamp).
+    def __init__(self) -> None:
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def get(self, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+        size = math.prod(shape)
+        buf = self._buffers.get(name)
+        if buf is None or buf.numel() < size:
+            buf = self._buffers[name] = torch.empty(size)
+        return buf[:size].view(shape)
+
+
+@functools.lru_cache(maxsize=16)
+def _bilinear_matrix(size: int, scale: int) -> torch.Tensor:
+    """[(size - 2) scale, size] weights of bilinear upsampling (half-pixel centres, as
+    F.interpolate with align_corners=False) of a line of `size` samples, the outer one on each
+    side being a halo whose output is dropped."""
+    t = np.arange((size - 2) * scale) + scale  # output positions, halo included in the frame
+    src = (t + 0.5) / scale - 0.5
+    i0 = np.floor(src).astype(np.int64)
+    frac = src - i0
+    m = np.zeros((t.size, size))
+    m[np.arange(t.size), i0] = 1.0 - frac
+    m[np.arange(t.size), i0 + 1] += frac
+    return torch.from_numpy(m.astype(np.float32))
+
+
+def _upsample_patches(
+    low: torch.Tensor, scale: int, scratch: _Scratch | None = None, tag: str = ""
+) -> torch.Tensor:
+    """[..., h+2, w+2] low-resolution patches with a one-pixel halo -> [..., h s, w s].
+
+    Bilinear with half-pixel centres; thanks to the halo every output pixel equals upsampling the
+    whole low-resolution image (a replicated halo reproduces the border clamp). Two small matrix
+    products per channel, much faster on the CPU than a general interpolation kernel.
     """
-    x = low.permute(0, 3, 1, 2)
-    y = F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
-    return y[:, :, scale:-scale, scale:-scale].permute(0, 2, 3, 1)
+    my = _bilinear_matrix(low.shape[-2], scale)
+    mx = _bilinear_matrix(low.shape[-1], scale).T
+    if scratch is None:
+        return torch.matmul(torch.matmul(my, low), mx)
+    lead = tuple(low.shape[:-2])
+    half = scratch.get(tag + "rows", lead + (my.shape[0], low.shape[-1]))
+    torch.matmul(my, low, out=half)
+    full = scratch.get(tag + "cols", lead + (my.shape[0], mx.shape[1]))
+    return torch.matmul(half, mx, out=full)
 
 
 def upsample_region(
-    low: np.ndarray, scale: int, ly0: int, ly1: int, lx0: int, lx1: int
+    low: np.ndarray,
+    scale: int,
+    ly0: int,
+    ly1: int,
+    lx0: int,
+    lx1: int,
+    scratch: _Scratch | None = None,
 ) -> torch.Tensor:
-    """Bilinear upsampling of low[ly0:ly1, lx0:lx1] exactly as a crop of the whole upsampled image."""
+    """Bilinear upsampling of low[ly0:ly1, lx0:lx1] (H x W x 3) -> [3, h s, w s], exactly a crop
+    of the whole upsampled image."""
     rows = np.clip(np.arange(ly0 - 1, ly1 + 1), 0, low.shape[0] - 1)
     cols = np.clip(np.arange(lx0 - 1, lx1 + 1), 0, low.shape[1] - 1)
-    patch = torch.from_numpy(np.ascontiguousarray(low[rows][:, cols]))
-    return _upsample_patches(patch[None], scale)[0]
+    patch = torch.from_numpy(np.ascontiguousarray(low[rows][:, cols].transpose(2, 0, 1)))
+    return _upsample_patches(patch, scale, scratch, "region")
 
 
 def triangular_window(cell: int) -> np.ndarray:
@@ -219,7 +266,13 @@ def default_feather(scale: int) -> int:
 
 
 class _Aggregator:
-    """Aggregated residual patches for the query cells of one grid row at a time."""
+    """Windowed, aggregated residual patches for the query cells of one grid row.
+
+    Key patches are read straight from the uint8 photo (views, no copies) and accumulated in
+    float per query; their blur B is aggregated at low resolution and upsampled once per query
+    (bilinear upsampling is linear and the key patches sit on the same s-pixel phase, so
+    sum_k w_k B_k = up(sum_k w_k low_k)).
+    """
 
     def __init__(
         self,
@@ -227,87 +280,52 @@ class _Aggregator:
         low_in: np.ndarray,
         grid: CraGrid,
         layout: _Layout,
-        chunk_bytes: int,
+        batch_bytes: int,
     ) -> None:
-        self.image, self.low_in, self.grid, self.lay = image, low_in, grid, layout
-        self.chunk_bytes = chunk_bytes
+        self.image, self.grid, self.lay = image, grid, layout
+        # Channels first, with a replicated halo for keys at the border.
+        low_chw = np.ascontiguousarray(low_in.transpose(2, 0, 1))
+        self.low_pad = torch.from_numpy(np.pad(low_chw, ((0, 0), (1, 1), (1, 1)), mode="edge"))
         p = layout.patch
         self.window = None
         if layout.window is not None:
-            self.window = torch.from_numpy(np.outer(layout.window, layout.window))[None, :, :, None]
+            self.window = torch.from_numpy(np.outer(layout.window, layout.window))
         self.low_side = p // grid.scale + 2  # low-resolution patch with its one-pixel halo
+        self.batch = max(1, batch_bytes // (p * p * 3 * 4))
+        self.scratch = _Scratch()
 
-    def _key_pixels(self, keys: np.ndarray) -> torch.Tensor:
-        """uint8 photo patches of the given flat key cells -> float [nu, P, P, 3]."""
-        c, o, p, gw = self.grid.cell, self.lay.offset, self.lay.patch, self.grid.cols
-        patches = [
-            self.image[
-                (k // gw) * c - o : (k // gw) * c - o + p, (k % gw) * c - o : (k % gw) * c - o + p
-            ]
-            for k in keys.tolist()
-        ]
-        return torch.from_numpy(np.stack(patches)).float()
+    def row(self, keys: torch.Tensor, weights: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
+        """keys/weights [n, k] (rows sorted by weight) -> (query number, windowed residual [3, P, P])."""
+        for start in range(0, keys.shape[0], self.batch):
+            stop = min(start + self.batch, keys.shape[0])
+            yield from enumerate(self._batch(keys[start:stop], weights[start:stop]), start)
 
-    def _key_low(self, keys: np.ndarray) -> torch.Tensor:
-        """Low-resolution patches (with halo) under the key patches -> float [nu, p/s+2, p/s+2, 3]."""
-        gw = self.grid.cols
-        lead = self.lay.offset // self.grid.scale + 1  # network pixels before the cell, with halo
-        span = np.arange(self.low_side)
-        r = (GRID * (keys // gw) - lead)[:, None] + span
-        cc = (GRID * (keys % gw) - lead)[:, None] + span
-        r = np.clip(r, 0, self.low_in.shape[0] - 1)
-        cc = np.clip(cc, 0, self.low_in.shape[1] - 1)
-        return torch.from_numpy(self.low_in[r[:, :, None], cc[:, None, :]])
-
-    def row(self, keys: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """keys/weights [n, k] for n queries -> windowed residual patches [n, P, P, 3]."""
-        p = self.lay.patch
+    def _batch(self, keys: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        c, o, p, s, gw = (
+            self.grid.cell,
+            self.lay.offset,
+            self.lay.patch,
+            self.grid.scale,
+            self.grid.cols,
+        )
+        ls, lo = self.low_side, o // s  # low patch starts lo + 1 network pixels before its cell
         n = keys.shape[0]
-        out = torch.zeros(n, p, p, 3)
-        if keys.numel() == 0 or not bool((weights > 0).any()):
-            return out
-        patch_bytes = p * p * 3 * 4
-        per_chunk = max(1, self.chunk_bytes // patch_bytes)
-        # Split the queries so each chunk references at most `per_chunk` distinct keys.
-        start = 0
-        while start < n:
-            stop, seen = start, set()
-            while stop < n:
-                new = set(keys[stop][weights[stop] > 0].tolist()) - seen
-                if seen and len(seen) + len(new) > per_chunk:
-                    break
-                seen |= new
-                stop += 1
-            self._chunk(keys[start:stop], weights[start:stop], sorted(seen), out[start:stop])
-            start = stop
+        out = self.scratch.get("sum", (n, 3, p, p)).zero_()
+        low_sum = self.scratch.get("low", (n, 3, ls, ls)).zero_()
+        for i in range(n):
+            for key, w in zip(keys[i].tolist(), weights[i].tolist(), strict=True):
+                if w <= 0.0:
+                    break  # weights are sorted
+                ky, kx = divmod(key, gw)
+                y, x = ky * c - o, kx * c - o
+                pixels = torch.from_numpy(self.image[y : y + p, x : x + p]).permute(2, 0, 1)
+                out[i].add_(pixels, alpha=w)
+                ly, lx = GRID * ky - lo, GRID * kx - lo  # in low_pad (its halo absorbs the -1)
+                low_sum[i].add_(self.low_pad[:, ly : ly + ls, lx : lx + ls], alpha=w)
+        out.sub_(_upsample_patches(low_sum, s, self.scratch, "blur"))
         if self.window is not None:
-            out *= self.window
+            out.mul_(self.window)
         return out
-
-    def _chunk(
-        self, keys: torch.Tensor, weights: torch.Tensor, unique: list[int], out: torch.Tensor
-    ) -> None:
-        if not unique:
-            return
-        uniq = np.asarray(unique, np.int64)
-        lookup = torch.full((self.grid.rows * self.grid.cols,), -1, dtype=torch.long)
-        lookup[torch.from_numpy(uniq)] = torch.arange(len(uniq))
-        local = lookup[keys.clamp_min(0)]
-        pixels = self._key_pixels(uniq)
-        low = self._key_low(uniq)
-        low_sum = torch.zeros(keys.shape[0], *low.shape[1:])
-        w_all = weights
-        for j in range(keys.shape[1]):
-            w = w_all[:, j]
-            live = w > 0
-            if not bool(live.any()):
-                continue
-            idx = local[:, j].clamp_min(0)
-            wj = w.view(-1, 1, 1, 1)
-            out.addcmul_(pixels.index_select(0, idx), wj)
-            low_sum.addcmul_(low.index_select(0, idx), wj)
-        # Bilinear upsampling is linear: sum_k w_k B_k = up(sum_k w_k low_k), one upsample per query.
-        out.sub_(_upsample_patches(low_sum, self.grid.scale))
 
 
 def _feather_alpha(
@@ -334,7 +352,7 @@ def cra_upscale(
     topk: int = 16,
     feather: float = -1.0,
     out: np.ndarray | None = None,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
     cancel: CancelFn | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> np.ndarray:
@@ -374,7 +392,7 @@ def cra_upscale(
         if att.shape[1] != grid.rows * grid.cols:
             raise ValueError("attention grid does not match the CRA grid")
         valid_t = torch.from_numpy(valid.reshape(-1))
-        agg = _Aggregator(image, low_in, grid, lay, chunk_bytes)
+        agg = _Aggregator(image, low_in, grid, lay, batch_bytes)
 
     # Coverage of the paste windows per axis (1 in the interior, less at the padded grid's border).
     def coverage(count: int) -> np.ndarray:
@@ -385,44 +403,51 @@ def cra_upscale(
             cov[i * c : i * c + lay.patch] += lay.window
         return cov[lay.offset : lay.offset + count * c]
 
-    cov_y, cov_x = coverage(grid.rows), coverage(grid.cols)
-    acc_w = grid.cols * c + 2 * lay.offset  # accumulator column j = photo column j - offset
-    acc = torch.zeros(lay.patch, acc_w, 3)
+    cov_y_t = torch.from_numpy(coverage(grid.rows))
+    cov_x_t = torch.from_numpy(coverage(grid.cols))
+    scratch = _Scratch()
+    # The accumulator spans the query columns only: its column j is photo column j - offset + x_acc.
+    qspan = np.flatnonzero(queries.any(axis=0))
+    x_acc = int(qspan[0]) * c if qspan.size else 0
+    acc_w = (int(qspan[-1]) * c + lay.patch - x_acc) if qspan.size else lay.patch
+    p = lay.patch
+    top = torch.zeros(3, c, acc_w)  # photo rows [base, base + c) of the current grid row
+    bottom = torch.zeros(3, c, acc_w) if p > c else None  # [base + c, base + 2c)
+    dirty = [acc_w, 0]  # accumulator columns written since the last reset
 
     def emit(base: int, band: torch.Tensor) -> None:
         """Final residual `band` for photo rows [base, base + c) -> blend the hole pixels there."""
         y0, y1 = max(base, 0), min(base + c, h)
         if y1 <= y0 or row_has_hole[y1] == row_has_hole[y0]:
             return
-        hole = mask[y0:y1]
-        cols = np.flatnonzero(hole.any(axis=0))
+        cols = np.flatnonzero(mask[y0:y1].any(axis=0))
         x0, x1 = int(cols[0]) // s * s, min(-(-(int(cols[-1]) + 1) // s) * s, w)
         ly0, lx0 = y0 // s, x0 // s
-        up = upsample_region(low_out, s, ly0, -(-y1 // s), lx0, -(-x1 // s))
-        fill = up[y0 - ly0 * s : y1 - ly0 * s, x0 - lx0 * s : x1 - lx0 * s]
+        up = upsample_region(low_out, s, ly0, -(-y1 // s), lx0, -(-x1 // s), scratch)
+        fill = up[:, y0 - ly0 * s : y1 - ly0 * s, x0 - lx0 * s : x1 - lx0 * s]
         if use_residual:
-            res = band[y0 - base : y1 - base, x0 + lay.offset : x1 + lay.offset]
-            norm = torch.from_numpy(np.outer(cov_y[y0:y1], cov_x[x0:x1]))[:, :, None]
-            fill = fill + res / norm
-        fill = fill.clamp_(0.0, 255.0).numpy()
-        hole = hole[:, x0:x1]
-        original = image[y0:y1, x0:x1]
+            ax = x0 + lay.offset - x_acc
+            res = band[:, y0 - base : y1 - base, ax : ax + x1 - x0]
+            res.div_(cov_y_t[y0:y1, None]).div_(cov_x_t[None, x0:x1])  # band is discarded after
+            fill.add_(res)
+        fill.clamp_(0.0, 255.0)
         if feather_px > 0:
             hy0, hy1 = max(y0 - feather_px - 1, 0), min(y1 + feather_px + 1, h)
             hx0, hx1 = max(x0 - feather_px - 1, 0), min(x1 + feather_px + 1, w)
             alpha = _feather_alpha(
-                mask[hy0:hy1, hx0:hx1], feather_px, y0 - hy0, x0 - hx0, hole.shape
+                mask[hy0:hy1, hx0:hx1], feather_px, y0 - hy0, x0 - hx0, (y1 - y0, x1 - x0)
             )
-            fill = original + alpha[:, :, None] * (fill - original)
-        target = out[y0:y1, x0:x1]
-        target[hole] = np.rint(fill[hole]).astype(np.uint8)
+            original = torch.from_numpy(image[y0:y1, x0:x1]).permute(2, 0, 1)
+            fill.sub_(original).mul_(torch.from_numpy(alpha)).add_(original)
+        values = fill.round_().to(torch.uint8).permute(1, 2, 0).numpy()
+        np.copyto(out[y0:y1, x0:x1], values, where=mask[y0:y1, x0:x1, None])  # hole pixels only
 
     step = 0 if lay.window is None else 1  # variant b: rows of query row qr are final one row later
     total = grid.rows + step
     for qr in range(total):
         if cancel is not None and cancel():
             raise Cancelled()
-        base = qr * c - lay.offset  # photo row of acc[0]
+        base = qr * c - lay.offset  # photo row of top[0]
         if (
             use_residual
             and qr < grid.rows
@@ -432,16 +457,17 @@ def cra_upscale(
             if qcols.size:
                 qidx = torch.from_numpy(qr * grid.cols + qcols)
                 keys, weights = select_keys(att, qidx, valid_t, topk)
-                patches = agg.row(keys, weights)
-                for i, qc in enumerate(qcols.tolist()):
-                    x = qc * c  # accumulator column of the patch start (offset cancels)
-                    acc[:, x : x + lay.patch] += patches[i]
-        emit(base, acc[:c])
-        if lay.patch > c:
-            acc[:c] = acc[c:].clone()
-            acc[c:] = 0
-        else:
-            acc.zero_()
+                for i, patch in agg.row(keys, weights):
+                    x = int(qcols[i]) * c - x_acc  # accumulator column of the patch start
+                    top[:, :, x : x + p] += patch[:, :c]
+                    if bottom is not None:
+                        bottom[:, :, x : x + p] += patch[:, c:]
+                    dirty[:] = min(dirty[0], x), max(dirty[1], x + p)
+        emit(base, top)
+        if dirty[0] < dirty[1]:
+            top[:, :, dirty[0] : dirty[1]] = 0.0
+        if bottom is not None:  # roll: the lower half becomes the next band
+            top, bottom = bottom, top
         if progress is not None:
             progress((qr + 1) / total)
     return out
