@@ -38,7 +38,7 @@ def run_train(args: argparse.Namespace) -> int:
     from app.engine.train import TrainConfig, run
 
     if args.export:
-        from app.engine.export import export_best
+        from app.engine.train import export_best
 
         path = export_best(Path(args.out), Path(args.export), data=args.data)
         print(f"exported {path}")

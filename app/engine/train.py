@@ -46,7 +46,8 @@ class TrainConfig:
     sketch: bool = True
     prefill: str = "telea"
     lr: float = 5e-4
-    lr_final: float = 0.1  # cosine decay to lr * lr_final at `steps`
+    lr_final: float = 0.1  # cosine decay to lr * lr_final at `decay_steps`
+    decay_steps: int = 0  # 0 = `steps`
     warmup: int = 100  # linear lr warm-up steps
     hole_weight: float = 6.0  # L1 weight of hole pixels relative to known ones
     coarse_weight: float = 1.0
@@ -60,7 +61,7 @@ class TrainConfig:
     threads: int = 2
     bf16: str = "auto"  # auto | on | off
     checkpoint_minutes: float = 5.0
-    validate_minutes: float = 20.0
+    validate_minutes: float = 20.0  # <= 0: no validation
     val_masks: int = 1
     log_every: int = 20
     max_images: int = 0  # 0 = all (smoke runs use a few)
@@ -140,7 +141,7 @@ class CropSampler:
             sketches.append(sketch)
 
         def to_tensor(arrays: list[np.ndarray]) -> torch.Tensor:
-            t = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float()
+            t = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().contiguous()
             return t / 127.5 - 1.0
 
         return {
@@ -194,7 +195,8 @@ class Trainer:
         cfg = self.cfg
         if step < cfg.warmup:
             return cfg.lr * (step + 1) / cfg.warmup
-        t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+        span = (cfg.decay_steps or cfg.steps) - cfg.warmup
+        t = min(1.0, (step - cfg.warmup) / max(1, span))
         return cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * t)))
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> StepLosses:
@@ -334,7 +336,7 @@ def run(cfg: TrainConfig, resume: bool = False, smoke: bool = False, echo=print)
         json.dumps({"train": [p.name for p in train_paths], "val": [p.name for p in val_paths]})
     )
     cases = None
-    if not smoke and val_paths:
+    if not smoke and val_paths and cfg.validate_minutes > 0:
         cases = make_cases(val_paths, long_side=512, masks_per_image=cfg.val_masks, seed=1)
     echo(
         f"training on {len(train_paths)} photos ({len(sampler.images)} scaled copies), "
