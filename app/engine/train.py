@@ -390,3 +390,53 @@ def _validate_and_keep(trainer: Trainer, cases, run_dir: Path, echo) -> None:
         trainer.best = {"psnr_hole": score, "step": trainer.step, "validation": result}
         trainer.save_best(run_dir, result)
         echo(f"new best: hole PSNR {score:.3f} at step {trainer.step}")
+
+
+# ------------------------------------------------------------------ export
+
+
+LICENSE_TEXT = (
+    "trained by DeepFill Studio on openly licensed wallpapers (see shared/data/README.md)"
+)
+
+
+def export_best(
+    run_dir: Path, path: Path, data: str | None = None, name: str = "deepfill-studio-default",
+    extra: dict | None = None,
+) -> Path:
+    """Write the run's best generator (else its latest) as a model file in our format."""
+    from .weights import save_model
+
+    source = run_dir / BEST if (run_dir / BEST).exists() else run_dir / CHECKPOINT
+    state = load_checkpoint(source)
+    generator = Generator(GeneratorConfig.from_dict(state["generator_config"]))
+    generator.load_state_dict(state["generator"])
+    cfg = state["train_config"]
+    split = json.loads((run_dir / "split.json").read_text()) if (run_dir / "split.json").exists() else {}
+    metadata = {
+        "name": name,
+        "license": LICENSE_TEXT,
+        "architecture": "deepfill_v2",
+        "network": (
+            f"DeepFill v2, cnum {cfg['cnum']}, light-weight gates {cfg['coarse_gate']}/"
+            f"{cfg['refine_gate']}, reflect padding, sketch channel, Telea pre-fill + residual"
+        ),
+        "steps": int(state["step"]),
+        "images_seen": int(state["images_seen"]),
+        "cpu_hours": round(float(state.get("train_seconds", 0.0)) / 3600, 3),
+        "data": (
+            f"{len(split.get('train', []))} wallpapers of Debian packages plasma-workspace-wallpapers, "
+            "mate-backgrounds, ukui-wallpapers, gnome-backgrounds (held out: sorted names, every "
+            f"{cfg['holdout_every']}th from the first, {len(split.get('val', []))} photos)"
+        ),
+        "recipe": {k: cfg[k] for k in (
+            "crop", "batch", "lr", "lr_final", "hole_weight", "gan_weight", "gan_start",
+            "sketch_drop", "long_sides", "bf16", "seed")},
+        "validation": state.get("metrics") or {},
+        "validation_setting": "held-out photos at 512 px long side, one seeded free-form mask each",
+    }
+    if data:
+        metadata["data_folder"] = Path(data).name
+    metadata.update(extra or {})
+    save_model(path, generator, color_order="RGB", metadata=metadata)
+    return path
