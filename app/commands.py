@@ -16,6 +16,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.document import Document, FlowPatch, Rect, changed_rect, union_rect
+from app.signal_emit import emit
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +32,16 @@ class _Stored:
     def __init__(self, arr: np.ndarray, binary: bool) -> None:
         self._shape = arr.shape
         self._packed = binary
-        self._data = np.packbits(arr > 0) if binary else np.ascontiguousarray(arr).copy()
+        # packbits counts any non-zero byte as a 1, so 0/255 layers pack without a compare
+        self._data = np.packbits(arr) if binary else np.ascontiguousarray(arr).copy()
 
     def array(self) -> np.ndarray:
         if not self._packed:
             return self._data
         n = int(np.prod(self._shape))
-        return (np.unpackbits(self._data, count=n).reshape(self._shape) * np.uint8(255)).astype(
-            np.uint8, copy=False
-        )
+        out = np.unpackbits(self._data, count=n).reshape(self._shape)
+        np.multiply(out, np.uint8(255), out=out)
+        return out
 
     @property
     def nbytes(self) -> int:
@@ -286,7 +288,7 @@ class HistoryStack(QUndoStack):
         self.clear()
         if self.trimmed:
             self.trimmed = False
-            self.trimmed_changed.emit(False)
+            emit(self.trimmed_changed, False)
 
     def _enforce_limit(self) -> None:
         cmds = self.commands()
@@ -310,4 +312,4 @@ class HistoryStack(QUndoStack):
             self.resetClean()
         if not self.trimmed:
             self.trimmed = True
-            self.trimmed_changed.emit(True)
+            emit(self.trimmed_changed, True)

@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QObject, Signal
+
+from app.signal_emit import emit
 
 Rect = tuple[int, int, int, int]
 LAYERS = ("image", "mask", "sketch")
@@ -37,6 +40,10 @@ def union_rect(a: Rect | None, b: Rect | None) -> Rect | None:
 def bbox_of(arr: np.ndarray) -> Rect | None:
     """Bounding rect of the non-zero pixels of a 2-D (or H x W x C) array, None if all zero."""
     nz = arr if arr.ndim == 2 else arr.any(axis=2)
+    if nz.dtype in (np.uint8, np.bool_) and nz.size:
+        # OpenCV's bounding box is about 10x faster than numpy's on a 50 MP layer
+        x, y, w, h = cv2.boundingRect(nz.view(np.uint8))
+        return (int(x), int(y), int(w), int(h)) if w > 0 and h > 0 else None
     rows = np.flatnonzero(nz.any(axis=1))
     if rows.size == 0:
         return None
@@ -46,8 +53,9 @@ def bbox_of(arr: np.ndarray) -> Rect | None:
 
 def changed_rect(before: np.ndarray, after: np.ndarray) -> Rect | None:
     """Bounding rect of the pixels that differ between two same-shaped arrays."""
-    diff = before != after
-    return bbox_of(diff)
+    if before.ndim == 2 and before.dtype == np.uint8 and after.dtype == np.uint8:
+        return bbox_of(cv2.compare(before, after, cv2.CMP_NE))
+    return bbox_of(before != after)
 
 
 @dataclass
@@ -108,7 +116,7 @@ class Document(QObject):
         self.meta = meta or ImageMeta()
         self.image_revision += 1
         self.is_empty = False
-        self.replaced.emit()
+        emit(self.replaced)
 
     # --- accessors ----------------------------------------------------------------------
     @property
@@ -166,17 +174,17 @@ class Document(QObject):
         """Announce an in-place change (tools draw straight into mask/sketch)."""
         if layer == "image":
             self.image_revision += 1
-            self.image_changed.emit(rect)
+            emit(self.image_changed, rect)
         elif layer == "mask":
-            self.mask_changed.emit(rect)
+            emit(self.mask_changed, rect)
         elif layer == "sketch":
-            self.sketch_changed.emit(rect)
+            emit(self.sketch_changed, rect)
         else:
             raise KeyError(layer)
 
     def set_flow(self, flow: FlowPatch | None) -> None:
         self.flow = flow
-        self.flow_changed.emit()
+        emit(self.flow_changed)
 
     def title(self) -> str:
         return self.meta.display_name if not self.is_empty else "No photo"

@@ -45,6 +45,7 @@ from app.document import Document, FlowPatch, ImageMeta
 from app.engine.types import InpaintOptions, InpaintRequest, InpaintResult
 from app.engine.worker import EngineWorker
 from app.settings import Settings
+from app.signal_emit import emit
 from app.widgets.background import run_in_background
 from app.widgets.canvas import CanvasView
 from app.widgets.compare import ViewMode
@@ -697,7 +698,7 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         box.setWindowModality(Qt.WindowModality.WindowModal)
         box.open()
-        self.message_shown.emit(title, text)
+        emit(self.message_shown, title, text)
         return box
 
     def ask_unsaved(self) -> str:
@@ -817,7 +818,7 @@ class MainWindow(QMainWindow):
         note = " ".join(loaded.notes)
         w, h = self.doc.size
         self.status.showMessage(f"Opened {meta.display_name} ({w} × {h}). {note}".strip(), 8000)
-        self.photo_loaded.emit(str(meta.path))
+        emit(self.photo_loaded, str(meta.path))
 
     def _set_photo(self, rgb: np.ndarray, meta: ImageMeta) -> None:
         self.cancel_fill()
@@ -982,7 +983,7 @@ class MainWindow(QMainWindow):
             self.settings.set("files/last_dir", str(path.parent))
             self._update_title()
             self.status.showMessage(f"Saved {path.name}", 5000)
-            self.saved.emit(str(path))
+            emit(self.saved, str(path))
             if then is not None:
                 then()
 
@@ -1126,7 +1127,7 @@ class MainWindow(QMainWindow):
         self.status.set_device(result.device)
         note = " ".join(result.notes)
         self.status.showMessage(f"Filled in {seconds:.2f} s. {note}".strip(), 6000)
-        self.fill_applied.emit(result)
+        emit(self.fill_applied, result)
 
     def _on_failed(self, rid: int, message: str) -> None:
         self._pending.pop(rid, None)

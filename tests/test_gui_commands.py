@@ -197,3 +197,17 @@ def test_clean_state_survives_trimming(doc):
     assert stack.count() == 1 and not stack.isClean()
     stack.undo()
     assert stack.isClean()  # back at the saved state
+
+
+def test_many_change_signals_do_not_exhaust_true(doc):
+    """PySide6 6.12.0 loses a reference to True on every Signal.emit; emit() must balance it
+    (otherwise a long brush stroke aborts the interpreter with 'deallocating True')."""
+    import gc
+    import sys
+
+    gc.collect()
+    before = sys.getrefcount(True)
+    for _ in range(2000):
+        doc.notify("mask", (0, 0, 1, 1))
+    gc.collect()
+    assert sys.getrefcount(True) >= before - 5

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from PySide6.QtCore import QObject, QThread, Signal
 
 from app.engine.types import Cancelled, EngineError, InpaintRequest, InpaintResult
+from app.signal_emit import emit
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class EngineWorker(QObject):
             self._latest = request.request_id
         self._pending += 1
         if self._pending == 1:
-            self.busy_changed.emit(True)
+            emit(self.busy_changed, True)
         if not self._thread.isRunning():
             self.start()  # queues the model load first
         self._queue.put(_Job("run", request=request))
@@ -188,7 +189,7 @@ class EngineWorker(QObject):
     def _on_done(self, *args) -> None:
         self._pending = max(0, self._pending - 1)
         if self._pending == 0:
-            self.busy_changed.emit(False)
+            emit(self.busy_changed, False)
 
     # --- engine thread ------------------------------------------------------------------
     def _is_cancelled(self, request_id: int) -> bool:
@@ -214,7 +215,7 @@ class EngineWorker(QObject):
             except queue.Empty:
                 return
             if job.kind == "run" and job.request is not None:
-                self.cancelled.emit(job.request.request_id)
+                emit(self.cancelled, job.request.request_id)
 
     def _load(self, model: str | None, device: str) -> None:
         try:
@@ -223,57 +224,60 @@ class EngineWorker(QObject):
             self._runner = None
             self.model_info = None
             self.model_error = str(error)
-            self.model_failed.emit(self.model_error)
+            emit(self.model_failed, self.model_error)
             return
         except Exception as error:  # noqa: BLE001 - a broken install must not kill the thread
             log.error("model load failed:\n%s", traceback.format_exc())
             self._runner = None
             self.model_info = None
             self.model_error = f"The model could not be loaded ({type(error).__name__}: {error})."
-            self.model_failed.emit(self.model_error)
+            emit(self.model_failed, self.model_error)
             return
         self._runner = runner
         self.model_error = None
         self.model_info = describe_runner(runner, model)
-        self.model_loaded.emit(dict(self.model_info))
+        emit(self.model_loaded, dict(self.model_info))
 
     def _run(self, request: InpaintRequest) -> None:
         rid = request.request_id
         if self._is_cancelled(rid):
-            self.cancelled.emit(rid)
+            emit(self.cancelled, rid)
             return
         runner = self._runner
         if runner is None:
             reason = self.model_error or "No model is loaded."
-            self.failed.emit(
-                rid, f"{reason} Install a model (python main.py models import FILE) and restart."
+            emit(
+                self.failed,
+                rid,
+                f"{reason} Install a model (python main.py models import FILE) and restart.",
             )
             return
 
         def progress(fraction: float, label: str) -> None:
-            self.progress.emit(rid, float(fraction), str(label))
+            emit(self.progress, rid, float(fraction), str(label))
 
         try:
             result = runner.run(request, progress=progress, cancel=lambda: self._is_cancelled(rid))
         except Cancelled:
-            self.cancelled.emit(rid)
+            emit(self.cancelled, rid)
             return
         except EngineError as error:
-            self.failed.emit(rid, str(error))
+            emit(self.failed, rid, str(error))
             return
         except Exception as error:  # noqa: BLE001 - reported to the user, thread keeps going
             if _is_out_of_memory(error):
-                self.failed.emit(rid, _memory_message(str(getattr(runner, "device", "cpu"))))
+                emit(self.failed, rid, _memory_message(str(getattr(runner, "device", "cpu"))))
             else:
                 log.error("fill failed:\n%s", traceback.format_exc())
-                self.failed.emit(
+                emit(
+                    self.failed,
                     rid,
                     f"The fill failed ({type(error).__name__}: {error}). Nothing was changed; "
                     "try another strategy or device.",
                 )
             return
         if self._is_cancelled(rid):
-            self.cancelled.emit(rid)  # finished, but a newer request or Cancel came first
+            emit(self.cancelled, rid)  # finished, but a newer request or Cancel came first
             return
         result.request_id = rid
-        self.finished.emit(result)
+        emit(self.finished, result)

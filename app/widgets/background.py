@@ -7,6 +7,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from app.signal_emit import emit
+
 
 class _Signals(QObject):
     done = Signal(object)
@@ -24,9 +26,9 @@ class _Task(QRunnable):
         try:
             value = self.fn()
         except BaseException as error:  # noqa: BLE001 - delivered to the GUI thread
-            self.signals.error.emit(error)
+            emit(self.signals.error, error)
         else:
-            self.signals.done.emit(value)
+            emit(self.signals.done, value)
 
 
 _alive: set[_Task] = set()

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from app.commands import StrokeRecorder, layer_change_command
 from app.document import Document, Rect
+from app.signal_emit import emit
 from app.widgets.compare import SplitDividerItem, ViewMode
 from app.widgets.raster import RasterLayer, alpha_ramp
 from app.widgets.tools import (
@@ -297,7 +298,7 @@ class CanvasView(QGraphicsView):
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + round(moved.y()))
         self._update_brush_item()
         self._update_divider()
-        self.zoom_changed.emit(z)
+        emit(self.zoom_changed, z)
 
     def map_to_image(self, viewport_pos: QPointF) -> QPointF:
         """Viewport position (float) -> image coordinates (pixel (i, j) spans [i, i+1))."""
@@ -323,7 +324,7 @@ class CanvasView(QGraphicsView):
         self.item.mode = mode
         self.divider.setVisible(mode == ViewMode.SPLIT and not self.doc.is_empty)
         self.item.update()
-        self.view_mode_changed.emit(mode.value)
+        emit(self.view_mode_changed, mode.value)
 
     def hold_original(self, held: bool) -> None:
         """Show the original while a key is held; restore the previous mode on release."""
@@ -361,7 +362,7 @@ class CanvasView(QGraphicsView):
         if size != self.brush_size:
             self.brush_size = size
             self._update_brush_item()
-            self.brush_size_changed.emit(size)
+            emit(self.brush_size_changed, size)
 
     def change_brush_size(self, steps: int) -> None:
         """`[` / `]` and Alt+wheel: proportional steps feel right from 2 px to 500 px."""
@@ -459,7 +460,7 @@ class CanvasView(QGraphicsView):
             cmd = rec.finish(self.tool.label)
             if cmd is not None:
                 self.history.push(cmd)
-                self.edit_finished.emit("stroke")
+                emit(self.edit_finished, "stroke")
         elif self._shape_points:
             self._move(pos, 1.0)
             self._commit_shape()
@@ -495,7 +496,7 @@ class CanvasView(QGraphicsView):
         cmd = layer_change_command(self.doc, "mask", new, text)
         if cmd is not None:
             self.history.push(cmd)
-            self.edit_finished.emit("mask-op")
+            emit(self.edit_finished, "mask-op")
 
     # --- Qt events ----------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -640,12 +641,12 @@ class CanvasView(QGraphicsView):
     def leaveEvent(self, event) -> None:
         super().leaveEvent(event)
         self.brush_item.setVisible(False)
-        self.cursor_moved.emit(None)
+        emit(self.cursor_moved, None)
 
     def _report_cursor(self, p: QPointF) -> None:
         x, y = math.floor(p.x()), math.floor(p.y())
         inside = 0 <= x < self.doc.width and 0 <= y < self.doc.height and not self.doc.is_empty
-        self.cursor_moved.emit((x, y) if inside else None)
+        emit(self.cursor_moved, (x, y) if inside else None)
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         painter.fillRect(rect, self.palette().color(self.backgroundRole()).darker(125))

@@ -35,17 +35,18 @@ def alpha_ramp(color: QColor, opacity: float) -> list[int]:
     return [QColor(r, g, b, int(round(i * opacity))).rgba() for i in range(256)]
 
 
-def _downsample(src: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
-    w, h = size
+def _downsample(src: np.ndarray, mode: str) -> np.ndarray:
+    """Exact 2x box filter of the even-sized part of src (an odd last row/column is dropped).
+
+    cv2's INTER_AREA at an exact 1/2 ratio is a fast SIMD 2 x 2 average; any other ratio takes
+    a slow generic path (4x slower on a 50 MP photo). "max" keeps thin sketch lines visible
+    when zoomed far out: for 0/255 layers, "average > 0" is the 2 x 2 maximum.
+    """
+    h, w = src.shape[0] // 2, src.shape[1] // 2
+    out = cv2.resize(src[: 2 * h, : 2 * w], (w, h), interpolation=cv2.INTER_AREA)
     if mode == "max":
-        # keeps thin sketch lines visible when zoomed far out
-        ph, pw = h * 2 - src.shape[0], w * 2 - src.shape[1]
-        if ph or pw:
-            src = np.pad(src, ((0, max(0, ph)), (0, max(0, pw))) + ((0, 0),) * (src.ndim - 2))
-        src = src[: h * 2, : w * 2]
-        blocks = src.reshape(h, 2, w, 2, *src.shape[2:])
-        return np.ascontiguousarray(blocks.max(axis=(1, 3)))
-    return np.ascontiguousarray(cv2.resize(src, (w, h), interpolation=cv2.INTER_AREA))
+        out = np.where(out > 0, np.uint8(255), np.uint8(0))
+    return np.ascontiguousarray(out)
 
 
 class RasterLayer:
@@ -97,7 +98,7 @@ class RasterLayer:
             h, w = prev.shape[:2]
             if min(h, w) < _MIN_LEVEL_SIDE * 2:
                 break
-            lvl = _downsample(prev, ((w + 1) // 2, (h + 1) // 2), self.downsample)
+            lvl = _downsample(prev, self.downsample)
             self._levels.append(lvl)
             self._images.append(_qimage(lvl, self._fmt, self.color_table))
         return min(k, len(self._levels) - 1)
@@ -110,12 +111,11 @@ class RasterLayer:
         for k in range(1, len(self._levels)):
             prev, cur = self._levels[k - 1], self._levels[k]
             x0, y0 = max(0, x // 2), max(0, y // 2)
-            x1 = min(cur.shape[1], (x + w + 1) // 2 + 1)
-            y1 = min(cur.shape[0], (y + h + 1) // 2 + 1)
+            x1 = min(cur.shape[1], (x + w + 1) // 2)
+            y1 = min(cur.shape[0], (y + h + 1) // 2)
             if x1 <= x0 or y1 <= y0:
                 return
-            src = prev[y0 * 2 : y1 * 2, x0 * 2 : x1 * 2]
-            cur[y0:y1, x0:x1] = _downsample(src, (x1 - x0, y1 - y0), self.downsample)
+            cur[y0:y1, x0:x1] = _downsample(prev[y0 * 2 : y1 * 2, x0 * 2 : x1 * 2], self.downsample)
             x, y, w, h = x0, y0, x1 - x0, y1 - y0
 
     def draw(self, painter: QPainter, exposed: QRectF) -> None:

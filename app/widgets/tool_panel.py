@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine.types import STRATEGIES
+from app.signal_emit import emit
 from app.widgets.canvas import MAX_BRUSH, MIN_BRUSH
 
 STRATEGY_TIPS = {
@@ -167,10 +168,10 @@ class ToolPanel(QWidget):
         self.sketch_spin.valueChanged.connect(self.sketch_width_changed)
         self.opacity_slider.valueChanged.connect(self.mask_opacity_changed)
         self.strategy.currentIndexChanged.connect(
-            lambda _i: self.strategy_changed.emit(self.strategy.currentData())
+            lambda _i: emit(self.strategy_changed, self.strategy.currentData())
         )
         self.device.currentIndexChanged.connect(
-            lambda _i: self.device_changed.emit(self.device.currentData())
+            lambda _i: emit(self.device_changed, self.device.currentData())
         )
 
     @staticmethod
@@ -199,7 +200,7 @@ class ToolPanel(QWidget):
         self.brush_slider.blockSignals(True)
         self.brush_slider.setValue(min(value, self.brush_slider.maximum()))
         self.brush_slider.blockSignals(False)
-        self.brush_size_changed.emit(value)
+        emit(self.brush_size_changed, value)
 
     def set_brush_size(self, value: int) -> None:
         if self.brush_spin.value() != value:

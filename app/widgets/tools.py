@@ -138,12 +138,13 @@ def grow_mask(mask: np.ndarray, px: int) -> np.ndarray:
         padded = np.pad(sub, 1, constant_values=False)
         dist = cv2.distanceTransform(padded.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
         new = dist[1:-1, 1:-1] > -px
-    out[y0:y1, x0:x1] = np.where(new, 255, 0).astype(np.uint8)
+    out[y0:y1, x0:x1] = new.view(np.uint8) * np.uint8(255)
     return out
 
 
 def invert_mask(mask: np.ndarray) -> np.ndarray:
-    return np.where(mask > 0, 0, 255).astype(np.uint8)
+    """0 <-> 255 (layers are strictly 0/255, so a bitwise not is enough and fast)."""
+    return cv2.bitwise_not(mask)
 
 
 def binarize(gray: np.ndarray) -> np.ndarray:
