@@ -1,0 +1,373 @@
+"""Strategies for photos larger than the network's working size.
+
+* crop:   every connected hole region (close ones merged) is filled inside a context window around
+          it; the window runs at native resolution when it fits the working size, otherwise it goes
+          through resize + CRA restricted to a larger window. Small objects on big photos cost one
+          small network call.
+* resize: the network fills a copy downscaled by an integer factor (long side <= working size,
+          aspect kept by padding) and CRA brings the fill back to full resolution (`cra.py`).
+
+Both write only hole pixels into a copy of the photo, so everything outside the hole (already
+grown by the pipeline) keeps its bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from .cra import cra_upscale, downscale_image, downscale_mask, plan_grid
+from .flow import flow_to_rgb
+from .types import (
+    CancelFn,
+    Cancelled,
+    EngineError,
+    InpaintOptions,
+    InpaintRequest,
+    InpaintResult,
+    ProgressFn,
+)
+
+if TYPE_CHECKING:
+    from .pipeline import Inpainter
+
+NATIVE_MARGIN = 0.5  # context margin of a native window, as a share of the region's long side
+RESIZE_MARGIN = 1.0  # larger context for windows that are downscaled anyway
+MIN_MARGIN = 32  # px, so tiny specks still see some surroundings
+LABEL_SIZE = 1024  # hole regions are labelled on a max-pooled mask of about this size
+MAX_WINDOWS = 32  # beyond this many separate regions one window covers them all
+AUTO_CROP_AREA = 0.5  # auto picks crop while the windows cover at most this share of the photo
+
+
+@dataclass(frozen=True)
+class Window:
+    """A context window (x0, y0, x1, y1 exclusive) and whether it runs at native resolution."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    native: bool
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.y0, self.y1), slice(self.x0, self.x1)
+
+    @property
+    def area(self) -> int:
+        return (self.x1 - self.x0) * (self.y1 - self.y0)
+
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
+
+
+def _bbox(mask: np.ndarray) -> Box | None:
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def hole_regions(mask: np.ndarray) -> list[Box]:
+    """Bounding boxes of the connected hole regions (8-connected, labelled on a pooled mask, so
+    regions closer than the pooling factor count as one)."""
+    box = _bbox(mask)
+    if box is None:
+        return []
+    bx0, by0, bx1, by1 = box
+    part = mask[by0:by1, bx0:bx1]
+    f = max(1, math.ceil(max(part.shape) / LABEL_SIZE))
+    if f > 1:
+        ph, pw = -(-part.shape[0] // f), -(-part.shape[1] // f)
+        padded = np.zeros((ph * f, pw * f), bool)
+        padded[: part.shape[0], : part.shape[1]] = part
+        part_small = padded.reshape(ph, f, pw, f).any(axis=(1, 3))
+    else:
+        part_small = part
+    count, _, stats, _ = cv2.connectedComponentsWithStats(
+        part_small.astype(np.uint8), connectivity=8
+    )
+    regions = []
+    for x, y, w, h, _ in stats[1:count]:
+        x0, y0 = bx0 + int(x) * f, by0 + int(y) * f
+        x1, y1 = min(bx0 + int(x + w) * f, bx1), min(by0 + int(y + h) * f, by1)
+        tight = _bbox(mask[y0:y1, x0:x1])  # undo the pooling's overshoot
+        if tight is not None:
+            regions.append((x0 + tight[0], y0 + tight[1], x0 + tight[2], y0 + tight[3]))
+    return regions
+
+
+def _place(lo: int, hi: int, margin: int, size: int) -> tuple[int, int]:
+    """[lo - margin, hi + margin) clipped to [0, size), shifted inward to keep its length."""
+    length = min(hi - lo + 2 * margin, size)
+    start = min(max(lo - margin, 0), size - length)
+    return start, start + length
+
+
+def window_for(region: Box, shape: tuple[int, int], working_size: int) -> Window:
+    """Context window of a hole region: native if it fits the working size, else a larger one."""
+    x0, y0, x1, y1 = region
+    h, w = shape
+    r = max(x1 - x0, y1 - y0)
+    native = True
+    for ratio in (NATIVE_MARGIN, RESIZE_MARGIN):
+        margin = max(MIN_MARGIN, math.ceil(ratio * r))
+        wx0, wx1 = _place(x0, x1, margin, w)
+        wy0, wy1 = _place(y0, y1, margin, h)
+        if max(wx1 - wx0, wy1 - wy0) <= working_size:
+            break
+        native = False
+    return Window(wx0, wy0, wx1, wy1, native)
+
+
+def _overlap(a: Window, b: Window) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def plan_windows(mask: np.ndarray, working_size: int = 512) -> list[Window]:
+    """Disjoint context windows covering every hole pixel; regions whose windows overlap merge."""
+    shape = mask.shape
+    regions = hole_regions(mask)
+    if len(regions) > 4 * MAX_WINDOWS:
+        regions = [_bbox(mask)]
+    windows = [window_for(r, shape, working_size) for r in regions]
+    merged = True
+    while merged:  # a grown window may reach earlier ones: repeat until nothing merges
+        merged = False
+        i = 0
+        while i < len(windows):
+            j = i + 1
+            while j < len(windows):
+                if _overlap(windows[i], windows[j]):
+                    a, b = regions[i], regions.pop(j)
+                    regions[i] = (
+                        min(a[0], b[0]),
+                        min(a[1], b[1]),
+                        max(a[2], b[2]),
+                        max(a[3], b[3]),
+                    )
+                    windows.pop(j)
+                    windows[i] = window_for(regions[i], shape, working_size)
+                    merged = True
+                else:
+                    j += 1
+            i += 1
+        if len(windows) > MAX_WINDOWS:
+            box = _bbox(mask)
+            regions, windows = [box], [window_for(box, shape, working_size)]
+    return windows
+
+
+def choose_strategy(image_shape: tuple[int, ...], mask: np.ndarray, options: InpaintOptions) -> str:
+    """full for photos within the working size; crop when the holes' context windows are a small
+    part of the photo (or all run natively); resize + CRA otherwise."""
+    if options.strategy != "auto":
+        return options.strategy
+    h, w = image_shape[:2]
+    if max(h, w) <= options.working_size:
+        return "full"
+    windows = plan_windows(mask, options.working_size)
+    if not windows:
+        return "full"
+    if all(win.native for win in windows):
+        return "crop"
+    covered = sum(win.area for win in windows)
+    return "crop" if covered <= AUTO_CROP_AREA * h * w else "resize"
+
+
+# ---------------------------------------------------------------------------------- filling
+
+
+def _check(cancel: CancelFn | None) -> None:
+    if cancel is not None and cancel():
+        raise Cancelled()
+
+
+class _Run:
+    """State shared by the windows of one request: output, flow, timings, progress."""
+
+    def __init__(
+        self,
+        inpainter: Inpainter,
+        request: InpaintRequest,
+        report: ProgressFn,
+        cancel: CancelFn | None,
+    ):
+        self.inpainter, self.request, self.report, self.cancel = inpainter, request, report, cancel
+        self.options = request.options
+        self.out = request.image.copy()
+        # Zeroed pages are only materialised where colours are drawn (inside the hole).
+        self.flow = np.zeros(request.image.shape, np.uint8)
+        self.has_flow = False
+        self.timings: dict[str, float] = {}
+
+    def add_time(self, stage: str, started: float) -> float:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - started
+        return now
+
+    def draw_flow(self, offsets: np.ndarray | None, cell: int, window: Window) -> None:
+        """Attention offsets (in cells) -> colours on the window's hole pixels; the colour scale
+        is set by the longest offset among the cells that hold hole pixels."""
+        if offsets is None:
+            return
+        ys, xs = window.slices
+        mask = self.request.mask[ys, xs]
+        box = _bbox(mask)
+        if box is None:
+            return
+        x0, y0, x1, y1 = box
+        sub_mask = mask[y0:y1, x0:x1]
+        cy, cx = np.arange(y0, y1) // cell, np.arange(x0, x1) // cell
+        row_starts = np.flatnonzero(np.diff(cy, prepend=-1))
+        col_starts = np.flatnonzero(np.diff(cx, prepend=-1))
+        hole_cells = np.logical_or.reduceat(sub_mask, row_starts, axis=0)
+        hole_cells = np.logical_or.reduceat(hole_cells, col_starts, axis=1)
+        lengths = np.hypot(offsets[0], offsets[1])[cy[row_starts][:, None], cx[col_starts]]
+        longest = float(lengths[hole_cells].max()) if hole_cells.any() else 0.0
+        colours = flow_to_rgb(offsets, longest or 1.0)
+        patch = colours[cy[:, None], cx[None, :]]
+        self.flow[ys, xs][y0:y1, x0:x1][sub_mask] = patch[sub_mask]
+        self.has_flow = True
+
+    def fill_native(self, window: Window, span: tuple[float, float]) -> None:
+        ys, xs = window.slices
+        req = self.request
+        started = time.perf_counter()
+        self.report(span[0], "filling")
+        mask = req.mask[ys, xs]
+        sketch = req.sketch[ys, xs] if req.sketch is not None else None
+        net = self.inpainter.infer(
+            req.image[ys, xs], mask, sketch, bf16=self.options.bf16, cancel=self.cancel
+        )
+        started = self.add_time("network", started)
+        self.out[ys, xs][mask] = net.image[mask]
+        self.draw_flow(net.offsets, 8, window)
+        self.add_time("composite", started)
+
+    def fill_resized(self, window: Window, span: tuple[float, float]) -> None:
+        """Downscale the window, fill it with the network, bring it back with CRA."""
+        ys, xs = window.slices
+        req, opts = self.request, self.options
+        image, mask = req.image[ys, xs], req.mask[ys, xs]
+        grid = plan_grid(image.shape[0], image.shape[1], opts.working_size)
+        if grid.scale == 1:
+            self.fill_native(window, span)
+            return
+        started = time.perf_counter()
+        lo, hi = span
+        self.report(lo, "downscaling")
+        low_in = downscale_image(image, grid)
+        low_mask = downscale_mask(mask, grid)
+        low_sketch = downscale_mask(req.sketch[ys, xs], grid) if req.sketch is not None else None
+        net_in = np.rint(low_in).astype(np.uint8)
+        started = self.add_time("prepare", started)
+        _check(self.cancel)
+        self.report(lo + 0.05 * (hi - lo), "filling")
+        net = self.inpainter.infer(net_in, low_mask, low_sketch, bf16=opts.bf16, cancel=self.cancel)
+        started = self.add_time("network", started)
+        if tuple(net.grid) != (grid.rows, grid.cols):
+            raise EngineError("the network's attention grid does not match the downscaled photo")
+        low_out = low_in.copy()
+        low_out[low_mask] = net.image[low_mask]
+        attention = net.attention if opts.cra else None
+        cra_lo = lo + 0.6 * (hi - lo)
+        self.report(cra_lo, "adding detail" if attention is not None else "upscaling")
+        cra_upscale(
+            image,
+            mask,
+            low_in,
+            low_out,
+            attention,
+            grid,
+            low_mask=low_mask,
+            topk=opts.cra_topk,
+            feather=opts.feather,
+            out=self.out[ys, xs],
+            cancel=self.cancel,
+            progress=lambda f: self.report(cra_lo + f * (hi - cra_lo), "adding detail"),
+        )
+        started = self.add_time("cra", started)
+        self.draw_flow(net.offsets, grid.cell, window)
+        self.add_time("composite", started)
+
+    def result(self, strategy: str) -> InpaintResult:
+        started = time.perf_counter()
+        rect = changed_rect(self.request.image, self.out, self.request.mask)
+        self.add_time("composite", started)
+        return InpaintResult(
+            image=self.out,
+            rect=rect,
+            flow=self.flow if self.has_flow else None,
+            timings=self.timings,
+            strategy=strategy,
+        )
+
+
+def changed_rect(
+    before: np.ndarray, after: np.ndarray, mask: np.ndarray
+) -> tuple[int, int, int, int]:
+    """(x, y, w, h) bounding the pixels that differ (only hole pixels can); the hole's box if none."""
+    box = _bbox(mask)
+    if box is None:
+        return 0, 0, 0, 0
+    x0, y0, x1, y1 = box
+    diff = (before[y0:y1, x0:x1] != after[y0:y1, x0:x1]).any(axis=2)
+    inner = _bbox(diff)
+    if inner is not None:
+        x0, y0, x1, y1 = x0 + inner[0], y0 + inner[1], x0 + inner[2], y0 + inner[3]
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def _spans(windows: list[Window]) -> list[tuple[float, float]]:
+    """Progress range of each window, proportional to its area, within [0.05, 0.98]."""
+    total = sum(w.area for w in windows) or 1
+    spans, at = [], 0.05
+    for w in windows:
+        step = 0.93 * w.area / total
+        spans.append((at, at + step))
+        at += step
+    return spans
+
+
+def _noop(fraction: float, label: str) -> None:
+    pass
+
+
+def run_crop(
+    inpainter: Inpainter,
+    request: InpaintRequest,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+) -> InpaintResult:
+    """Fill each hole region inside its own context window (native, or resize + CRA if large)."""
+    started = time.perf_counter()
+    run = _Run(inpainter, request, progress or _noop, cancel)
+    windows = plan_windows(request.mask, request.options.working_size)
+    run.add_time("prepare", started)
+    for window, span in zip(windows, _spans(windows), strict=True):
+        _check(cancel)
+        if window.native:
+            run.fill_native(window, span)
+        else:
+            run.fill_resized(window, span)
+    return run.result("crop")
+
+
+def run_resize(
+    inpainter: Inpainter,
+    request: InpaintRequest,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+) -> InpaintResult:
+    """Fill a downscaled copy of the whole photo and bring the fill back with CRA."""
+    run = _Run(inpainter, request, progress or _noop, cancel)
+    h, w = request.mask.shape
+    run.fill_resized(Window(0, 0, w, h, False), (0.05, 0.98))
+    return run.result("resize")
