@@ -7,6 +7,7 @@ not at all. The `inpaint` pipeline is the one the editor uses.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -59,7 +60,6 @@ def _output_path(image: Path, output: str | None) -> Path:
 
 def _run_inpaint(args: argparse.Namespace) -> int:
     from . import imageio
-    from .engine.pipeline import Inpainter
     from .engine.types import InpaintOptions, InpaintRequest
 
     image_path = Path(args.image)
@@ -74,6 +74,8 @@ def _run_inpaint(args: argparse.Namespace) -> int:
     sketch = imageio.load_sketch(args.sketch, (width, height)) if args.sketch else None
     for note in loaded.notes:
         print(f"note: {note}", file=sys.stderr)
+    from .engine.pipeline import Inpainter  # torch: imported only once the inputs are good
+
     started = time.perf_counter()
     inpainter = Inpainter.load(args.model, args.device)
     loaded_in = time.perf_counter() - started
@@ -106,7 +108,8 @@ def _run_inpaint(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extras: bool = True) -> argparse.ArgumentParser:
+    """The full parser; extras=False leaves out the commands whose options need torch."""
     parser = _Parser(
         prog=PROG,
         description="DeepFill Studio: remove objects from photos. Without a command, "
@@ -114,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_inpaint(sub)
-    for register in _extra_commands():
+    for register in _extra_commands() if extras else ():
         register(sub)
     return parser
 
@@ -129,8 +132,23 @@ def _extra_commands() -> list:
 COMMANDS = ("inpaint", "models", "train", "eval")
 
 
+def _quiet_library_warnings() -> None:
+    """Without a handler, logging's last resort prints library warnings to stderr, which would
+    break the one-line error contract; the user gets notes and errors from us instead."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setLevel(logging.ERROR)
+        handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+        root.addHandler(handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    _quiet_library_warnings()
+    words = list(sys.argv[1:] if argv is None else argv)
+    # `inpaint` alone skips the training commands, whose defaults import torch: bad input is
+    # then refused in a fraction of a second instead of after torch's start-up.
+    parser = build_parser(extras=not (words and words[0] == "inpaint"))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error already reported in one line
