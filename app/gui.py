@@ -125,4 +125,11 @@ def run_editor(photo_path: str | None = None) -> int:
     window.show()
     if photo_path:
         QTimer.singleShot(0, lambda: window.open_path(photo_path))
-    return int(app.exec())
+    code = int(app.exec())
+    if window.worker.running and not window.worker.shutdown(30000):
+        # a fill is stuck between checkpoints: leave without waiting (Qt would abort
+        # on destroying a running QThread); settings were saved in closeEvent
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -501,8 +501,6 @@ class MainWindow(QMainWindow):
         self.history_dock.setObjectName("historyDock")
         self.history_dock.setWidget(self.history_panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.history_dock)
-        self.resizeDocks([self.tools_dock, self.history_dock], [520, 220], Qt.Orientation.Vertical)
-        self.resizeDocks([self.tools_dock], [300], Qt.Orientation.Horizontal)
         self.panels_menu.addAction(self.tools_dock.toggleViewAction())
         self.panels_menu.addAction(self.history_dock.toggleViewAction())
         self.panels_menu.addAction(self.toolbar.toggleViewAction())
@@ -1192,10 +1190,23 @@ class MainWindow(QMainWindow):
         return dlg
 
     # ================================================================== Qt events
+    def apply_default_layout(self) -> None:
+        """Side panel about 300 px wide; tools as tall as they need, history gets the rest."""
+        width = max(300, self.panel.sizeHint().width() + 24)
+        self.resizeDocks([self.tools_dock], [width], Qt.Orientation.Horizontal)
+        want = self.panel.sizeHint().height() + 40
+        total = self.tools_dock.height() + self.history_dock.height()
+        tools = min(want, max(200, total - 160))
+        self.resizeDocks(
+            [self.tools_dock, self.history_dock], [tools, total - tools], Qt.Orientation.Vertical
+        )
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._started:
             self._started = True
+            if self.settings.window_state() is None:
+                QTimer.singleShot(0, self.apply_default_layout)
             if self._start_engine:
                 # after the first paint: torch is imported and the model loaded in the thread
                 QTimer.singleShot(50, self.worker.start)
@@ -1231,6 +1242,7 @@ class MainWindow(QMainWindow):
             self.maybe_save(approved)
             return
         self.save_settings()
+        self.hide()  # feels instant even if a fill has to reach its next checkpoint first
         self.worker.shutdown()
         app = QApplication.instance()
         if app is not None:

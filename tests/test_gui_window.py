@@ -288,3 +288,57 @@ def test_missing_x11_libraries_give_a_friendly_message(monkeypatch):
         assert "apt-get install" in message
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     assert gui.check_display() is None
+
+
+def test_window_module_does_not_import_torch():
+    """The window must appear fast: torch is imported by the engine thread, later."""
+    import subprocess
+    import sys
+
+    code = "import sys, app.main_window, app.gui, app.engine.worker\nprint('torch' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_run_editor_opens_the_photo_given_on_the_command_line(
+    qapp, qtbot, monkeypatch, photo_file, tmp_path
+):
+    from PySide6.QtWidgets import QApplication
+
+    from app import gui
+    from app.main_window import MainWindow
+
+    monkeypatch.setenv("DEEPFILL_STUDIO_MODELS", str(tmp_path / "no-models"))
+    monkeypatch.setenv("DEEPFILL_STUDIO_CONFIG", str(tmp_path / "models.json"))
+    monkeypatch.setattr(gui, "check_display", lambda: None)
+    seen = {}
+
+    def fake_exec(*_args):
+        win = next(
+            w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
+        )
+        qtbot.waitUntil(lambda: not win.doc.is_empty, timeout=15000)
+        qtbot.waitUntil(lambda: win.worker.model_error is not None, timeout=30000)
+        seen["title"] = win.windowTitle()
+        seen["note"] = win.panel.engine_note.text()
+        win.close()
+        win.deleteLater()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", fake_exec)
+    assert gui.run_editor(str(photo_file)) == 0
+    assert seen["title"].startswith("holiday.jpg")
+    assert "No model is installed yet" in seen["note"]
+
+
+def test_theme_follows_choice_light_and_dark(qapp):
+    from PySide6.QtGui import QPalette
+
+    from app.widgets.theme import apply_theme
+
+    assert apply_theme(qapp, "dark")
+    assert qapp.palette().color(QPalette.ColorRole.Window).lightness() < 80
+    assert not apply_theme(qapp, "light")
+    assert qapp.palette().color(QPalette.ColorRole.Window).lightness() > 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QLabel, QUndoView, QVBoxLayout, QWidget
 
 from app.commands import HistoryStack
@@ -16,6 +17,9 @@ class HistoryPanel(QWidget):
         self.view = QUndoView(stack)
         self.view.setEmptyLabel("Opened photo")
         self.view.setCleanIcon(icon("save"))
+        self.view.setIconSize(QSize(14, 14))
+        self.view.setSpacing(2)
+        self.view.setAlternatingRowColors(True)
         layout.addWidget(self.view)
         self.note = QLabel()
         self.note.setWordWrap(True)
