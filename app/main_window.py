@@ -321,7 +321,7 @@ class MainWindow(QMainWindow):
         self.act_cancel = A(
             "&Cancel Fill",
             self.cancel_fill,
-            None,
+            "Esc",
             "cancel",
             "Stop the fill in progress",
             section="Run",
@@ -1207,6 +1207,9 @@ class MainWindow(QMainWindow):
             self._started = True
             if self.settings.window_state() is None:
                 QTimer.singleShot(0, self.apply_default_layout)
+            if self._start_engine and self.worker.model_info is None:
+                self.status.set_device("loading…")
+                self.panel.device_label.setText("loading…")
             if self._start_engine:
                 # after the first paint: torch is imported and the model loaded in the thread
                 QTimer.singleShot(50, self.worker.start)

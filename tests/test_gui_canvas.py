@@ -308,3 +308,46 @@ def test_rendering_shows_mask_overlay_and_original(qtbot, canvas):
     shown = canvas.viewport().grab().toImage().pixelColor(pos)
     original = make_photo(600, 800)[300, 400]
     assert abs(shown.red() - int(original[0])) <= 2 and abs(shown.green() - int(original[1])) <= 2
+
+
+def test_pen_eraser_end_erases_the_mask(qtbot, canvas):
+    from PySide6.QtGui import QInputDevice
+
+    canvas.set_zoom(1.0)
+    canvas.centerOn(400, 300)
+    canvas.doc.write_patch("mask", (380, 280, 40, 40), np.full((40, 40), 255, np.uint8))
+    canvas.set_brush_size(10)
+    pen = QPointingDevice(
+        "test pen eraser",
+        4242,
+        QInputDevice.DeviceType.Stylus,
+        QPointingDevice.PointerType.Eraser,
+        QInputDevice.Capability.Pressure,
+        1,
+        2,
+    )
+    pos = vp(canvas, 400, 300)
+    left = Qt.MouseButton.LeftButton
+    for kind, buttons in (
+        (QTabletEvent.Type.TabletPress, left),
+        (QTabletEvent.Type.TabletRelease, Qt.MouseButton.NoButton),
+    ):
+        ev = QTabletEvent(
+            kind,
+            pen,
+            QPointF(pos),
+            QPointF(canvas.viewport().mapToGlobal(pos)),
+            1.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            Qt.KeyboardModifier.NoModifier,
+            left,
+            buttons,
+        )
+        QApplication.sendEvent(canvas.viewport(), ev)
+    assert not canvas.doc.mask[300, 400]
+    assert canvas.doc.mask[282, 382]
+    assert canvas.tool == Tool.BRUSH  # back to the brush for the pen tip

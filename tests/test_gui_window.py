@@ -157,7 +157,8 @@ def test_window_opens_without_a_model_and_says_so(qtbot, shown, photo_file):
     assert "models import" in msg.args[1]
 
 
-def test_cancel_button_cancels_a_running_fill(qtbot, shown, photo_file):
+@pytest.mark.parametrize("via", ["button", "esc"])
+def test_cancel_button_cancels_a_running_fill(qtbot, shown, photo_file, via):
     import threading
 
     from app.engine.types import Cancelled
@@ -181,7 +182,11 @@ def test_cancel_button_cancels_a_running_fill(qtbot, shown, photo_file):
     assert started.wait(10)
     qtbot.waitUntil(lambda: win.status.cancel_button.isVisible(), timeout=5000)
     with qtbot.waitSignal(win.worker.cancelled, timeout=10000):
-        qtbot.mouseClick(win.status.cancel_button, Qt.MouseButton.LeftButton)
+        if via == "button":
+            qtbot.mouseClick(win.status.cancel_button, Qt.MouseButton.LeftButton)
+        else:
+            win.canvas.setFocus()
+            qtbot.keyClick(win.canvas, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not win.status.cancel_button.isVisible(), timeout=5000)
     assert win.history.count() == 1  # only the stroke
 

@@ -16,6 +16,7 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPen,
+    QPointingDevice,
     QPolygonF,
     QTabletEvent,
     QTransform,
@@ -249,6 +250,7 @@ class CanvasView(QGraphicsView):
         self._shape_points: list[QPointF] = []
         self._shape_subtract = False
         self._pressure = 1.0
+        self._tool_before_eraser: Tool | None = None
         self._mode_before_hold: ViewMode | None = None
         doc.replaced.connect(self._on_replaced)
         self._on_replaced()
@@ -560,6 +562,17 @@ class CanvasView(QGraphicsView):
         # a double click is two dabs, not a special gesture
         self.mousePressEvent(event)
 
+    def event(self, event: QEvent) -> bool:
+        # while drawing, Esc abandons the stroke instead of triggering the window's Esc (cancel fill)
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and event.key() == Qt.Key.Key_Escape  # type: ignore[attr-defined]
+            and (self._recorder is not None or self._shape_points)
+        ):
+            event.accept()
+            return True
+        return super().event(event)
+
     def viewportEvent(self, event: QEvent) -> bool:
         t = event.type()
         if t in (QEvent.Type.TabletPress, QEvent.Type.TabletMove, QEvent.Type.TabletRelease):
@@ -578,12 +591,19 @@ class CanvasView(QGraphicsView):
         self._report_cursor(p)
         self.brush_item.setPos(p)
         if t == QEvent.Type.TabletPress and event.button() == Qt.MouseButton.LeftButton:
+            eraser_end = event.pointerType() == QPointingDevice.PointerType.Eraser
+            if eraser_end and self.tool in (Tool.BRUSH, Tool.SKETCH):
+                # the pen's eraser end erases the layer the current tool paints on
+                self._tool_before_eraser = self.tool
+                self.tool = Tool.ERASER if self.tool == Tool.BRUSH else Tool.SKETCH_ERASER
             self._begin(pos, event.modifiers(), pressure)
         elif t == QEvent.Type.TabletMove and (self._recorder or self._shape_points):
             self._pressure = pressure
             self._move(pos, pressure)
         elif t == QEvent.Type.TabletRelease and event.button() == Qt.MouseButton.LeftButton:
             self._end(pos)
+            if self._tool_before_eraser is not None:
+                self.tool, self._tool_before_eraser = self._tool_before_eraser, None
         event.accept()
         return True
 
