@@ -192,3 +192,32 @@ def test_recent_files_menu_lists_opened_photos(qtbot, make_window, photo_file):
     win._fill_recent_menu()
     names = [a.text() for a in win.recent_menu.actions()]
     assert "holiday.jpg" in names
+
+
+def test_a_slow_decode_does_not_freeze_the_window(qtbot, make_window, photo_file, monkeypatch):
+    """Decoding (seconds for a 50 MP photo) runs on a pool thread: the event loop keeps going."""
+    import threading
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    import app.imageio as imageio
+
+    real = imageio.load_image
+    threads = []
+
+    def slow_load(path, **kw):
+        threads.append(threading.get_ident())
+        time.sleep(0.6)
+        return real(path, **kw)
+
+    monkeypatch.setattr(imageio, "load_image", slow_load)
+    win = make_window()
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(20)
+    open_and_wait(qtbot, win, photo_file)
+    timer.stop()
+    assert threads and threads[0] != threading.get_ident()
+    assert len(ticks) >= 10  # the GUI thread kept serving events during the 0.6 s decode
