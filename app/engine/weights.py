@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import re
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -184,9 +185,21 @@ def _read_torch_file(path: Path) -> object:
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        # torch's text says the file "can still be loaded" if trusted (with terminal escapes):
+        # wrong advice here, so only the name of the object the file asks for is quoted.
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found is None:
+            with open(path, "rb") as fh:
+                head = fh.read(2)
+            if len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5:  # a raw pickle
+                raise ModelFileError(
+                    f"{path.name} was refused: it holds Python objects other than plain tensors "
+                    "and settings, which could run code"
+                ) from None
+            raise ModelFileError(f"{path.name} is not a readable model file") from None
         raise ModelFileError(
-            f"{path.name} was refused: it contains Python objects other than plain tensors and "
-            f"settings, which could run code ({str(exc).splitlines()[0][:120]})"
+            f"{path.name} was refused: it asks for the Python object {found.group(1)}, which "
+            "could run code (model files may only hold plain tensors and settings)"
         ) from None
     except Exception as exc:  # noqa: BLE001 - any failure to parse means 'not a model file'
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
