@@ -325,7 +325,7 @@ def test_run_editor_opens_the_photo_given_on_the_command_line(
             w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
         )
         qtbot.waitUntil(lambda: not win.doc.is_empty, timeout=15000)
-        qtbot.waitUntil(lambda: win.worker.model_error is not None, timeout=30000)
+        qtbot.waitUntil(lambda: bool(win.panel.engine_note.text()), timeout=30000)
         seen["title"] = win.windowTitle()
         seen["note"] = win.panel.engine_note.text()
         win.close()
