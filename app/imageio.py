@@ -132,10 +132,27 @@ def _stat_readable(path: Path, what: str) -> os.stat_result:
         reason = getattr(e, "strerror", None) or _reason(e)
         raise ImageLoadError(f"The {what} file '{path}' cannot be read ({reason}).") from None
     if path.is_dir():
-        raise ImageLoadError(f"'{path}' is a folder, not a {what} file.")
+        raise ImageLoadError(f"'{path}' is a folder, not {'an' if what == 'image' else 'a'} {what} file.")
     if st.st_size == 0:
         raise ImageLoadError(f"The {what} file '{path}' is empty (0 bytes).")
     return st
+
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def _signature(head: bytes) -> str | None:
+    """The format a file's first bytes announce, for telling damaged files from foreign ones."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((kind for magic, kind in _SIGNATURES if head.startswith(magic)), None)
 
 
 @contextlib.contextmanager
@@ -187,6 +204,11 @@ def _opened(path: Path, what: str, limit: int) -> Iterator[Image.Image]:
             if _text_like(head):
                 raise ImageLoadError(
                     f"The {what} file '{path}' is a text file, not an image."
+                ) from None
+            kind = _signature(head)
+            if kind:  # e.g. a PNG whose header checksum is wrong: damaged, not "unsupported"
+                raise ImageLoadError(
+                    f"The {what} file '{path}' is a damaged {kind} file and cannot be read."
                 ) from None
             raise ImageLoadError(
                 f"The {what} file '{path}' is not in a supported image format ({_FORMAT_LIST})."
