@@ -529,6 +529,7 @@ class MainWindow(QMainWindow):
         w.cancelled.connect(self._on_cancelled)
         w.model_loaded.connect(self._on_model_loaded)
         w.model_failed.connect(self._on_model_failed)
+        w.switch_failed.connect(self._on_switch_failed)
         w.busy_changed.connect(self._on_busy)
 
     def _on_clean_changed(self, _clean: bool) -> None:
@@ -1161,6 +1162,20 @@ class MainWindow(QMainWindow):
         note = "" if info.get("sketch", True) else "This model ignores sketch lines."
         self.panel.set_engine_note(note)
         self._update_actions()
+
+    def _on_switch_failed(self, message: str) -> None:
+        info = self.worker.model_info or {}
+        device = str(info.get("device", "cpu"))
+        self.panel.device_label.setText(device.upper())
+        self.status.set_device(device)
+        self.panel.device.blockSignals(True)
+        self.panel.set_device_choice(device if device in ("cpu", "cuda") else "auto")
+        self.panel.device.blockSignals(False)
+        self.settings.set("run/device", self.panel.device.currentData())
+        self.show_message(
+            "Could not switch",
+            f"{message}\n\nStill using {info.get('name', 'the model')} on {device.upper()}.",
+        )
 
     def _on_model_failed(self, message: str) -> None:
         self.panel.model_label.setText("none")

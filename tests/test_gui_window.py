@@ -41,9 +41,8 @@ def shown(qtbot, make_window):
 def test_done_when_story_with_a_real_model(qtbot, shown, photo_file, tiny_model_path):
     """Open, paint a mask, draw a sketch line, fill, hold Tab, undo exactly, redo, save."""
     win = shown(model_path=tiny_model_path)
-    with qtbot.waitSignal(win.worker.model_loaded, timeout=60000):
-        pass  # the engine loads in its thread after the window shows
-    assert win.panel.model_label.text() == "tiny"
+    # the engine loads in its thread after the window shows
+    qtbot.waitUntil(lambda: win.panel.model_label.text() == "tiny", timeout=60000)
     open_and_wait(qtbot, win, photo_file)
     original = win.doc.image.copy()
     win.panel.set_strategy("full")
@@ -347,3 +346,38 @@ def test_theme_follows_choice_light_and_dark(qapp):
     assert qapp.palette().color(QPalette.ColorRole.Window).lightness() < 80
     assert not apply_theme(qapp, "light")
     assert qapp.palette().color(QPalette.ColorRole.Window).lightness() > 200
+
+
+def test_broken_model_file_is_explained_and_the_window_still_works(qtbot, tmp_path, settings):
+    from app.engine.worker import EngineWorker
+    from app.main_window import MainWindow
+
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"this is not a model")
+    win = MainWindow(settings=settings, worker=EngineWorker(model=str(broken), device="cpu"))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: "could not be loaded" in win.panel.engine_note.text(), timeout=60000)
+    assert "broken.pt" in win.worker.model_error
+    assert win.isVisible()
+    win.close()
+
+
+def test_failed_device_switch_keeps_the_working_model(qtbot, shown):
+    from app.engine.types import EngineError
+
+    runner = InstantRunner()
+
+    def factory(model, device):
+        if device == "cuda":
+            raise EngineError("no CUDA GPU is available here: use --device cpu or auto")
+        return runner
+
+    win = shown()
+    win.worker._factory = factory
+    qtbot.waitUntil(lambda: win.panel.device_label.text() == "CPU", timeout=10000)
+    with qtbot.waitSignal(win.message_shown, timeout=10000) as msg:
+        win.panel.set_device_choice("cuda")
+    assert "no CUDA GPU" in msg.args[1] and "Still using" in msg.args[1]
+    assert win.worker.model_info is not None and win.worker.model_error is None
+    assert win.panel.device.currentData() == "cpu"

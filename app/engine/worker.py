@@ -105,6 +105,7 @@ class EngineWorker(QObject):
     cancelled = Signal(int)  # request_id
     model_loaded = Signal(object)  # dict: name, license, device, source, ...
     model_failed = Signal(str)  # why no model is available (none installed, broken file)
+    switch_failed = Signal(str)  # a new model/device failed to load; the previous one stays
     busy_changed = Signal(bool)
 
     def __init__(
@@ -220,18 +221,20 @@ class EngineWorker(QObject):
     def _load(self, model: str | None, device: str) -> None:
         try:
             runner = self._factory(model, device)
-        except EngineError as error:
-            self._runner = None
-            self.model_info = None
-            self.model_error = str(error)
-            emit(self.model_failed, self.model_error)
-            return
         except Exception as error:  # noqa: BLE001 - a broken install must not kill the thread
-            log.error("model load failed:\n%s", traceback.format_exc())
-            self._runner = None
+            if isinstance(error, EngineError):
+                message = str(error)
+            else:
+                log.error("model load failed:\n%s", traceback.format_exc())
+                message = f"The model could not be loaded ({type(error).__name__}: {error})."
+            if self._runner is not None:
+                # switching failed (e.g. CUDA asked for on a machine without it): keep the
+                # model that works, and say so
+                emit(self.switch_failed, message)
+                return
             self.model_info = None
-            self.model_error = f"The model could not be loaded ({type(error).__name__}: {error})."
-            emit(self.model_failed, self.model_error)
+            self.model_error = message
+            emit(self.model_failed, message)
             return
         self._runner = runner
         self.model_error = None
