@@ -70,6 +70,7 @@ class ImageMeta:
     alpha: np.ndarray | None = None  # H x W uint8, kept untouched and written back on save
     notes: list[str] = field(default_factory=list)
     display_name: str = "Untitled"
+    quality: int | None = None  # estimated JPEG quality of the source, the default for saving
 
 
 @dataclass

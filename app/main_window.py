@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         self._pending: dict[int, _Pending] = {}
         self._latest_request = 0
         self._save_path: Path | None = None
+        self._save_quality: int | None = None
         self._load_token = 0
         self._saving = False
         self._close_approved = False
@@ -746,7 +747,7 @@ class MainWindow(QMainWindow):
             self,
             f"{fmt} quality",
             f"{fmt} quality (1 = smallest file, 100 = best):",
-            int(self.settings.get("save/jpeg_quality")),
+            int(self.doc.meta.quality or self.settings.get("save/jpeg_quality")),
             1,
             100,
         )
@@ -810,6 +811,7 @@ class MainWindow(QMainWindow):
             alpha=loaded.alpha,
             notes=list(loaded.notes),
             display_name=Path(loaded.path).name,
+            quality=getattr(loaded, "quality", None),
         )
         self._set_photo(loaded.rgb, meta)
         self.settings.add_recent_file(meta.path)
@@ -826,6 +828,7 @@ class MainWindow(QMainWindow):
         self.history.reset()
         self.history.setClean()
         self._save_path = None
+        self._save_quality = None
         self.status.set_image_size(self.doc.size)
         if self.act_split.isChecked():
             self.canvas.set_view_mode(ViewMode.SPLIT)
@@ -949,6 +952,8 @@ class MainWindow(QMainWindow):
             self.status.showMessage("Not saved: the original photo was left as it is.", 5000)
             return False
         fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP"}.get(path.suffix.lower())
+        if fmt and quality is None and path == self._save_path:
+            quality = self._save_quality  # plain Save again: same file, same quality
         if fmt and quality is None:
             quality = self.ask_quality(fmt)
             if quality is None:
@@ -977,6 +982,7 @@ class MainWindow(QMainWindow):
         def done(_value) -> None:
             self._saving = False
             self._save_path = path
+            self._save_quality = quality
             if self.history.index() == index:
                 self.history.setClean()
             self.settings.set("files/last_dir", str(path.parent))

@@ -221,3 +221,15 @@ def test_a_slow_decode_does_not_freeze_the_window(qtbot, make_window, photo_file
     timer.stop()
     assert threads and threads[0] != threading.get_ident()
     assert len(ticks) >= 10  # the GUI thread kept serving events during the 0.6 s decode
+
+
+def test_jpeg_quality_is_asked_once_per_file(qtbot, make_window, photo_file):
+    win = make_window(answers={"quality": 77})
+    open_and_wait(qtbot, win, photo_file)
+    out = photo_file.with_name("q.jpg")
+    win.ask_save_path = lambda s: out
+    for _ in range(2):
+        win.invert_mask()
+        with qtbot.waitSignal(win.saved, timeout=15000):
+            win.save()
+    assert win.prompts.count("quality") == 1
