@@ -8,19 +8,15 @@ torch; the engine runs in EngineWorker's thread.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
     QCloseEvent,
-    QDragEnterEvent,
-    QDropEvent,
     QGuiApplication,
-    QImage,
     QKeySequence,
 )
 from PySide6.QtWidgets import (
@@ -40,22 +36,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.commands import HistoryStack, fill_command, layer_change_command
-from app.document import Document, FlowPatch, ImageMeta
-from app.engine.types import InpaintOptions, InpaintRequest, InpaintResult
+from app.commands import HistoryStack, layer_change_command
+from app.document import Document
 from app.engine.worker import EngineWorker
 from app.settings import Settings
 from app.signal_emit import emit
-from app.widgets.background import run_in_background
 from app.widgets.canvas import CanvasView
 from app.widgets.compare import ViewMode
 from app.widgets.dialogs import AboutDialog, ShortcutsDialog
+from app.widgets.file_actions import FileActionsMixin
+from app.widgets.fill_actions import FillActionsMixin, Pending
 from app.widgets.history_panel import HistoryPanel
 from app.widgets.icons import IconBinder
 from app.widgets.status import StatusBar
 from app.widgets.theme import THEMES, apply_theme
 from app.widgets.tool_panel import ToolPanel
-from app.widgets.tools import Tool, binarize, grow_mask, invert_mask
+from app.widgets.tools import Tool, grow_mask, invert_mask
 
 log = logging.getLogger(__name__)
 
@@ -67,41 +63,10 @@ SAVE_FILTERS = {
     ".webp": "WebP image (*.webp)",
     ".tif": "TIFF image (*.tif *.tiff)",
 }
-MASK_FILTER = "PNG mask (*.png);;Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp)"
 _TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
 
 
-@dataclass
-class _Pending:
-    """What a fill request was made from, to apply (or drop) its result later."""
-
-    image_revision: int
-    mask: np.ndarray  # bool, the mask the request used
-    sketch: np.ndarray | None
-
-
-def qimage_to_rgb(img: QImage) -> tuple[np.ndarray, np.ndarray | None]:
-    """QImage (clipboard) -> RGB uint8 array and an alpha plane when it has one."""
-    has_alpha = img.hasAlphaChannel()
-    img = img.convertToFormat(
-        QImage.Format.Format_RGBA8888 if has_alpha else QImage.Format.Format_RGB888
-    )
-    w, h, c = img.width(), img.height(), 4 if has_alpha else 3
-    buf = np.frombuffer(img.constBits(), np.uint8, count=img.bytesPerLine() * h)
-    arr = buf.reshape(h, img.bytesPerLine())[:, : w * c].reshape(h, w, c)
-    rgb = np.ascontiguousarray(arr[..., :3])
-    alpha = np.ascontiguousarray(arr[..., 3]) if has_alpha else None
-    if alpha is not None and alpha.min() == 255:
-        alpha = None
-    return rgb, alpha
-
-
-def rgb_to_qimage(rgb: np.ndarray) -> QImage:
-    h, w = rgb.shape[:2]
-    return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888).copy()
-
-
-class MainWindow(QMainWindow):
+class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
     message_shown = Signal(str, str)  # title, text: every error/info box (tests listen)
     photo_loaded = Signal(str)
     saved = Signal(str)
@@ -133,7 +98,7 @@ class MainWindow(QMainWindow):
             self.worker.setParent(self)
         self._start_engine = start_engine
         self._started = False
-        self._pending: dict[int, _Pending] = {}
+        self._pending: dict[int, Pending] = {}
         self._latest_request = 0
         self._save_path: Path | None = None
         self._save_quality: int | None = None
@@ -774,277 +739,6 @@ class MainWindow(QMainWindow):
         elif answer == "save":
             self.save(then=then)
 
-    # ================================================================== opening
-    def open_dialog(self) -> None:
-        path = self.ask_open_path()
-        if path is not None:
-            self.open_path(path)
-
-    def open_path(self, path: str | Path) -> None:
-        """Open a photo (asks about unsaved changes first); decoding runs off the GUI thread."""
-        path = Path(path)
-        self.maybe_save(lambda: self._start_load(path))
-
-    def _start_load(self, path: Path) -> None:
-        from app.imageio import load_image  # Pillow import stays off the start-up path
-
-        self._load_token += 1
-        token = self._load_token
-        self.status.showMessage(f"Opening {path.name}…")
-        QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
-        run_in_background(
-            lambda: load_image(path),
-            lambda loaded: self._loaded(token, loaded),
-            lambda error: self._load_failed(token, path, error),
-        )
-
-    def _loaded(self, token: int, loaded) -> None:
-        QApplication.restoreOverrideCursor()
-        if token != self._load_token:
-            return  # a newer open replaced this one
-        meta = ImageMeta(
-            path=Path(loaded.path),
-            format=loaded.format,
-            exif=loaded.exif,
-            icc=loaded.icc,
-            dpi=loaded.dpi,
-            alpha=loaded.alpha,
-            notes=list(loaded.notes),
-            display_name=Path(loaded.path).name,
-            quality=getattr(loaded, "quality", None),
-        )
-        self._set_photo(loaded.rgb, meta)
-        self.settings.add_recent_file(meta.path)
-        self.settings.set("files/last_dir", str(meta.path.parent))
-        note = " ".join(loaded.notes)
-        w, h = self.doc.size
-        self.status.showMessage(f"Opened {meta.display_name} ({w} × {h}). {note}".strip(), 8000)
-        emit(self.photo_loaded, str(meta.path))
-
-    def _set_photo(self, rgb: np.ndarray, meta: ImageMeta) -> None:
-        self.cancel_fill()
-        self._pending.clear()
-        self.doc.load(rgb, meta)
-        self.history.reset()
-        self.history.setClean()
-        self._save_path = None
-        self._save_quality = None
-        self.status.set_image_size(self.doc.size)
-        if self.act_split.isChecked():
-            self.canvas.set_view_mode(ViewMode.SPLIT)
-        self._update_title()
-        self._update_actions()
-
-    def _load_failed(self, token: int, path: Path, error: BaseException) -> None:
-        QApplication.restoreOverrideCursor()
-        if token != self._load_token:
-            return
-        self.status.clearMessage()
-        if isinstance(error, MemoryError):
-            text = f"{path.name} is too large to open with the memory available."
-        else:
-            text = str(error) or f"{path.name} could not be opened ({type(error).__name__})."
-        if not path.exists():
-            self.settings.remove_recent_file(str(path.resolve()))
-        self.show_message("Could not open the photo", text)
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        files = self.settings.recent_files()
-        for f in files:
-            a = self.recent_menu.addAction(Path(f).name)
-            a.setToolTip(f)
-            a.setStatusTip(f)
-            a.triggered.connect(lambda _c=False, p=f: self.open_path(p))
-        if not files:
-            a = self.recent_menu.addAction("No recent photos")
-            a.setEnabled(False)
-        else:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear Menu", self.settings.clear_recent_files)
-
-    def paste(self) -> None:
-        mime = QGuiApplication.clipboard().mimeData()
-        if mime is None:
-            return
-        files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
-        if files:
-            self.open_path(files[0])
-            return
-        if mime.hasImage():
-            img = QGuiApplication.clipboard().image()
-            if not img.isNull():
-                rgb, alpha = qimage_to_rgb(img)
-                meta = ImageMeta(path=None, format="PNG", alpha=alpha, display_name="Pasted image")
-                self.maybe_save(lambda: self._set_photo(rgb, meta))
-                return
-        self.status.showMessage("The clipboard holds no image.", 4000)
-
-    def copy_image(self) -> None:
-        if not self.doc.is_empty:
-            QGuiApplication.clipboard().setImage(rgb_to_qimage(self.doc.image))
-            self.status.showMessage("Copied the image to the clipboard.", 3000)
-
-    # drag and drop ------------------------------------------------------------------------
-    @staticmethod
-    def _dropped_file(mime) -> str | None:
-        if mime is None or not mime.hasUrls():
-            return None
-        for url in mime.urls():
-            if isinstance(url, QUrl) and url.isLocalFile():
-                return url.toLocalFile()
-        return None
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if self._dropped_file(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:
-        if self._dropped_file(event.mimeData()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        path = self._dropped_file(event.mimeData())
-        if path:
-            event.acceptProposedAction()
-            QTimer.singleShot(0, lambda: self.open_path(path))
-
-    # ================================================================== saving
-    def suggested_save_path(self) -> Path:
-        from app.imageio import default_output_path
-
-        if self.doc.meta.path is not None:
-            return default_output_path(self.doc.meta.path)
-        return Path(self._last_dir()) / "pasted_inpainted.png"
-
-    def save(self, then=None) -> None:
-        if self.doc.is_empty:
-            return
-        if self._save_path is not None:
-            self.save_to(self._save_path, then=then)
-        else:
-            self.save_as(then=then)
-
-    def save_as(self, then=None) -> None:
-        if self.doc.is_empty:
-            return
-        path = self.ask_save_path(self.suggested_save_path())
-        if path is not None:
-            self.save_to(path, then=then)
-
-    def save_to(self, path: str | Path, quality: int | None = None, then=None) -> bool:
-        """Write the full-resolution result with the photo's EXIF, ICC and DPI (async)."""
-        from app.imageio import save_image
-
-        path = Path(path)
-        if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
-            path = (
-                path.with_suffix(path.suffix + ".png") if path.suffix else path.with_suffix(".png")
-            )
-        original = self.doc.meta.path
-        if (
-            original is not None
-            and path.resolve() == original.resolve()
-            and not self.confirm_overwrite_original(path)
-        ):
-            self.status.showMessage("Not saved: the original photo was left as it is.", 5000)
-            return False
-        fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP"}.get(path.suffix.lower())
-        if fmt and quality is None and path == self._save_path:
-            quality = self._save_quality  # plain Save again: same file, same quality
-        if fmt and quality is None:
-            quality = self.ask_quality(fmt)
-            if quality is None:
-                return False
-            self.settings.set("save/jpeg_quality", quality)
-        if self._saving:
-            self.status.showMessage("Still saving the previous file…", 3000)
-            return False
-        meta = self.doc.meta
-        rgb = self.doc.image.copy()  # the user may keep editing while the file is written
-        index = self.history.index()
-        self._saving = True
-        self.status.showMessage(f"Saving {path.name}…")
-
-        def write() -> None:
-            save_image(
-                path,
-                rgb,
-                alpha=meta.alpha,
-                exif=meta.exif,
-                icc=meta.icc,
-                dpi=meta.dpi,
-                quality=quality or 95,
-            )
-
-        def done(_value) -> None:
-            self._saving = False
-            self._save_path = path
-            self._save_quality = quality
-            if self.history.index() == index:
-                self.history.setClean()
-            self.settings.set("files/last_dir", str(path.parent))
-            self._update_title()
-            self.status.showMessage(f"Saved {path.name}", 5000)
-            emit(self.saved, str(path))
-            if then is not None:
-                then()
-
-        def failed(error: BaseException) -> None:
-            self._saving = False
-            self.status.clearMessage()
-            self.show_message(
-                "Could not save",
-                f"{error} Your edits are still here; try another folder or format.",
-            )
-
-        run_in_background(write, done, failed)
-        return True
-
-    # mask files ---------------------------------------------------------------------------
-    def import_mask_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import mask", self._last_dir(), MASK_FILTER)
-        if path:
-            self.import_mask(path)
-
-    def import_mask(self, path: str | Path) -> bool:
-        from app.imageio import load_mask
-
-        try:
-            mask = load_mask(path, self.doc.size)
-        except Exception as error:  # noqa: BLE001 - any unreadable file is a message
-            self.show_message("Could not import the mask", str(error))
-            return False
-        new = binarize(mask.astype(np.uint8))
-        cmd = layer_change_command(self.doc, "mask", new, f"Import mask {Path(path).name}")
-        if cmd is not None:
-            self.history.push(cmd)
-        return True
-
-    def export_mask_dialog(self) -> None:
-        base = self.doc.meta.path
-        suggested = (
-            base.with_name(base.stem + "_mask.png") if base else Path(self._last_dir()) / "mask.png"
-        )
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export mask", str(suggested), "PNG mask (*.png)"
-        )
-        if path:
-            self.export_mask(path)
-
-    def export_mask(self, path: str | Path) -> bool:
-        from app.imageio import save_mask
-
-        try:
-            save_mask(path, self.doc.mask > 0)
-        except Exception as error:  # noqa: BLE001
-            self.show_message("Could not export the mask", str(error))
-            return False
-        self.status.showMessage(f"Mask saved to {Path(path).name}", 4000)
-        return True
-
     # ================================================================== mask operations
     def _mask_op(self, new: np.ndarray, text: str) -> None:
         cmd = layer_change_command(self.doc, "mask", new, text)
@@ -1065,136 +759,6 @@ class MainWindow(QMainWindow):
         n = self.panel.grow_spin.value()
         verb = "Grow" if sign > 0 else "Shrink"
         self._mask_op(grow_mask(self.doc.mask, sign * n), f"{verb} mask by {n} px")
-
-    # ================================================================== filling
-    def fill(self) -> int | None:
-        """Send the current image, mask and sketch to the engine; returns the request id."""
-        if self.doc.is_empty:
-            return None
-        if not self.doc.has_mask():
-            self.status.showMessage("Paint over what should be removed first.", 4000)
-            return None
-        if self.worker.model_error and not self.worker.busy:
-            self.show_message("No model", self._no_model_text(self.worker.model_error))
-            return None
-        mask = self.doc.mask > 0
-        sketch = (self.doc.sketch > 0) if self.doc.sketch.any() else None
-        request = InpaintRequest(
-            image=self.doc.image.copy(),
-            mask=mask,
-            sketch=sketch,
-            options=InpaintOptions(strategy=self.strategy()),
-        )
-        rid = self.worker.submit(request)
-        self._pending[rid] = _Pending(self.doc.image_revision, mask, sketch)
-        self._latest_request = rid
-        self.status.set_busy(True, "Filling…")
-        return rid
-
-    def cancel_fill(self) -> None:
-        if self.worker.busy:
-            self.worker.cancel()
-
-    def _edit_finished(self, _kind: str) -> None:
-        if self.act_auto.isChecked() and self.doc.has_mask() and not self.worker.model_error:
-            self.fill()
-
-    def _on_progress(self, rid: int, fraction: float, label: str) -> None:
-        if rid == self._latest_request:
-            self.status.set_progress(fraction, label)
-
-    def _on_busy(self, busy: bool) -> None:
-        self.status.set_busy(busy, "Filling…")
-        self.act_cancel.setEnabled(busy)
-
-    def _on_result(self, result: InpaintResult) -> None:
-        info = self._pending.pop(result.request_id, None)
-        if info is None:
-            return
-        if info.image_revision != self.doc.image_revision:
-            self.status.showMessage(
-                "The photo changed while the fill was running; press Fill again.", 6000
-            )
-            return
-        flow = None
-        if result.flow is not None:
-            x, y, w, h = self.doc.clip(result.rect)
-            if w > 0 and h > 0:
-                rgba = np.zeros((h, w, 4), np.uint8)
-                rgba[..., :3] = result.flow[y : y + h, x : x + w]
-                rgba[..., 3] = np.where(info.mask[y : y + h, x : x + w], 255, 0)
-                flow = FlowPatch((x, y, w, h), rgba)
-        seconds = result.timings.get("total") or sum(result.timings.values())
-        text = f"Fill ({result.strategy}, {seconds:.1f} s)"
-        cmd = fill_command(self.doc, result.image, result.rect, info.mask, info.sketch, flow, text)
-        self.history.push(cmd)
-        self.status.set_last_run(seconds)
-        self.status.set_device(result.device)
-        note = " ".join(result.notes)
-        self.status.showMessage(f"Filled in {seconds:.2f} s. {note}".strip(), 6000)
-        emit(self.fill_applied, result)
-
-    def _on_failed(self, rid: int, message: str) -> None:
-        self._pending.pop(rid, None)
-        if rid != self._latest_request:
-            return
-        self.status.set_busy(False)
-        self.show_message(
-            "The fill did not work", f"{message}\n\nYour photo and mask are unchanged."
-        )
-
-    def _on_cancelled(self, rid: int) -> None:
-        self._pending.pop(rid, None)
-        if rid == self._latest_request:
-            self.status.showMessage("Fill cancelled. Nothing was changed.", 4000)
-
-    @staticmethod
-    def _no_model_text(error: str) -> str:
-        return (
-            f"No inpainting model is available yet ({error.rstrip('.')}).\n\n"
-            "You can still open photos and paint masks. To fill, import a model with\n"
-            "    python main.py models import FILE\n"
-            "and restart DeepFill Studio."
-        )
-
-    def _on_model_loaded(self, info: dict) -> None:
-        name = str(info.get("name") or "model")
-        lic = str(info.get("license") or "")
-        self.panel.model_label.setText(name)
-        self.panel.model_label.setToolTip(lic)
-        device = str(info.get("device", "cpu"))
-        self.panel.device_label.setText(device.upper())
-        self.status.set_device(device)
-        note = "" if info.get("sketch", True) else "This model ignores sketch lines."
-        self.panel.set_engine_note(note)
-        self._update_actions()
-
-    def _on_switch_failed(self, message: str) -> None:
-        info = self.worker.model_info or {}
-        device = str(info.get("device", "cpu"))
-        self.panel.device_label.setText(device.upper())
-        self.status.set_device(device)
-        self.panel.device.blockSignals(True)
-        self.panel.set_device_choice(device if device in ("cpu", "cuda") else "auto")
-        self.panel.device.blockSignals(False)
-        self.settings.set("run/device", self.panel.device.currentData())
-        self.show_message(
-            "Could not switch",
-            f"{message}\n\nStill using {info.get('name', 'the model')} on {device.upper()}.",
-        )
-
-    def _on_model_failed(self, message: str) -> None:
-        self.panel.model_label.setText("none")
-        self.panel.device_label.setText("–")
-        self.status.set_device("no model")
-        self.panel.set_engine_note(
-            "No model is installed yet, so Fill is not available. Import one with "
-            "“python main.py models import FILE” and restart."
-            if "no default model" in message.lower() or "no model" in message.lower()
-            else f"The model could not be loaded: {message}"
-        )
-        self.status.showMessage("No inpainting model is available: see the Model panel.", 8000)
-        self._update_actions()
 
     # ================================================================== dialogs
     def show_shortcuts(self) -> ShortcutsDialog:
@@ -1272,7 +836,3 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.removeEventFilter(self)
         event.accept()
-
-    def restore_state_bytes(self, geometry: QByteArray, state: QByteArray) -> None:
-        self.restoreGeometry(geometry)
-        self.restoreState(state)
