@@ -163,24 +163,23 @@ def test_identity_attention_reproduces_the_residual_exactly():
     low = downscale_image(image, grid)
     lay = cra._Layout.of("b", grid.cell)
     agg = cra._Aggregator(image, low, grid, lay, cra.DEFAULT_BATCH_BYTES)
-    acc = torch.zeros(3, 256 + grid.cell, 320 + grid.cell)
+    acc = torch.zeros(256 + grid.cell, 320 + grid.cell, 3)
     inner = [(r, c) for r in range(1, grid.rows - 1) for c in range(1, grid.cols - 1)]
     keys = torch.tensor([[r * grid.cols + c] for r, c in inner])
     for i, patch in agg.row(keys, torch.ones(len(inner), 1)):
         r, c = inner[i]
         acc[
-            :,
             r * grid.cell : r * grid.cell + 2 * grid.cell,
             c * grid.cell : (c + 1) * grid.cell + grid.cell,
         ] += patch
     o = grid.cell // 2
-    residual = acc[:, o:-o, o:-o]  # photo coordinates
+    residual = acc[o:-o, o:-o]  # photo coordinates
     blur = upsample_region(low, grid.scale, 0, grid.net_size[0], 0, grid.net_size[1])
-    expected = torch.from_numpy(image).permute(2, 0, 1).float() - blur[:, :256, :320]
+    expected = torch.from_numpy(image).float() - blur[:, :256, :320].permute(1, 2, 0)
     # Fully covered rows/columns: between the centres of the first and last inner cells.
     a, b = int(1.5 * grid.cell), int((grid.rows - 1.5) * grid.cell)
     cx, dx = int(1.5 * grid.cell), int((grid.cols - 1.5) * grid.cell)
-    assert torch.allclose(residual[:, a:b, cx:dx], expected[:, a:b, cx:dx], atol=1e-2)
+    assert torch.allclose(residual[a:b, cx:dx], expected[a:b, cx:dx], atol=1e-2)
 
 
 # ------------------------------------------------------------------------------ transfer

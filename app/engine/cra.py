@@ -28,6 +28,8 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
@@ -293,39 +295,81 @@ class _Aggregator:
         self.low_side = p // grid.scale + 2  # low-resolution patch with its one-pixel halo
         self.batch = max(1, batch_bytes // (p * p * 3 * 4))
         self.scratch = _Scratch()
+        self.pool: ThreadPoolExecutor | None = None
+        self.workers = 1
 
     def row(self, keys: torch.Tensor, weights: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
-        """keys/weights [n, k] (rows sorted by weight) -> (query number, windowed residual [3, P, P])."""
+        """keys/weights [n, k] (rows sorted by weight) -> (query number, windowed residual [P, P, 3])."""
         for start in range(0, keys.shape[0], self.batch):
             stop = min(start + self.batch, keys.shape[0])
             yield from enumerate(self._batch(keys[start:stop], weights[start:stop]), start)
 
     def _batch(self, keys: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        c, o, p, s, gw = (
-            self.grid.cell,
-            self.lay.offset,
-            self.lay.patch,
-            self.grid.scale,
-            self.grid.cols,
-        )
-        ls, lo = self.low_side, o // s  # low patch starts lo + 1 network pixels before its cell
-        n = keys.shape[0]
-        out = self.scratch.get("sum", (n, 3, p, p)).zero_()
-        low_sum = self.scratch.get("low", (n, 3, ls, ls)).zero_()
-        for i in range(n):
-            for key, w in zip(keys[i].tolist(), weights[i].tolist(), strict=True):
+        p, s, n = self.lay.patch, self.grid.scale, keys.shape[0]
+        out = self.scratch.get("sum", (n, p, p, 3)).zero_()  # channels last, like the photo
+        low_sum = self.scratch.get("low", (n, 3, self.low_side, self.low_side)).zero_()
+        keys_l, weights_l = keys.tolist(), weights.tolist()
+        workers = 1 if self.pool is None else min(self.workers, n)
+        if workers == 1:
+            self._accumulate(range(n), keys_l, weights_l, out, low_sum, 0)
+        else:  # torch releases the GIL: one single-threaded accumulation per core
+            jobs = [
+                self.pool.submit(
+                    self._accumulate, range(j, n, workers), keys_l, weights_l, out, low_sum, j
+                )
+                for j in range(workers)
+            ]
+            for job in jobs:
+                job.result()
+        out.sub_(_upsample_patches(low_sum, s, self.scratch, "blur").permute(0, 2, 3, 1))
+        if self.window is not None:
+            out.mul_(self.window[:, :, None])
+        return out
+
+    def _accumulate(
+        self,
+        queries: range,
+        keys: list[list[int]],
+        weights: list[list[float]],
+        out: torch.Tensor,
+        low_sum: torch.Tensor,
+        worker: int,
+    ) -> None:
+        c, o, p, gw = self.grid.cell, self.lay.offset, self.lay.patch, self.grid.cols
+        ls, lo = self.low_side, o // self.grid.scale  # low patches start lo + 1 before their cell
+        pixels = self.scratch.get(f"key{worker}", (p, p, 3))
+        for i in queries:
+            for key, w in zip(keys[i], weights[i], strict=True):
                 if w <= 0.0:
                     break  # weights are sorted
                 ky, kx = divmod(key, gw)
                 y, x = ky * c - o, kx * c - o
-                pixels = torch.from_numpy(self.image[y : y + p, x : x + p]).permute(2, 0, 1)
+                # uint8 -> float copy, then a contiguous add: ~5x faster than a mixed-type add.
+                pixels.copy_(torch.from_numpy(self.image[y : y + p, x : x + p]))
                 out[i].add_(pixels, alpha=w)
                 ly, lx = GRID * ky - lo, GRID * kx - lo  # in low_pad (its halo absorbs the -1)
                 low_sum[i].add_(self.low_pad[:, ly : ly + ls, lx : lx + ls], alpha=w)
-        out.sub_(_upsample_patches(low_sum, s, self.scratch, "blur"))
-        if self.window is not None:
-            out.mul_(self.window)
-        return out
+
+
+@contextmanager
+def _parallel_over_queries(agg: _Aggregator | None) -> Iterator[None]:
+    """Run the many small tensor ops single-threaded, with one worker thread per core.
+
+    Intra-op threading on ops this small mostly waits at barriers, and on a busy machine a
+    barrier can stall for a whole scheduler slice; independent queries per thread scale instead.
+    """
+    threads = torch.get_num_threads()
+    if agg is None or threads <= 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    agg.pool, agg.workers = ThreadPoolExecutor(threads, thread_name_prefix="cra"), threads
+    try:
+        yield
+    finally:
+        agg.pool.shutdown()
+        agg.pool, agg.workers = None, 1
+        torch.set_num_threads(threads)
 
 
 def _feather_alpha(
@@ -387,6 +431,7 @@ def cra_upscale(
 
     queries, valid = query_and_key_cells(low_mask, grid, variant)
     use_residual = attention is not None and bool(valid.any())
+    agg = None
     if use_residual:
         att = torch.as_tensor(attention).reshape(grid.rows * grid.cols, -1).float()
         if att.shape[1] != grid.rows * grid.cols:
@@ -411,8 +456,8 @@ def cra_upscale(
     x_acc = int(qspan[0]) * c if qspan.size else 0
     acc_w = (int(qspan[-1]) * c + lay.patch - x_acc) if qspan.size else lay.patch
     p = lay.patch
-    top = torch.zeros(3, c, acc_w)  # photo rows [base, base + c) of the current grid row
-    bottom = torch.zeros(3, c, acc_w) if p > c else None  # [base + c, base + 2c)
+    top = torch.zeros(c, acc_w, 3)  # photo rows [base, base + c) of the current grid row
+    bottom = torch.zeros(c, acc_w, 3) if p > c else None  # [base + c, base + 2c)
     dirty = [acc_w, 0]  # accumulator columns written since the last reset
 
     def emit(base: int, band: torch.Tensor) -> None:
@@ -424,11 +469,11 @@ def cra_upscale(
         x0, x1 = int(cols[0]) // s * s, min(-(-(int(cols[-1]) + 1) // s) * s, w)
         ly0, lx0 = y0 // s, x0 // s
         up = upsample_region(low_out, s, ly0, -(-y1 // s), lx0, -(-x1 // s), scratch)
-        fill = up[:, y0 - ly0 * s : y1 - ly0 * s, x0 - lx0 * s : x1 - lx0 * s]
+        fill = up[:, y0 - ly0 * s : y1 - ly0 * s, x0 - lx0 * s : x1 - lx0 * s].permute(1, 2, 0)
         if use_residual:
             ax = x0 + lay.offset - x_acc
-            res = band[:, y0 - base : y1 - base, ax : ax + x1 - x0]
-            res.div_(cov_y_t[y0:y1, None]).div_(cov_x_t[None, x0:x1])  # band is discarded after
+            res = band[y0 - base : y1 - base, ax : ax + x1 - x0]
+            res.div_(cov_y_t[y0:y1, None, None]).div_(cov_x_t[None, x0:x1, None])  # then discarded
             fill.add_(res)
         fill.clamp_(0.0, 255.0)
         if feather_px > 0:
@@ -437,37 +482,38 @@ def cra_upscale(
             alpha = _feather_alpha(
                 mask[hy0:hy1, hx0:hx1], feather_px, y0 - hy0, x0 - hx0, (y1 - y0, x1 - x0)
             )
-            original = torch.from_numpy(image[y0:y1, x0:x1]).permute(2, 0, 1)
-            fill.sub_(original).mul_(torch.from_numpy(alpha)).add_(original)
-        values = fill.round_().to(torch.uint8).permute(1, 2, 0).numpy()
+            original = torch.from_numpy(image[y0:y1, x0:x1])
+            fill.sub_(original).mul_(torch.from_numpy(alpha)[:, :, None]).add_(original)
+        values = fill.round_().to(torch.uint8).numpy()
         np.copyto(out[y0:y1, x0:x1], values, where=mask[y0:y1, x0:x1, None])  # hole pixels only
 
     step = 0 if lay.window is None else 1  # variant b: rows of query row qr are final one row later
     total = grid.rows + step
-    for qr in range(total):
-        if cancel is not None and cancel():
-            raise Cancelled()
-        base = qr * c - lay.offset  # photo row of top[0]
-        if (
-            use_residual
-            and qr < grid.rows
-            and row_has_hole[min(base + lay.patch, h)] > row_has_hole[max(base, 0)]
-        ):
-            qcols = np.flatnonzero(queries[qr])
-            if qcols.size:
-                qidx = torch.from_numpy(qr * grid.cols + qcols)
-                keys, weights = select_keys(att, qidx, valid_t, topk)
-                for i, patch in agg.row(keys, weights):
-                    x = int(qcols[i]) * c - x_acc  # accumulator column of the patch start
-                    top[:, :, x : x + p] += patch[:, :c]
-                    if bottom is not None:
-                        bottom[:, :, x : x + p] += patch[:, c:]
-                    dirty[:] = min(dirty[0], x), max(dirty[1], x + p)
-        emit(base, top)
-        if dirty[0] < dirty[1]:
-            top[:, :, dirty[0] : dirty[1]] = 0.0
-        if bottom is not None:  # roll: the lower half becomes the next band
-            top, bottom = bottom, top
-        if progress is not None:
-            progress((qr + 1) / total)
+    with _parallel_over_queries(agg):
+        for qr in range(total):
+            if cancel is not None and cancel():
+                raise Cancelled()
+            base = qr * c - lay.offset  # photo row of top[0]
+            if (
+                use_residual
+                and qr < grid.rows
+                and row_has_hole[min(base + lay.patch, h)] > row_has_hole[max(base, 0)]
+            ):
+                qcols = np.flatnonzero(queries[qr])
+                if qcols.size:
+                    qidx = torch.from_numpy(qr * grid.cols + qcols)
+                    keys, weights = select_keys(att, qidx, valid_t, topk)
+                    for i, patch in agg.row(keys, weights):
+                        x = int(qcols[i]) * c - x_acc  # accumulator column of the patch start
+                        top[:, x : x + p] += patch[:c]
+                        if bottom is not None:
+                            bottom[:, x : x + p] += patch[c:]
+                        dirty[:] = min(dirty[0], x), max(dirty[1], x + p)
+            emit(base, top)
+            if dirty[0] < dirty[1]:
+                top[:, dirty[0] : dirty[1]] = 0.0
+            if bottom is not None:  # roll: the lower half becomes the next band
+                top, bottom = bottom, top
+            if progress is not None:
+                progress((qr + 1) / total)
     return out
