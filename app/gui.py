@@ -68,7 +68,31 @@ def check_display() -> str | None:
         ctypes.CDLL(str(plugin), mode=getattr(os, "RTLD_LAZY", 1) | ctypes.RTLD_LOCAL)
     except OSError as error:
         return missing_libraries_message(str(error))
-    return None
+    return _check_x_server()
+
+
+def _check_x_server() -> str | None:
+    """Qt also aborts when DISPLAY names a server it cannot reach; ask libxcb first."""
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return None  # the plugin loaded, so Qt will find its own copy; let it report
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    conn = xcb.xcb_connect(None, None)
+    try:
+        if conn and xcb.xcb_connection_has_error(conn) == 0:
+            return None
+    finally:
+        if conn:
+            xcb.xcb_disconnect(conn)
+    return (
+        f"DeepFill Studio cannot reach the display {os.environ.get('DISPLAY')!r}: no X server "
+        "answers there.\nCheck DISPLAY (and xauth when connecting over SSH), or use the "
+        "command line: python main.py inpaint --help"
+    )
 
 
 def create_application(argv: list[str] | None = None):
