@@ -21,6 +21,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 
+def window_start_seconds() -> float:
+    """A fresh interpreter: imports, QApplication, main window shown (torch not imported)."""
+    import subprocess
+    import tempfile
+
+    code = (
+        "import time, sys; t = time.perf_counter()\n"
+        "from app.gui import create_application; app = create_application()\n"
+        "from app.main_window import MainWindow; from app.settings import Settings\n"
+        f"w = MainWindow(settings=Settings.for_file({tempfile.mktemp(suffix='.ini')!r}), "
+        "start_engine=False)\n"
+        "w.show(); app.processEvents()\n"
+        "assert 'torch' not in sys.modules\n"
+        "print(time.perf_counter() - t)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--megapixels", type=float, default=50.0)
@@ -52,6 +74,7 @@ def main() -> int:
             fn()
         return (time.perf_counter() - t) / repeat * 1000
 
+    print(f"window shown after start:        {window_start_seconds() * 1000:8.1f} ms")
     print(f"photo {w} x {h} ({w * h / 1e6:.1f} MP)")
     print(f"load into document + fit:        {timed(lambda: doc.load(rgb)):8.1f} ms")
     print(f"first paint at fit (pyramid):    {timed(lambda: view.viewport().grab()):8.1f} ms")
