@@ -14,6 +14,7 @@ from app.engine.pipeline import Inpainter, NetworkOutput
 from app.engine.strategies import (
     MAX_WINDOWS,
     choose_strategy,
+    crop_size,
     hole_regions,
     plan_windows,
     run_crop,
@@ -93,12 +94,15 @@ def test_small_photos_run_whole_and_explicit_choices_are_kept():
         assert choose_strategy((400, 500, 3), mask, InpaintOptions(strategy=name)) == name
 
 
-def test_small_object_on_a_24mp_photo_is_cropped():
-    mask = disk((4000, 6000), (4100, 1500), 120)  # a 240 px object
+@pytest.mark.parametrize("radius, native", [(80, True), (140, False)])
+def test_small_object_on_a_24mp_photo_is_cropped(radius, native):
+    mask = disk((4000, 6000), (4100, 1500), radius)
     assert choose_strategy((4000, 6000, 3), mask, AUTO) == "crop"
-    windows = plan_windows(mask)
-    assert len(windows) == 1 and windows[0].native
-    assert max(windows[0].x1 - windows[0].x0, windows[0].y1 - windows[0].y0) <= 512
+    (win,) = plan_windows(mask)
+    assert win.native == native
+    side = max(win.x1 - win.x0, win.y1 - win.y0)
+    # Native windows fit the crop size; larger ones (3x the object) are downscaled to it.
+    assert side <= crop_size(512) if native else side >= 3 * 2 * radius
 
 
 def test_big_hole_on_an_8k_frame_goes_through_resize():
@@ -183,7 +187,7 @@ def test_crop_fills_each_region_natively_and_keeps_everything_else(tiny):
     result = run_crop(net, InpaintRequest(image, mask))
     assert result.strategy == "crop"
     assert len(net.calls) == 3
-    assert all(max(shape) <= 512 for shape, _ in net.calls)
+    assert all(max(shape) <= crop_size(512) for shape, _ in net.calls)
     assert np.array_equal(result.image[~mask], image[~mask])
     changed = (result.image != image).any(axis=2)
     assert changed.sum() > 0.9 * mask.sum()
@@ -201,7 +205,7 @@ def test_crop_sends_a_large_region_through_resize_in_its_window(tiny):
     net = Recorder(tiny)
     result = run_crop(net, InpaintRequest(image, mask))
     ((shape, _),) = net.calls
-    assert max(shape) <= 512 and shape[0] % 8 == 0 and shape[1] % 8 == 0
+    assert max(shape) <= crop_size(512) and shape[0] % 8 == 0 and shape[1] % 8 == 0
     assert np.array_equal(result.image[~mask], image[~mask])
     assert "cra" in result.timings
 
@@ -253,7 +257,7 @@ def test_small_object_on_a_24mp_photo_costs_one_small_network_call(tiny):
     inpainter.infer = lambda *a, **k: calls.append(a[1].shape) or original(*a, **k)
     result = inpainter.run(InpaintRequest(image, mask))
     assert result.strategy == "crop"
-    assert len(calls) == 1 and max(calls[0]) <= 512
+    assert len(calls) == 1 and max(calls[0]) <= crop_size(512)
     assert np.array_equal(result.image[~mask], image[~mask])
     x, y, rw, rh = result.rect
     assert x >= 4890 and x + rw <= 5110 and y >= 790 and y + rh <= 1010

@@ -1,9 +1,9 @@
 """Strategies for photos larger than the network's working size.
 
 * crop:   every connected hole region (close ones merged) is filled inside a context window around
-          it; the window runs at native resolution when it fits the working size, otherwise it goes
-          through resize + CRA restricted to a larger window. Small objects on big photos cost one
-          small network call.
+          it; the window runs at native resolution when it fits the crop size (3/4 of the working
+          size), otherwise a larger window goes through resize + CRA at the crop size. Small
+          objects on big photos cost one small network call.
 * resize: the network fills a copy downscaled by an integer factor (long side <= working size,
           aspect kept by padding) and CRA brings the fill back to full resolution (`cra.py`).
 
@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 
 NATIVE_MARGIN = 0.5  # context margin of a native window, as a share of the region's long side
 RESIZE_MARGIN = 1.0  # larger context for windows that are downscaled anyway
+# Crop windows run the network at most at this share of the working size (384 px by default).
+# The attention costs grow with the square of the cell count: a 512 px window costs ~2.2x a
+# 384 px one on the CPU, and a 2x downscale + CRA of a larger window looks the same.
+CROP_SHARE = 0.75
 MIN_MARGIN = 32  # px, so tiny specks still see some surroundings
 LABEL_SIZE = 1024  # hole regions are labelled on a max-pooled mask of about this size
 MAX_WINDOWS = 32  # beyond this many separate regions one window covers them all
@@ -110,8 +114,14 @@ def _place(lo: int, hi: int, margin: int, size: int) -> tuple[int, int]:
     return start, start + length
 
 
+def crop_size(working_size: int) -> int:
+    """Long side of the network input for crop windows."""
+    return max(64, int(CROP_SHARE * working_size))
+
+
 def window_for(region: Box, shape: tuple[int, int], working_size: int) -> Window:
-    """Context window of a hole region: native if it fits the working size, else a larger one."""
+    """Context window of a hole region: native if it fits the crop size, else a larger one that
+    is downscaled to the crop size."""
     x0, y0, x1, y1 = region
     h, w = shape
     r = max(x1 - x0, y1 - y0)
@@ -120,7 +130,7 @@ def window_for(region: Box, shape: tuple[int, int], working_size: int) -> Window
         margin = max(MIN_MARGIN, math.ceil(ratio * r))
         wx0, wx1 = _place(x0, x1, margin, w)
         wy0, wy1 = _place(y0, y1, margin, h)
-        if max(wx1 - wx0, wy1 - wy0) <= working_size:
+        if max(wx1 - wx0, wy1 - wy0) <= crop_size(working_size):
             break
         native = False
     return Window(wx0, wy0, wx1, wy1, native)
@@ -251,12 +261,12 @@ class _Run:
         self.draw_flow(net.offsets, 8, window)
         self.add_time("composite", started)
 
-    def fill_resized(self, window: Window, span: tuple[float, float]) -> None:
-        """Downscale the window, fill it with the network, bring it back with CRA."""
+    def fill_resized(self, window: Window, span: tuple[float, float], net_size: int) -> None:
+        """Downscale the window (long side <= net_size), fill it, bring it back with CRA."""
         ys, xs = window.slices
         req, opts = self.request, self.options
         image, mask = req.image[ys, xs], req.mask[ys, xs]
-        grid = plan_grid(image.shape[0], image.shape[1], opts.working_size)
+        grid = plan_grid(image.shape[0], image.shape[1], net_size)
         if grid.scale == 1:
             self.fill_native(window, span)
             return
@@ -356,7 +366,7 @@ def run_crop(
         if window.native:
             run.fill_native(window, span)
         else:
-            run.fill_resized(window, span)
+            run.fill_resized(window, span, crop_size(request.options.working_size))
     return run.result("crop")
 
 
@@ -369,5 +379,5 @@ def run_resize(
     """Fill a downscaled copy of the whole photo and bring the fill back with CRA."""
     run = _Run(inpainter, request, progress or _noop, cancel)
     h, w = request.mask.shape
-    run.fill_resized(Window(0, 0, w, h, False), (0.05, 0.98))
+    run.fill_resized(Window(0, 0, w, h, False), (0.05, 0.98), request.options.working_size)
     return run.result("resize")
