@@ -36,9 +36,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.autosave import Autosaver, AutosaveStore
 from app.commands import HistoryStack, layer_change_command
 from app.document import Document
 from app.engine.worker import EngineWorker
+from app.file_guard import FileGuard, ask_replace_changed
 from app.settings import Settings
 from app.signal_emit import emit
 from app.widgets.canvas import CanvasView
@@ -79,6 +81,7 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
         *,
         start_engine: bool = True,
         history_limit: int | None = None,
+        autosave: AutosaveStore | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings or Settings()
@@ -122,6 +125,9 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
         self._restore_settings()
         self._update_title()
         self._update_actions()
+        # crash recovery and the changed-on-disk check: app/autosave.py, app/file_guard.py
+        self.file_guard = FileGuard()
+        self.autosaver = Autosaver(self, autosave) if autosave is not None else None
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self)
@@ -697,6 +703,10 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
         )
         return answer == QMessageBox.StandardButton.Yes
 
+    def confirm_replace_changed(self, path: Path) -> bool:
+        """The file changed on disk since we read or wrote it: replace it anyway?"""
+        return ask_replace_changed(self, path)
+
     def ask_save_path(self, suggested: Path) -> Path | None:
         ext = suggested.suffix.lower()
         ext = ".jpg" if ext == ".jpeg" else ".tif" if ext == ".tiff" else ext
@@ -790,6 +800,8 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
         super().showEvent(event)
         if not self._started:
             self._started = True
+            if self.autosaver is not None:  # work left by a crashed editor
+                QTimer.singleShot(0, self.autosaver.offer_restore)
             if self.settings.window_state() is None:
                 QTimer.singleShot(0, self.apply_default_layout)
             if self._start_engine and self.worker.model_info is None:
@@ -832,6 +844,8 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
         self.save_settings()
         self.hide()  # feels instant even if a fill has to reach its next checkpoint first
         self.worker.shutdown()
+        if self.autosaver is not None:  # a clean close: nothing to recover
+            self.autosaver.close_session()
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)

@@ -18,12 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
 from app.engine.types import Cancelled, EngineError, InpaintRequest, InpaintResult
 from app.signal_emit import emit
 
 log = logging.getLogger(__name__)
+
+_NO_PIXELS = np.zeros((0, 0, 3), np.uint8)  # what a superseded queued request keeps
 
 
 class Runner(Protocol):
@@ -167,8 +170,19 @@ class EngineWorker(QObject):
             emit(self.busy_changed, True)
         if not self._thread.isRunning():
             self.start()  # queues the model load first
+        self._drop_superseded_pixels()
         self._queue.put(_Job("run", request=request))
         return request.request_id
+
+    def _drop_superseded_pixels(self) -> None:
+        """Requests still queued are superseded now and will only be reported as cancelled:
+        let go of their pixels, or a burst of strokes keeps one photo copy per stroke."""
+        with self._queue.mutex:
+            for job in self._queue.queue:
+                if job.kind == "run" and job.request is not None and job.request.image.size:
+                    job.request = InpaintRequest(
+                        _NO_PIXELS, _NO_PIXELS[..., 0], request_id=job.request.request_id
+                    )
 
     def cancel(self, request_id: int | None = None) -> None:
         """Cancel one request, or every request submitted so far."""

@@ -86,6 +86,7 @@ class FileActionsMixin:
             quality=getattr(loaded, "quality", None),
         )
         self._set_photo(loaded.rgb, meta)
+        self.file_guard.remember(meta.path, (loaded.mtime, loaded.size_on_disk))
         self.settings.add_recent_file(meta.path)
         self.settings.set("files/last_dir", str(meta.path.parent))
         note = " ".join(loaded.notes)
@@ -223,6 +224,9 @@ class FileActionsMixin:
         ):
             self.status.showMessage("Not saved: the original photo was left as it is.", 5000)
             return False
+        if self.file_guard.changed_on_disk(path) and not self.confirm_replace_changed(path):
+            self.status.showMessage("Not saved: the file on disk was left as it is.", 5000)
+            return False
         fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP"}.get(path.suffix.lower())
         if fmt and quality is None and path == self._save_path:
             quality = self._save_quality  # plain Save again: same file, same quality
@@ -254,6 +258,7 @@ class FileActionsMixin:
         def done(_value) -> None:
             self._saving = False
             self._save_path = path
+            self.file_guard.remember(path)
             self._save_quality = quality
             if self.history.index() == index:
                 self.history.setClean()

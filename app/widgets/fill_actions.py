@@ -46,6 +46,9 @@ class FillActionsMixin:
             options=InpaintOptions(strategy=self.strategy()),
         )
         rid = self.worker.submit(request)
+        # older requests are superseded (never applied): drop their masks, or a burst of
+        # auto-fill strokes keeps one mask per stroke alive
+        self._pending.clear()
         self._pending[rid] = Pending(self.doc.image_revision, mask, sketch)
         self._latest_request = rid
         self.status.set_busy(True, "Filling…")

@@ -1,0 +1,629 @@
+"""Crash recovery: the open document is autosaved in the background and offered back after a crash.
+
+What is kept (enough to resume): the photo as opened (pixels, alpha, EXIF, ICC, DPI, source
+path), the current image, the mask and the sketch. The undo history itself is not kept: a
+recovered document has one undo step, "Recovered unsaved edits", whose undo goes back to the
+photo as opened.
+
+Layout, under the per-user data folder (platformdirs; DEEPFILL_STUDIO_AUTOSAVE overrides it):
+
+    autosave/<pid>-<random>/session.lock        QLockFile held while the editor runs
+                            original-<token>.npz  the photo as opened (written once per photo)
+                            state.npz             manifest, changed image rectangle, packed
+                                                  mask and sketch (rewritten after changes)
+
+Every file is written to a temporary name, flushed to disk and renamed over the old one, on a
+pool thread: the GUI thread only copies the arrays (the image only inside the rectangle that
+fills changed). A few seconds after a change (the first change starts the timer, so painting
+without pause still saves every few seconds) the state is written; when there is nothing
+worth keeping (a clean, mask-free document) it is removed. A clean close removes the session.
+At start-up, sessions whose lock is free (their editor died: QLockFile checks the process)
+are offered for restoring.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import platformdirs
+from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
+
+from app.commands import Patch, PatchCommand
+from app.document import ImageMeta, Rect, bbox_of, union_rect
+from app.signal_emit import emit
+from app.widgets.background import run_in_background
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "DeepFillStudio"  # the per-user folder name the model registry uses too
+ENV_FOLDER = "DEEPFILL_STUDIO_AUTOSAVE"
+ENV_ANSWER = "DEEPFILL_STUDIO_RESTORE"  # restore | discard | later: answers the start-up offer
+DEFAULT_DELAY_MS = 3000
+FORMAT_VERSION = 1
+STATE = "state.npz"
+LOCK = "session.lock"
+ANSWERS = ("restore", "discard", "later")
+
+
+def default_folder() -> Path:
+    override = os.environ.get(ENV_FOLDER)
+    if override:
+        return Path(override)
+    return platformdirs.user_data_path(APP_NAME, appauthor=False) / "autosave"
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _fsync_folder(folder: Path) -> None:
+    if hasattr(os, "O_DIRECTORY"):
+        with contextlib.suppress(OSError):
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write arrays as a compressed .npz atomically (temporary file, fsync, rename).
+
+    zlib level 1: photos barely compress at higher levels but take several times longer;
+    the packed masks shrink to almost nothing either way.
+    """
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as raw:
+            with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+                for name, arr in arrays.items():
+                    with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, np.asarray(arr), allow_pickle=False)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_folder(path.parent)
+
+
+def _bytes_array(data: bytes | None) -> np.ndarray:
+    return np.frombuffer(data or b"", np.uint8)
+
+
+def _pack(layer: np.ndarray) -> np.ndarray:
+    return np.packbits(layer > 0)
+
+
+def _unpack(bits: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    n = shape[0] * shape[1]
+    if bits.dtype != np.uint8 or bits.size * 8 < n:
+        raise ValueError("damaged layer")
+    return np.unpackbits(bits, count=n).reshape(shape) * np.uint8(255)
+
+
+@dataclass
+class Snapshot:
+    """Copies of the document taken on the GUI thread; written on a pool thread."""
+
+    token: str
+    manifest: dict[str, Any]
+    mask: np.ndarray
+    sketch: np.ndarray | None
+    image_patch: np.ndarray | None  # current pixels inside manifest["image_rect"]
+    original: np.ndarray | None = None  # only when original-<token>.npz is not written yet
+    alpha: np.ndarray | None = None
+    exif: bytes | None = None
+    icc: bytes | None = None
+
+
+def write_snapshot(folder: Path, snap: Snapshot) -> Path:
+    """Write one autosave into a session folder; returns the state file."""
+    original_file = folder / f"original-{snap.token}.npz"
+    if snap.original is not None:
+        arrays = {
+            "original": snap.original,
+            "exif": _bytes_array(snap.exif),
+            "icc": _bytes_array(snap.icc),
+        }
+        if snap.alpha is not None:
+            arrays["alpha"] = snap.alpha
+        write_npz(original_file, arrays)
+    state: dict[str, np.ndarray] = {
+        "manifest": np.array(json.dumps(snap.manifest)),
+        "mask": _pack(snap.mask),
+    }
+    if snap.sketch is not None:
+        state["sketch"] = _pack(snap.sketch)
+    if snap.image_patch is not None:
+        state["image_patch"] = snap.image_patch
+    write_npz(folder / STATE, state)
+    for old in folder.glob("original-*.npz"):  # the previous photo's, no longer referenced
+        if old.name != original_file.name:
+            with contextlib.suppress(OSError):
+                old.unlink()
+    return folder / STATE
+
+
+@dataclass
+class Recovered:
+    """A document read back from an autosave."""
+
+    manifest: dict[str, Any]
+    original: np.ndarray
+    image: np.ndarray
+    mask: np.ndarray
+    sketch: np.ndarray
+    meta: ImageMeta
+
+    @property
+    def image_rect(self) -> Rect | None:
+        rect = self.manifest.get("image_rect")
+        return tuple(rect) if rect else None  # type: ignore[return-value]
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    with np.load(folder / STATE, allow_pickle=False) as data:
+        manifest = json.loads(str(data["manifest"]))
+    if not isinstance(manifest, dict) or manifest.get("version") != FORMAT_VERSION:
+        raise ValueError("unknown autosave version")
+    return manifest
+
+
+def read_session(folder: Path) -> Recovered:
+    """Read a session's document (ValueError/OSError when it is damaged)."""
+    with np.load(folder / STATE, allow_pickle=False) as data:
+        manifest = json.loads(str(data["manifest"]))
+        if manifest.get("version") != FORMAT_VERSION:
+            raise ValueError("unknown autosave version")
+        w, h = (int(v) for v in manifest["size"])
+        mask = _unpack(data["mask"], (h, w))
+        sketch = _unpack(data["sketch"], (h, w)) if "sketch" in data else np.zeros((h, w), np.uint8)
+        patch = data.get("image_patch")
+    with np.load(folder / f"original-{manifest['token']}.npz", allow_pickle=False) as data:
+        original = np.ascontiguousarray(data["original"])
+        alpha = data.get("alpha")
+        exif = data["exif"].tobytes() or None
+        icc = data["icc"].tobytes() or None
+    if original.shape != (h, w, 3) or original.dtype != np.uint8:
+        raise ValueError("the saved photo does not match its manifest")
+    if alpha is not None and alpha.shape != (h, w):
+        raise ValueError("the saved alpha does not match the photo")
+    image = original.copy()
+    rect = manifest.get("image_rect")
+    if rect:
+        x, y, rw, rh = (int(v) for v in rect)
+        if patch is None or patch.shape != (rh, rw, 3):
+            raise ValueError("the saved image patch does not match its rectangle")
+        image[y : y + rh, x : x + rw] = patch
+    dpi = manifest.get("dpi")
+    source = manifest.get("source")
+    meta = ImageMeta(
+        path=Path(source) if source else None,
+        format=str(manifest.get("format") or "PNG"),
+        exif=exif,
+        icc=icc,
+        dpi=(float(dpi[0]), float(dpi[1])) if dpi else None,
+        alpha=alpha,
+        notes=[str(n) for n in manifest.get("notes", [])],
+        display_name=str(manifest.get("display_name") or "Recovered photo"),
+    )
+    return Recovered(manifest, original, image, mask, sketch, meta)
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def _lock(folder: Path) -> QLockFile | None:
+    """The session's lock if we could take it (its editor is gone), else None."""
+    lock = QLockFile(str(folder / LOCK))
+    lock.setStaleLockTime(0)  # stale only when the owning process is gone, never by age
+    return lock if lock.tryLock(0) else None
+
+
+@dataclass
+class Orphan:
+    """The autosave of an editor that did not close cleanly (we hold its lock)."""
+
+    folder: Path
+    manifest: dict[str, Any]
+    lock: QLockFile = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("display_name") or "a photo")
+
+    @property
+    def saved_at(self) -> float:
+        return float(self.manifest.get("saved_at", 0.0))
+
+    def describe(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.saved_at))
+        return f"{self.name} (autosaved {when})"
+
+    def release(self) -> None:
+        self.lock.unlock()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.lock.unlock()
+        with contextlib.suppress(OSError):
+            (self.folder / LOCK).unlink()
+        with contextlib.suppress(OSError):
+            self.folder.rmdir()
+
+
+class AutosaveStore:
+    """The autosave folder: one locked session per running editor, orphans from crashes."""
+
+    def __init__(self, folder: Path | str | None = None) -> None:
+        self.folder = Path(folder) if folder is not None else default_folder()
+
+    def new_session(self) -> tuple[Path, QLockFile]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        session = self.folder / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        session.mkdir()
+        lock = _lock(session)
+        if lock is None:  # cannot happen for a fresh folder, unless the disk misbehaves
+            raise OSError(f"could not lock the autosave folder {session}")
+        return session, lock
+
+    def orphans(self, exclude: tuple[Path, ...] = ()) -> list[Orphan]:
+        """Sessions left by editors that died, newest first (their locks are now ours).
+
+        Left-over sessions without a readable state are removed on the way.
+        """
+        found: list[Orphan] = []
+        if not self.folder.is_dir():
+            return found
+        for folder in sorted(self.folder.iterdir()):
+            if not folder.is_dir() or folder in exclude:
+                continue
+            lock = _lock(folder)
+            if lock is None:
+                continue  # another editor is running with it
+            try:
+                manifest = read_manifest(folder)
+            except Exception as error:  # noqa: BLE001 - empty or damaged: nothing to offer
+                if (folder / STATE).exists():
+                    log.warning("autosave %s is damaged (%s); removing it", folder, error)
+                Orphan(folder, {}, lock).remove()
+                continue
+            found.append(Orphan(folder, manifest, lock))
+        found.sort(key=lambda o: o.saved_at, reverse=True)
+        return found
+
+
+# --------------------------------------------------------------------------- the autosaver
+
+
+class Autosaver(QObject):
+    """Keeps the window's document autosaved and offers to restore after a crash."""
+
+    saved = Signal(str)  # state file written
+    cleared = Signal()  # nothing worth keeping: the state file was removed
+    restored = Signal(str)  # display name of the recovered photo
+    failed = Signal(str)  # an autosave could not be written or read (logged, not modal)
+
+    def __init__(
+        self, window: MainWindow, store: AutosaveStore, delay_ms: int = DEFAULT_DELAY_MS
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.store = store
+        self.delay_ms = delay_ms
+        self.session: Path | None = None
+        self._lock: QLockFile | None = None
+        self._io = threading.Lock()  # one writer at a time; close waits for it
+        self._closed = False
+        self._writing = False
+        self._again = False
+        self._has_state = False
+        self._token = uuid.uuid4().hex
+        self._original_written = False
+        self._image_rect: Rect | None = None
+        self._sketch_used = False
+        self._adopted: Orphan | None = None  # restored orphan, removed after our first write
+        self._buffers: dict[str, np.ndarray] = {}
+        self.last_snapshot_ms = 0.0  # GUI-thread cost of the last snapshot (for the tests)
+        self.ask_restore: Callable[[Orphan], str] = self._ask_restore
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.timeout.connect(self.autosave_now)
+        try:
+            self.session, self._lock = store.new_session()
+        except OSError as error:
+            log.warning("autosave disabled: %s", error)
+            self._closed = True
+            return
+        doc = window.doc
+        doc.replaced.connect(self._on_replaced)
+        doc.image_changed.connect(self._on_image_changed)
+        doc.mask_changed.connect(self._changed)
+        doc.sketch_changed.connect(self._on_sketch_changed)
+        window.history.indexChanged.connect(self._changed)
+        window.history.cleanChanged.connect(self._changed)
+
+    # --- change tracking (GUI thread) -----------------------------------------------------
+    def _on_replaced(self) -> None:
+        self._token = uuid.uuid4().hex
+        if not self._writing:
+            self._buffers.clear()  # the old photo's size: free them
+        self._original_written = False
+        self._image_rect = None
+        self._sketch_used = False
+        self._changed()
+
+    def _on_image_changed(self, rect: Rect) -> None:
+        self._image_rect = union_rect(self._image_rect, self.window.doc.clip(rect))
+        self._changed()
+
+    def _on_sketch_changed(self, _rect: Rect) -> None:
+        self._sketch_used = True
+        self._changed()
+
+    def _changed(self, *_args) -> None:
+        if not self._closed and not self.timer.isActive():
+            self.timer.start(self.delay_ms)
+
+    def worth_keeping(self) -> bool:
+        doc = self.window.doc
+        if doc.is_empty:
+            return False
+        return self.window.is_modified() or doc.has_mask() or bool(doc.sketch.any())
+
+    # --- writing --------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """Copy what the background writer needs (GUI thread; the image only where it changed)."""
+        started = time.perf_counter()
+        doc = self.window.doc
+        meta = doc.meta
+        rect = self._image_rect
+        if rect is not None and (rect[2] <= 0 or rect[3] <= 0):
+            rect = None
+        patch = None
+        if rect is not None:
+            x, y, w, h = rect
+            patch = doc.image[y : y + h, x : x + w].copy()
+        stamp = getattr(self.window, "file_guard", None)
+        source_stamp = stamp.known(meta.path) if stamp is not None and meta.path else None
+        manifest = {
+            "version": FORMAT_VERSION,
+            "token": self._token,
+            "saved_at": time.time(),
+            "size": [doc.width, doc.height],
+            "source": str(meta.path) if meta.path else None,
+            "source_stamp": list(source_stamp) if source_stamp else None,
+            "display_name": meta.display_name,
+            "format": meta.format,
+            "dpi": list(meta.dpi) if meta.dpi else None,
+            "notes": list(meta.notes),
+            "image_rect": list(rect) if rect else None,
+            "pid": os.getpid(),
+        }
+        snap = Snapshot(
+            token=self._token,
+            manifest=manifest,
+            mask=self._copy_layer("mask"),
+            sketch=self._copy_layer("sketch") if self._sketch_used else None,
+            image_patch=patch,
+        )
+        if not self._original_written:
+            # once edited, the original is a separate array nobody writes to; before that it
+            # is the live image, which a fill may change while the writer runs
+            original = doc.original
+            snap.original = original.copy() if original is doc.image else original
+            snap.alpha, snap.exif, snap.icc = meta.alpha, meta.exif, meta.icc
+        self.last_snapshot_ms = (time.perf_counter() - started) * 1000.0
+        return snap
+
+    def _copy_layer(self, name: str) -> np.ndarray:
+        """Copy a mask/sketch into a buffer kept between autosaves: a fresh 24 MB array would
+        cost the GUI thread its page faults each time. Safe because a snapshot is only taken
+        when no write is in flight."""
+        layer = self.window.doc.layer(name)
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != layer.shape:
+            buf = self._buffers[name] = np.empty_like(layer)
+        np.copyto(buf, layer)
+        return buf
+
+    def autosave_now(self) -> None:
+        """Write (or clear) the autosave now, in the background."""
+        if self._closed or self.session is None:
+            return
+        if self._writing:
+            self._again = True
+            return
+        snap = self.snapshot() if self.worth_keeping() else None
+        if snap is None and not self._has_state:
+            return
+        session = self.session
+        self._writing = True
+
+        def work() -> Path | None:
+            with self._io:
+                if self._closed:
+                    return None
+                if snap is None:
+                    with contextlib.suppress(FileNotFoundError):
+                        (session / STATE).unlink()
+                    return None
+                return write_snapshot(session, snap)
+
+        def done(path: Path | None) -> None:
+            self._writing = False
+            if path is not None:
+                self._has_state = True
+                self._original_written = True
+                if snap is not None and snap.token != self._token:
+                    self._original_written = False  # a new photo arrived meanwhile
+                if self._adopted is not None:  # the recovered work is safe in our session now
+                    self._adopted.remove()
+                    self._adopted = None
+                emit(self.saved, str(path))
+            elif snap is None and not self._closed:
+                self._has_state = False
+                emit(self.cleared)
+            self._write_finished()
+
+        def failed(error: BaseException) -> None:
+            self._writing = False
+            log.warning("autosave failed: %s", error)
+            emit(self.failed, f"Autosave failed: {error}")
+            self._write_finished()
+
+        run_in_background(work, done, failed)
+
+    def _write_finished(self) -> None:
+        if self._again and not self._closed:
+            self._again = False
+            self._changed()
+
+    @property
+    def busy(self) -> bool:
+        return self._writing or self.timer.isActive()
+
+    # --- closing --------------------------------------------------------------------------
+    def close_session(self) -> None:
+        """Clean close: wait for a write in progress, then remove this session's files."""
+        if self._closed and self.session is None:
+            return
+        self.timer.stop()
+        with self._io:
+            self._closed = True
+            if self.session is not None:
+                shutil.rmtree(self.session, ignore_errors=True)
+        if self._lock is not None:
+            self._lock.unlock()
+        if self.session is not None:
+            with contextlib.suppress(OSError):
+                self.session.rmdir()
+        self.session = None
+        if self._adopted is not None:  # the user has dealt with the recovered work
+            self._adopted.remove()
+            self._adopted = None
+
+    def abandon(self) -> None:
+        """Stop and release the lock but leave the files, as a crash would (tests, shutdown)."""
+        self.timer.stop()
+        with self._io:
+            self._closed = True
+        if self._lock is not None:
+            self._lock.unlock()
+
+    # --- restoring ------------------------------------------------------------------------
+    def _ask_restore(self, orphan: Orphan) -> str:
+        answer = os.environ.get(ENV_ANSWER, "").strip().lower()
+        if answer in ANSWERS:
+            return answer
+        from PySide6.QtWidgets import QMessageBox
+
+        box = QMessageBox(self.window)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Recover unsaved work?")
+        box.setText(
+            "DeepFill Studio did not close properly last time. Your unsaved work on "
+            f"{orphan.describe()} can be recovered."
+        )
+        box.setInformativeText(
+            "Restore opens it as it was at the last autosave. Discard deletes it for good; "
+            "Not Now keeps it for the next start."
+        )
+        restore = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        later = box.addButton("Not Now", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(restore)
+        box.setEscapeButton(later)
+        box.exec()
+        clicked = box.clickedButton()
+        return "restore" if clicked is restore else "discard" if clicked is discard else "later"
+
+    def offer_restore(self) -> str | None:
+        """Look for work left by a crashed editor and offer the newest; returns the answer."""
+        if self._closed:
+            return None
+        orphans = self.store.orphans(exclude=(self.session,) if self.session else ())
+        if not orphans:
+            return None
+        newest, others = orphans[0], orphans[1:]
+        for orphan in others:  # offered at a later start, one at a time
+            orphan.release()
+        answer = self.ask_restore(newest)
+        if answer == "restore":
+            self.restore(newest)
+        elif answer == "discard":
+            newest.remove()
+        else:
+            newest.release()
+        return answer
+
+    def restore(self, orphan: Orphan) -> None:
+        """Read the orphan in the background, then make it the window's document."""
+
+        def done(recovered: Recovered) -> None:
+            self.apply(recovered)
+            self._adopted = orphan
+            self.autosave_now()  # into our own session; the orphan goes once that is written
+
+        def failed(error: BaseException) -> None:
+            log.warning("could not restore %s: %s", orphan.folder, error)
+            orphan.remove()
+            self.window.show_message(
+                "Could not recover the work",
+                f"The autosave of {orphan.name} is damaged and could not be restored ({error}).",
+            )
+            emit(self.failed, str(error))
+
+        run_in_background(lambda: read_session(orphan.folder), done, failed)
+
+    def apply(self, rec: Recovered) -> None:
+        """Put a recovered document in the window: the photo as opened plus one undo step."""
+        win = self.window
+        win._set_photo(rec.original, rec.meta)
+        doc = win.doc
+        patches = []
+        rect = rec.image_rect
+        if rect is not None:
+            x, y, w, h = rect
+            before, after = rec.original[y : y + h, x : x + w], rec.image[y : y + h, x : x + w]
+            patches.append(Patch.make("image", rect, before, after))
+        for layer, arr in (("mask", rec.mask), ("sketch", rec.sketch)):
+            box = bbox_of(arr)
+            if box is not None:
+                x, y, w, h = box
+                before = doc.layer(layer)[y : y + h, x : x + w].copy()
+                patches.append(Patch.make(layer, box, before, arr[y : y + h, x : x + w]))
+        if rect is not None or patches:
+            win.history.push(
+                PatchCommand(doc, "Recovered unsaved edits", patches, kind="recovered")
+            )
+        if rect is not None:
+            self._image_rect = rect
+        self._sketch_used = bool(rec.sketch.any())
+        guard = getattr(win, "file_guard", None)
+        stamp = rec.manifest.get("source_stamp")
+        if guard is not None and rec.meta.path is not None and stamp:
+            guard.remember(rec.meta.path, (float(stamp[0]), int(stamp[1])))
+        when = time.strftime("%H:%M", time.localtime(float(rec.manifest.get("saved_at", 0))))
+        win.status.showMessage(
+            f"Recovered your unsaved work on {rec.meta.display_name} (autosaved at {when}).", 10000
+        )
+        emit(self.restored, rec.meta.display_name)
