@@ -128,11 +128,12 @@ def run_editor(photo_path: str | None = None) -> int:
         print(missing_libraries_message(str(error)), file=sys.stderr)
         return 1
 
+    from app.autosave import AutosaveStore
     from app.main_window import MainWindow
     from app.widgets.theme import apply_theme
 
     app = create_application()
-    window = MainWindow()
+    window = MainWindow(autosave=AutosaveStore())  # crash recovery in the per-user data folder
     theme = str(window.settings.get("view/theme"))
     if theme != "system":
         apply_theme(app, theme)

@@ -7,6 +7,11 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # the machine is shared: keep torch to one core
 
+import tempfile  # noqa: E402
+
+# editors started through app.gui autosave here, never in the user's real data folder
+os.environ.setdefault("DEEPFILL_STUDIO_AUTOSAVE", tempfile.mkdtemp(prefix="deepfill-autosave-"))
+
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
