@@ -162,7 +162,7 @@ def test_identity_attention_reproduces_the_residual_exactly():
     grid = plan_grid(256, 320, working_size=40)  # s = 8, c = 64, grid 4 x 5
     low = downscale_image(image, grid)
     lay = cra._Layout.of("b", grid.cell)
-    agg = cra._Aggregator(image, low, grid, lay, cra.DEFAULT_BATCH_BYTES)
+    agg = cra._Aggregator(torch.from_numpy(image), low, grid, lay, cra.DEFAULT_BATCH_BYTES)
     acc = torch.zeros(256 + grid.cell, 320 + grid.cell, 3)
     inner = [(r, c) for r in range(1, grid.rows - 1) for c in range(1, grid.cols - 1)]
     keys = torch.tensor([[r * grid.cols + c] for r, c in inner])

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -278,7 +279,7 @@ class _Aggregator:
 
     def __init__(
         self,
-        image: np.ndarray,
+        image: torch.Tensor,
         low_in: np.ndarray,
         grid: CraGrid,
         layout: _Layout,
@@ -345,10 +346,18 @@ class _Aggregator:
                 ky, kx = divmod(key, gw)
                 y, x = ky * c - o, kx * c - o
                 # uint8 -> float copy, then a contiguous add: ~5x faster than a mixed-type add.
-                pixels.copy_(torch.from_numpy(self.image[y : y + p, x : x + p]))
+                pixels.copy_(self.image[y : y + p, x : x + p])
                 out[i].add_(pixels, alpha=w)
                 ly, lx = GRID * ky - lo, GRID * kx - lo  # in low_pad (its halo absorbs the -1)
                 low_sum[i].add_(self.low_pad[:, ly : ly + ls, lx : lx + ls], alpha=w)
+
+
+def _as_tensor(array: np.ndarray) -> torch.Tensor:
+    """A tensor sharing the array's memory, also for read-only arrays (decoded images often are;
+    nothing here writes to it, so torch's warning about that does not apply)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(array)
 
 
 @contextmanager
@@ -421,6 +430,7 @@ def cra_upscale(
     if low_mask is None:
         low_mask = downscale_mask(mask, grid)
     lay = _Layout.of(variant, c)
+    image_t = _as_tensor(image)
     feather_px = default_feather(s) if feather < 0 else int(round(feather))
 
     hole_rows = np.flatnonzero(mask.any(axis=1))
@@ -437,7 +447,7 @@ def cra_upscale(
         if att.shape[1] != grid.rows * grid.cols:
             raise ValueError("attention grid does not match the CRA grid")
         valid_t = torch.from_numpy(valid.reshape(-1))
-        agg = _Aggregator(image, low_in, grid, lay, batch_bytes)
+        agg = _Aggregator(image_t, low_in, grid, lay, batch_bytes)
 
     # Coverage of the paste windows per axis (1 in the interior, less at the padded grid's border).
     def coverage(count: int) -> np.ndarray:
@@ -482,7 +492,7 @@ def cra_upscale(
             alpha = _feather_alpha(
                 mask[hy0:hy1, hx0:hx1], feather_px, y0 - hy0, x0 - hx0, (y1 - y0, x1 - x0)
             )
-            original = torch.from_numpy(image[y0:y1, x0:x1])
+            original = image_t[y0:y1, x0:x1]
             fill.sub_(original).mul_(torch.from_numpy(alpha)[:, :, None]).add_(original)
         values = fill.round_().to(torch.uint8).numpy()
         np.copyto(out[y0:y1, x0:x1], values, where=mask[y0:y1, x0:x1, None])  # hole pixels only
