@@ -1,0 +1,280 @@
+"""Crash recovery: autosave in the background, restore after a crash (SIGKILL), clean up after
+a clean close, and no GUI freeze on a 24 MP photo."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QElapsedTimer, QTimer
+
+from app.autosave import ENV_ANSWER, STATE, AutosaveStore, read_session
+from app.document import ImageMeta
+from tests.conftest import InstantRunner, make_photo, open_and_wait
+
+pytestmark = pytest.mark.reliability
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def store(tmp_path) -> AutosaveStore:
+    return AutosaveStore(tmp_path / "autosave")
+
+
+@pytest.fixture
+def editor(make_window, store):
+    """Windows with autosave on (short delay), all using the same autosave folder."""
+
+    def factory(delay_ms: int = 100, **kw):
+        win = make_window(autosave=store, **kw)
+        win.autosaver.delay_ms = delay_ms
+        return win
+
+    return factory
+
+
+def paint_mask(win, rect=(20, 30, 40, 25)) -> None:
+    x, y, w, h = rect
+    win.doc.mask[y : y + h, x : x + w] = 255
+    win.doc.notify("mask", rect)
+    win.history.push(_cmd(win, "mask"))
+
+
+def _cmd(win, layer):
+    """An undo step for an edit already drawn into the layer (like a finished stroke)."""
+    from app.commands import Patch, PatchCommand
+    from app.document import bbox_of
+
+    arr = win.doc.layer(layer)
+    x, y, w, h = bbox_of(arr)
+    after = arr[y : y + h, x : x + w].copy()
+    return PatchCommand(win.doc, f"paint {layer}", [Patch.make(layer, (x, y, w, h),
+                        np.zeros_like(after), after)], applied=True, kind="stroke")
+
+
+def draw_sketch(win, row=70) -> None:
+    win.doc.sketch[row, 10:150] = 255
+    win.doc.notify("sketch", (10, row, 140, 1))
+    win.history.push(_cmd(win, "sketch"))
+
+
+def wait_saved(qtbot, win, timeout=15000):
+    with qtbot.waitSignal(win.autosaver.saved, timeout=timeout) as sig:
+        pass
+    qtbot.waitUntil(lambda: not win.autosaver.busy, timeout=timeout)
+    return Path(sig.args[0])
+
+
+def session_files(win) -> list[str]:
+    return sorted(p.name.split("-")[0] for p in win.autosaver.session.iterdir())
+
+
+def test_edits_are_autosaved_a_little_after_each_change(qtbot, editor, photo_file, report):
+    win = editor(delay_ms=400)
+    open_and_wait(qtbot, win, photo_file)
+    assert not (win.autosaver.session / STATE).exists()  # an untouched photo is not saved
+    paint_mask(win)
+    started = time.perf_counter()
+    state = wait_saved(qtbot, win)
+    waited = time.perf_counter() - started
+    assert 0.35 <= waited < 5, waited
+    assert session_files(win) == ["original", "session.lock", "state.npz"]
+    rec = read_session(win.autosaver.session)
+    assert np.array_equal(rec.mask, win.doc.mask)
+    assert np.array_equal(rec.image, win.doc.image)
+    assert rec.meta.path == photo_file and rec.meta.exif == win.doc.meta.exif
+    report.add("Crash recovery", "mask painted on holiday.jpg",
+               f"autosaved {waited:.2f} s after the change ({state.stat().st_size} bytes)", True)
+    # undo to the clean photo: nothing left worth keeping, so the autosave goes away
+    with qtbot.waitSignal(win.autosaver.cleared, timeout=10000):
+        win.history.undo()
+    assert not (win.autosaver.session / STATE).exists()
+
+
+def test_restore_after_a_crash_gives_back_image_mask_sketch_and_undo(
+    qtbot, editor, photo_file, report
+):
+    first = editor(runner=InstantRunner(colour=(250, 5, 5)))
+    open_and_wait(qtbot, first, photo_file)
+    paint_mask(first)
+    with qtbot.waitSignal(first.fill_applied, timeout=10000):
+        first.fill()
+    paint_mask(first, (100, 10, 30, 30))
+    draw_sketch(first)
+    wait_saved(qtbot, first)
+    expected = {k: first.doc.layer(k).copy() for k in ("image", "mask", "sketch")}
+    original = first.doc.original.copy()
+    assert not np.array_equal(expected["image"], original)
+    first.autosaver.abandon()  # what a crash leaves: files on disk, lock free
+
+    second = editor()
+    second.autosaver.ask_restore = lambda orphan: "restore"
+    with qtbot.waitSignal(second.autosaver.restored, timeout=15000):
+        assert second.autosaver.offer_restore() == "restore"
+    doc = second.doc
+    for layer, arr in expected.items():
+        assert np.array_equal(doc.layer(layer), arr), layer
+    assert doc.meta.path == photo_file and doc.meta.display_name == "holiday.jpg"
+    assert doc.meta.exif == first.doc.meta.exif and doc.meta.icc == first.doc.meta.icc
+    assert doc.meta.dpi == first.doc.meta.dpi
+    assert second.is_modified()  # unsaved work is still unsaved
+    second.history.undo()  # one step back: the photo as it was opened
+    assert np.array_equal(doc.image, original) and not doc.mask.any() and not doc.sketch.any()
+    second.history.redo()
+    assert np.array_equal(doc.image, expected["image"])
+    wait_saved(qtbot, second)  # the recovered work is in the new session ...
+    assert not first.autosaver.session.exists()  # ... and the crashed one is gone
+    report.add("Crash recovery", "photo + fill + mask + sketch, editor died",
+               "restored image, mask, sketch, EXIF/ICC/DPI; undo gives the original", True)
+
+
+def test_clean_close_removes_the_autosave(qtbot, editor, photo_file, report):
+    win = editor(answers={"unsaved": "discard"})
+    open_and_wait(qtbot, win, photo_file)
+    paint_mask(win)
+    wait_saved(qtbot, win)
+    session = win.autosaver.session
+    assert (session / STATE).exists()
+    win._close_approved = False
+    win.close()
+    qtbot.waitUntil(lambda: not session.exists(), timeout=5000)
+    assert win.prompts == ["unsaved"]
+    assert AutosaveStore(session.parent).orphans() == []
+    report.add("Crash recovery", "clean close after 'discard'", "session folder removed", True)
+
+
+def test_running_editors_never_offer_each_others_work(qtbot, editor, photo_file):
+    first = editor()
+    open_and_wait(qtbot, first, photo_file)
+    paint_mask(first)
+    wait_saved(qtbot, first)
+    second = editor()
+    asked = []
+    second.autosaver.ask_restore = lambda orphan: asked.append(orphan) or "restore"
+    assert second.autosaver.offer_restore() is None
+    assert asked == []
+
+
+@pytest.mark.parametrize("answer", ["discard", "later"])
+def test_declining_the_offer(qtbot, editor, photo_file, monkeypatch, answer):
+    first = editor()
+    open_and_wait(qtbot, first, photo_file)
+    paint_mask(first)
+    wait_saved(qtbot, first)
+    first.autosaver.abandon()
+    monkeypatch.setenv(ENV_ANSWER, answer)  # the scripted answer (no dialog)
+    second = editor()
+    assert second.autosaver.offer_restore() == answer
+    assert second.doc.is_empty
+    assert first.autosaver.session.exists() == (answer == "later")
+    third = editor()  # "later" offers it again at the next start
+    monkeypatch.setenv(ENV_ANSWER, "later")
+    assert third.autosaver.offer_restore() == ("later" if answer == "later" else None)
+
+
+def test_damaged_autosave_is_reported_and_the_window_survives(
+    qtbot, editor, photo_file, monkeypatch, report
+):
+    first = editor()
+    open_and_wait(qtbot, first, photo_file)
+    paint_mask(first)
+    wait_saved(qtbot, first)
+    first.autosaver.abandon()
+    for original in first.autosaver.session.glob("original-*.npz"):
+        original.write_bytes(original.read_bytes()[:100])  # cut short by a disk problem
+    second = editor()
+    open_and_wait(qtbot, second, photo_file)
+    second.autosaver.ask_restore = lambda orphan: "restore"
+    with qtbot.waitSignal(second.message_shown, timeout=10000) as msg:
+        second.autosaver.offer_restore()
+    assert "could not be restored" in msg.args[1]
+    assert second.doc.size == (160, 120) and not second.doc.has_mask()
+    assert not first.autosaver.session.exists()
+    report.add("Crash recovery", "autosave with a truncated original", msg.args[1], True)
+
+
+def test_autosave_of_a_24_mp_photo_does_not_freeze_the_gui(qtbot, editor, report):
+    win = editor(delay_ms=50)
+    h, w = 4000, 6000
+    rng = np.random.default_rng(1)
+    photo = np.empty((h, w, 3), np.uint8)
+    photo[:] = rng.integers(0, 256, (h, 1, 3), dtype=np.uint8)  # cheap to make, not trivial
+    photo[::7] = rng.integers(0, 256, (1, w, 3), dtype=np.uint8)
+    win._set_photo(photo, ImageMeta(display_name="big.tif"))
+    del photo
+    # as after a real open: the copy buffers are faulted in on a pool thread meanwhile
+    qtbot.waitUntil(lambda: "original" in win.autosaver._buffers, timeout=10000)
+    clock = QElapsedTimer()
+    ticks: list[int] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(clock.elapsed()))
+    results = []
+    for rect in ((1000, 1000, 800, 500), (3000, 2000, 600, 900)):
+        paint_mask(win, rect)  # (the test's own bookkeeping is not timed)
+        clock.start()
+        ticks.append(0)
+        timer.start()
+        started = time.perf_counter()
+        wait_saved(qtbot, win, timeout=60000)
+        results.append((time.perf_counter() - started, win.autosaver.last_snapshot_ms))
+        timer.stop()
+        ticks.append(-1)  # separator
+    longest = max(b - a for a, b in zip(ticks, ticks[1:], strict=False) if a >= 0 and b >= 0)
+    first_s, first_ms = results[0]
+    again_s, again_ms = results[1]
+    print(f"\n24 MP autosave: first {first_s:.2f} s (GUI copy {first_ms:.0f} ms), "
+          f"next {again_s:.2f} s (GUI copy {again_ms:.0f} ms); longest GUI stall {longest} ms")
+    report.add("Crash recovery", "24 MP photo autosave",
+               f"first write {first_s:.2f} s, next {again_s:.2f} s in the background; GUI copy "
+               f"{first_ms:.0f} / {again_ms:.0f} ms; longest stall {longest} ms", longest < 100)
+    assert longest < 100
+    rec = read_session(win.autosaver.session)
+    assert np.array_equal(rec.mask, win.doc.mask) and np.array_equal(rec.image, win.doc.image)
+
+
+def test_crash_with_sigkill_and_restore_in_a_new_editor(
+    qtbot, make_window, tmp_path, monkeypatch, report
+):
+    photo = tmp_path / "trip.png"
+    Image.fromarray(make_photo(120, 160)).save(photo)
+    folder = tmp_path / "autosave"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability.editor_session", str(photo), str(folder),
+         str(tmp_path)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("READY"), (line, proc.stderr.read() if proc.poll() else "")
+        assert AutosaveStore(folder).orphans() == []  # alive: its lock is held
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL
+    expected = np.load(tmp_path / "expected.npz")
+    assert expected["mask"].any() and expected["sketch"].any()
+    assert not np.array_equal(expected["image"], expected["original"])
+
+    monkeypatch.setenv(ENV_ANSWER, "restore")
+    win = make_window(autosave=AutosaveStore(folder))
+    with qtbot.waitSignal(win.autosaver.restored, timeout=30000):
+        win.show()  # the offer comes right after the window first shows
+    for layer in ("image", "mask", "sketch"):
+        assert np.array_equal(win.doc.layer(layer), expected[layer]), layer
+    assert np.array_equal(win.doc.original, expected["original"])
+    assert win.doc.meta.path == photo and win.is_modified()
+    report.add("Crash recovery", "editor killed with SIGKILL after a fill, mask and sketch",
+               "new editor offered the work and restored image, mask and sketch exactly", True)
