@@ -50,6 +50,7 @@ from app.widgets.file_actions import FileActionsMixin
 from app.widgets.fill_actions import FillActionsMixin, Pending
 from app.widgets.history_panel import HistoryPanel
 from app.widgets.icons import IconBinder
+from app.widgets.model_manager import ModelManager, is_model_path, open_model_manager
 from app.widgets.status import StatusBar
 from app.widgets.theme import THEMES, apply_theme
 from app.widgets.tool_panel import ToolPanel
@@ -307,6 +308,14 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
             checkable=True,
             section="Run",
         )
+        self.act_models = A(
+            "&Models…",
+            self.show_models,
+            None,
+            None,
+            "Import, choose and remove inpainting models",
+            section="Run",
+        )
 
         # view
         self.act_zoom_in = A(
@@ -414,6 +423,8 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
         m.addAction(self.act_fill)
         m.addAction(self.act_cancel)
         m.addAction(self.act_auto)
+        m.addSeparator()
+        m.addAction(self.act_models)
 
         m = mb.addMenu("&Help")
         m.addAction(self.act_shortcuts)
@@ -488,6 +499,7 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
         self.panel.mask_opacity_changed.connect(self._mask_opacity_changed)
         self.panel.strategy_changed.connect(lambda s: self.settings.set("run/strategy", s))
         self.panel.device_changed.connect(self._device_changed)
+        self.panel.models_button.clicked.connect(self.show_models)
         self.panel.grow_spin.valueChanged.connect(lambda v: self.settings.set("tools/grow_px", v))
         self.status.cancel_requested.connect(self.cancel_fill)
         self.history.cleanChanged.connect(self._on_clean_changed)
@@ -784,7 +796,19 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
         dlg.show()
         return dlg
 
+    def show_models(self) -> ModelManager:
+        return open_model_manager(self)
+
     # ================================================================== Qt events
+    def dropEvent(self, event) -> None:
+        """A dropped model file or checkpoint folder is imported, not opened as a photo."""
+        path = self._dropped_file(event.mimeData())
+        if path and is_model_path(path):
+            event.acceptProposedAction()
+            QTimer.singleShot(0, lambda: self.show_models().import_paths([path]))
+            return
+        super().dropEvent(event)
+
     def apply_default_layout(self) -> None:
         """Side panel about 300 px wide; tools as tall as they need, history gets the rest."""
         width = max(300, self.panel.sizeHint().width() + 24)
