@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -44,6 +45,7 @@ GRID = 8  # network pixels per attention cell
 MIN_ROW_MASS = 1e-3  # a query whose valid keys hold less attention than this gets no residual
 MIN_KEY_WEIGHT = 1e-3  # keys below this share of a query's weight are dropped (speed, invisible)
 DEFAULT_BATCH_BYTES = 8 << 20  # float patch buffer per batch of query cells
+DEFAULT_CACHE_BYTES = 12 << 20  # float key patches kept per worker thread
 
 
 @dataclass(frozen=True)
@@ -271,10 +273,11 @@ def default_feather(scale: int) -> int:
 class _Aggregator:
     """Windowed, aggregated residual patches for the query cells of one grid row.
 
-    Key patches are read straight from the uint8 photo (views, no copies) and accumulated in
-    float per query; their blur B is aggregated at low resolution and upsampled once per query
-    (bilinear upsampling is linear and the key patches sit on the same s-pixel phase, so
-    sum_k w_k B_k = up(sum_k w_k low_k)).
+    Key patches are read from the uint8 photo, converted to float once (a small per-worker cache
+    keeps recent ones: diffuse attention reuses the same keys for many queries) and accumulated
+    per query. Their blur B is aggregated at low resolution and upsampled once per query:
+    bilinear upsampling is linear and the key patches sit on the same s-pixel phase, so
+    sum_k w_k B_k = up(sum_k w_k low_k).
     """
 
     def __init__(
@@ -284,20 +287,28 @@ class _Aggregator:
         grid: CraGrid,
         layout: _Layout,
         batch_bytes: int,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> None:
         self.image, self.grid, self.lay = image, grid, layout
-        # Channels first, with a replicated halo for keys at the border.
-        low_chw = np.ascontiguousarray(low_in.transpose(2, 0, 1))
-        self.low_pad = torch.from_numpy(np.pad(low_chw, ((0, 0), (1, 1), (1, 1)), mode="edge"))
-        p = layout.patch
+        p, s = layout.patch, grid.scale
+        ls = self.low_side = p // s + 2  # low-resolution patch with its one-pixel halo
+        # The low-resolution patch under every key, [Lk, 3, ls, ls] (a few MB): the padding makes
+        # key (ky, kx)'s patch start at (8 ky, 8 kx) and reproduces the border clamp.
+        low = torch.from_numpy(np.ascontiguousarray(low_in.transpose(2, 0, 1)))[None]
+        low = F.pad(low, (layout.offset // s + 1,) * 4, mode="replicate")
+        cols = F.unfold(low, ls, stride=GRID)[0]  # [3 ls ls, Lk]
+        self.low_keys = cols.T.reshape(-1, 3, ls, ls).contiguous()
+        self.up = _bilinear_matrix(ls, s)  # [P, ls], the same for rows and columns
         self.window = None
         if layout.window is not None:
-            self.window = torch.from_numpy(np.outer(layout.window, layout.window))
-        self.low_side = p // grid.scale + 2  # low-resolution patch with its one-pixel halo
-        self.batch = max(1, batch_bytes // (p * p * 3 * 4))
+            self.window = torch.from_numpy(np.outer(layout.window, layout.window))[:, :, None]
+        patch_bytes = p * p * 3 * 4
+        self.batch = max(1, batch_bytes // patch_bytes)
+        self.cache_patches = max(1, cache_bytes // patch_bytes)
         self.scratch = _Scratch()
         self.pool: ThreadPoolExecutor | None = None
         self.workers = 1
+        self.caches: dict[int, OrderedDict[int, torch.Tensor]] = {}
 
     def row(self, keys: torch.Tensor, weights: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
         """keys/weights [n, k] (rows sorted by weight) -> (query number, windowed residual [P, P, 3])."""
@@ -306,26 +317,37 @@ class _Aggregator:
             yield from enumerate(self._batch(keys[start:stop], weights[start:stop]), start)
 
     def _batch(self, keys: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        p, s, n = self.lay.patch, self.grid.scale, keys.shape[0]
-        out = self.scratch.get("sum", (n, p, p, 3)).zero_()  # channels last, like the photo
-        low_sum = self.scratch.get("low", (n, 3, self.low_side, self.low_side)).zero_()
+        p, n = self.lay.patch, keys.shape[0]
+        out = self.scratch.get("sum", (n, p, p, 3))  # channels last, like the photo
         keys_l, weights_l = keys.tolist(), weights.tolist()
         workers = 1 if self.pool is None else min(self.workers, n)
         if workers == 1:
-            self._accumulate(range(n), keys_l, weights_l, out, low_sum, 0)
+            self._accumulate(range(n), keys_l, weights_l, out, 0)
         else:  # torch releases the GIL: one single-threaded accumulation per core
             jobs = [
-                self.pool.submit(
-                    self._accumulate, range(j, n, workers), keys_l, weights_l, out, low_sum, j
-                )
+                self.pool.submit(self._accumulate, range(j, n, workers), keys_l, weights_l, out, j)
                 for j in range(workers)
             ]
             for job in jobs:
                 job.result()
-        out.sub_(_upsample_patches(low_sum, s, self.scratch, "blur").permute(0, 2, 3, 1))
-        if self.window is not None:
-            out.mul_(self.window[:, :, None])
         return out
+
+    def _key_pixels(self, key: int, worker: int) -> torch.Tensor:
+        """Float copy [P, P, 3] of a key's photo patch, from the worker's cache when recent."""
+        cache = self.caches.setdefault(worker, OrderedDict())
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit
+        c, o, p, gw = self.grid.cell, self.lay.offset, self.lay.patch, self.grid.cols
+        buf = cache.popitem(last=False)[1] if len(cache) >= self.cache_patches else None
+        if buf is None:
+            buf = torch.empty(p, p, 3)
+        ky, kx = divmod(key, gw)
+        y, x = ky * c - o, kx * c - o
+        buf.copy_(self.image[y : y + p, x : x + p])  # uint8 -> float, vectorised
+        cache[key] = buf
+        return buf
 
     def _accumulate(
         self,
@@ -333,23 +355,20 @@ class _Aggregator:
         keys: list[list[int]],
         weights: list[list[float]],
         out: torch.Tensor,
-        low_sum: torch.Tensor,
         worker: int,
     ) -> None:
-        c, o, p, gw = self.grid.cell, self.lay.offset, self.lay.patch, self.grid.cols
-        ls, lo = self.low_side, o // self.grid.scale  # low patches start lo + 1 before their cell
-        pixels = self.scratch.get(f"key{worker}", (p, p, 3))
         for i in queries:
-            for key, w in zip(keys[i], weights[i], strict=True):
-                if w <= 0.0:
-                    break  # weights are sorted
-                ky, kx = divmod(key, gw)
-                y, x = ky * c - o, kx * c - o
-                # uint8 -> float copy, then a contiguous add: ~5x faster than a mixed-type add.
-                pixels.copy_(self.image[y : y + p, x : x + p])
-                out[i].add_(pixels, alpha=w)
-                ly, lx = GRID * ky - lo, GRID * kx - lo  # in low_pad (its halo absorbs the -1)
-                low_sum[i].add_(self.low_pad[:, ly : ly + ls, lx : lx + ls], alpha=w)
+            used = sum(1 for w in weights[i] if w > 0.0)  # weights are sorted
+            target = out[i].zero_()
+            for key, w in zip(keys[i][:used], weights[i][:used], strict=True):
+                target.add_(self._key_pixels(key, worker), alpha=w)
+            if used:
+                w = torch.tensor(weights[i][:used])
+                low = torch.tensordot(w, self.low_keys[keys[i][:used]], dims=1)  # [3, ls, ls]
+                blur = torch.matmul(torch.matmul(self.up, low), self.up.T)  # [3, P, P]
+                target.sub_(blur.permute(1, 2, 0))
+                if self.window is not None:
+                    target.mul_(self.window)
 
 
 def _as_tensor(array: np.ndarray) -> torch.Tensor:
