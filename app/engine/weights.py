@@ -19,6 +19,7 @@ import pickle
 import re
 import tempfile
 import warnings
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,6 +203,12 @@ def _read_torch_file(path: Path) -> object:
             "could run code (model files may only hold plain tensors and settings)"
         ) from None
     except Exception as exc:  # noqa: BLE001 - any failure to parse means 'not a model file'
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        if head == b"PK\x03\x04" and not zipfile.is_zipfile(path):  # torch's zip, cut short
+            raise ModelFileError(
+                f"{path.name} is damaged or incomplete (was the download cut short?)"
+            ) from None
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"{path.name} is not a readable model file ({first})") from None
 

@@ -172,7 +172,7 @@ def _list(path: Path) -> None:
 
 MODEL_CASES: list[ModelCase] = [
     ModelCase("empty.pt", _bytes(b""), "empty"),
-    ModelCase("truncated.pt", _truncated, "not a readable"),
+    ModelCase("truncated.pt", _truncated, "damaged or incomplete"),
     ModelCase("wrong_keys.pt", _wrong_keys, "missing tensors"),
     ModelCase("wrong_shapes.pt", _wrong_shapes, "wrong shape"),
     ModelCase("nan_weights.pt", _nan_weights, "invalid numbers"),
