@@ -7,6 +7,7 @@ with a phrase the one-line message must contain.
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zlib
@@ -348,5 +349,7 @@ MASK_CASES: list[MaskCase] = [
 ]
 
 
+@functools.cache
 def icc_srgb() -> bytes:
+    """One sRGB profile per session (each created profile carries its creation time)."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
