@@ -20,6 +20,7 @@ from app.engine.cra import (
     query_and_key_cells,
     reflect_index,
     select_keys,
+    sharpen,
     triangular_window,
     upsample_region,
 )
@@ -229,6 +230,18 @@ def test_keys_touching_a_thin_hole_are_never_used():
     used = keys[weights > 0]
     assert used.numel() > 0 and bool(torch.from_numpy(valid.reshape(-1))[used].all())
     torch.testing.assert_close(weights.sum(dim=1), torch.ones(n))
+
+
+def test_diffuse_attention_is_sharpened_and_peaky_attention_left_alone():
+    weights = torch.tensor(
+        [[0.9, 0.06, 0.04], [0.4, 0.35, 0.25], [0.34, 0.33, 0.33], [1 / 3, 1 / 3, 1 / 3]]
+    )
+    out = sharpen(weights, 0.5)
+    torch.testing.assert_close(out[0], weights[0])  # already peaky: exactly the network's
+    torch.testing.assert_close(out.sum(dim=1), torch.ones(4))
+    assert (out[1:3, 0] >= 0.5 - 1e-4).all() and (out[1:3, 0] <= 0.5 + 1e-2).all()
+    assert (out[:, :-1] >= out[:, 1:]).all()  # the order of the keys is kept
+    torch.testing.assert_close(out[3], weights[3])  # exact ties carry no preference
 
 
 def test_weak_attention_gives_no_residual_rather_than_noise():

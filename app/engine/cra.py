@@ -44,6 +44,7 @@ from .types import CancelFn, Cancelled
 GRID = 8  # network pixels per attention cell
 MIN_ROW_MASS = 1e-3  # a query whose valid keys hold less attention than this gets no residual
 MIN_KEY_WEIGHT = 1e-3  # keys below this share of a query's weight are dropped (speed, invisible)
+MIN_TOP_WEIGHT = 0.5  # diffuse attention is sharpened until the best key holds this share
 DEFAULT_BATCH_BYTES = 8 << 20  # float patch buffer per batch of query cells
 DEFAULT_CACHE_BYTES = 12 << 20  # float key patches kept per worker thread
 
@@ -244,10 +245,44 @@ def query_and_key_cells(
     return queries, inside & ~hole_near
 
 
+def sharpen(weights: torch.Tensor, min_top: float, max_power: float = 1e3) -> torch.Tensor:
+    """Raise each row of sorted, positive weights to the smallest power >= 1 that gives the best
+    key at least `min_top` of the row (a higher softmax temperature on the same scores).
+
+    Averaging k unrelated residual patches divides their detail by about sqrt(k), so a diffuse
+    attention row (a young or small model) would paste a blur; rows that are already peaky are
+    left exactly as the network made them.
+    """
+    if min_top <= 0 or weights.shape[1] < 2:
+        return weights
+    logs = weights.clamp_min(1e-30).log()
+    logs = logs - logs[:, :1]  # <= 0, the best key at 0
+    limit = 1.0 / min_top
+
+    def spread(power: torch.Tensor) -> torch.Tensor:  # 1 / (weight of the best key)
+        return (logs * power).exp().sum(dim=1, keepdim=True)
+
+    lo = torch.ones(weights.shape[0], 1)
+    hi = torch.full_like(lo, max_power)
+    for _ in range(40):  # bisection on log(power): monotone in the power
+        mid = (lo * hi).sqrt()
+        ok = spread(mid) <= limit
+        hi = torch.where(ok, mid, hi)
+        lo = torch.where(ok, lo, mid)
+    power = torch.where(spread(torch.ones_like(lo)) <= limit, torch.ones_like(lo), hi)
+    out = (logs * power).exp() * (weights > 0)
+    return out / out.sum(dim=1, keepdim=True).clamp_min(1e-30)
+
+
 def select_keys(
-    attention: torch.Tensor, query_index: torch.Tensor, valid: torch.Tensor, topk: int
+    attention: torch.Tensor,
+    query_index: torch.Tensor,
+    valid: torch.Tensor,
+    topk: int,
+    min_top: float = MIN_TOP_WEIGHT,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Renormalised top-k weights over valid keys for the given query cells.
+    """Renormalised (and, if diffuse, sharpened) top-k weights over valid keys for the given query
+    cells.
 
     attention [Lk, Lq] (post-softmax, keys x queries), query_index [n] (flat cell numbers),
     valid [Lk] bool. Returns (keys [n, k] long, weights [n, k] float, rows summing to 1 or 0).
@@ -257,6 +292,7 @@ def select_keys(
     k = rows.shape[1] if topk <= 0 else min(topk, rows.shape[1])
     weights, keys = rows.topk(k, dim=1) if k < rows.shape[1] else rows.sort(dim=1, descending=True)
     weights = weights / weights.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    weights = sharpen(weights, min_top)
     weights = torch.where(weights >= MIN_KEY_WEIGHT, weights, torch.zeros_like(weights))
     weights = weights / weights.sum(dim=1, keepdim=True).clamp_min(1e-12)
     weights = torch.where(mass >= MIN_ROW_MASS, weights, torch.zeros_like(weights))
