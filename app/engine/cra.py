@@ -9,18 +9,20 @@ twice). One attention cell is c = 8 s full-resolution pixels. For every cell tha
     O        = U + R_hat              U = bilinear-up(network output composited at low resolution)
 
 A' is the network's attention restricted to keys whose footprint is free of the FULL-RESOLUTION
-hole and lies inside the photo, renormalised, cut to the top-k keys. Two paste layouts
-(`docs/cra.md` section 2.3 step 7):
+hole and lies inside the photo, renormalised, cut to the top-k keys, and sharpened where it is
+diffuse (see `sharpen`). Two paste layouts (`docs/cra.md` section 2.3 step 7):
 
 * "b" (default): 2c x 2c patches centred on the cells, weighted by a separable triangular window
   (50 % overlap, the weights of neighbouring cells sum to one), which leaves no seams at cell borders;
 * "a": HiFill's non-overlapping c x c cells.
 
 Memory stays bounded whatever the photo size: the photo stays uint8, query cells are processed one
-grid row at a time with a rolling accumulator two cells high, key patches are read from the uint8
-photo as views and accumulated in float for a batch of query cells at a time (`batch_bytes`), and
-nothing of size L x L at full resolution (nor a float copy of the whole photo) is ever built. Only hole pixels are written: everything outside the hole keeps its
-bytes.
+grid row at a time with a rolling accumulator two cells high, key patches are converted to float
+one at a time (plus a small cache) and accumulated for a batch of query cells (`batch_bytes`), and
+nothing of size L x L at full resolution (nor a float copy of the whole photo) is ever built.
+
+Only hole pixels are written, so everything outside the hole keeps its bytes; the blend feather
+therefore lies inside the hole (see `cra_upscale`).
 """
 
 from __future__ import annotations
@@ -302,7 +304,7 @@ def select_keys(
 
 
 def default_feather(scale: int) -> int:
-    """Inward feather in photo pixels for a given downscale factor (see `_blend`)."""
+    """Inward feather in photo pixels for a given downscale factor (see `cra_upscale`)."""
     return scale // 4
 
 
