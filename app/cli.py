@@ -7,10 +7,12 @@ not at all. The `inpaint` pipeline is the one the editor uses.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .engine.types import STRATEGIES, EngineError
@@ -58,6 +60,26 @@ def _output_path(image: Path, output: str | None) -> Path:
     return image.with_name(f"{image.stem}_inpainted{image.suffix or '.png'}")
 
 
+@contextlib.contextmanager
+def _c_library_warnings_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null while decoding: libtiff and libpng print their
+    warnings there directly (e.g. "Using code not yet in table." for a damaged TIFF), which
+    would break the one-line error contract. What matters reaches the user as our error."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable descriptor 2: nothing to protect
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _run_inpaint(args: argparse.Namespace) -> int:
     from . import imageio
     from .engine.types import InpaintOptions, InpaintRequest
@@ -68,12 +90,11 @@ def _run_inpaint(args: argparse.Namespace) -> int:
         raise EngineError(f"refusing to overwrite the original {image_path.name}: pass --overwrite")
     if args.working_size < 64:
         raise EngineError("--working-size must be at least 64")
-    loaded = imageio.load_image(image_path)
-    height, width = loaded.rgb.shape[:2]
-    mask = imageio.load_mask(args.mask, (width, height))
-    sketch = imageio.load_sketch(args.sketch, (width, height)) if args.sketch else None
-    for note in loaded.notes:
-        print(f"note: {note}", file=sys.stderr)
+    with _c_library_warnings_silenced():
+        loaded = imageio.load_image(image_path)
+        height, width = loaded.rgb.shape[:2]
+        mask = imageio.load_mask(args.mask, (width, height))
+        sketch = imageio.load_sketch(args.sketch, (width, height)) if args.sketch else None
     from .engine.pipeline import Inpainter  # torch: imported only once the inputs are good
 
     started = time.perf_counter()
@@ -98,7 +119,7 @@ def _run_inpaint(args: argparse.Namespace) -> int:
     )
     if args.flow and result.flow is not None:
         imageio.save_image(Path(args.flow), result.flow)
-    for note in result.notes:
+    for note in loaded.notes + result.notes:  # after success: a refusal stays one line
         print(f"note: {note}", file=sys.stderr)
     stages = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
     print(

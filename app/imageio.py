@@ -433,7 +433,14 @@ def _pixels(
 
 
 def _first_frame_note(im: Image.Image, notes: list[str]) -> None:
-    if im.format == "MPO" or not getattr(im, "is_animated", False):
+    if im.format == "MPO":
+        return
+    try:
+        animated = getattr(im, "is_animated", False)  # reads the frames after the first
+    except Exception:  # a damaged later frame: the first one may still be whole
+        notes.append(f"Only the first frame of this {im.format} was opened; the rest is damaged.")
+        return
+    if not animated:
         return
     if im.format == "TIFF":
         notes.append("Multi-page TIFF: only the first page was opened.")
