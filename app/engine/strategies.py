@@ -241,9 +241,11 @@ class _Run:
         hole_cells = np.logical_or.reduceat(hole_cells, col_starts, axis=1)
         lengths = np.hypot(offsets[0], offsets[1])[cy[row_starts][:, None], cx[col_starts]]
         longest = float(lengths[hole_cells].max()) if hole_cells.any() else 0.0
-        colours = flow_to_rgb(offsets, longest or 1.0)
-        patch = colours[cy[:, None], cx[None, :]]
-        self.flow[ys, xs][y0:y1, x0:x1][sub_mask] = patch[sub_mask]
+        colours = flow_to_rgb(offsets, longest or 1.0)[cy[0] : cy[-1] + 1, cx[0] : cx[-1] + 1]
+        patch = np.repeat(np.repeat(colours, cell, axis=0), cell, axis=1)
+        oy, ox = y0 - cy[0] * cell, x0 - cx[0] * cell
+        patch = patch[oy : oy + y1 - y0, ox : ox + x1 - x0]
+        np.copyto(self.flow[ys, xs][y0:y1, x0:x1], patch, where=sub_mask[..., None])
         self.has_flow = True
 
     def fill_native(self, window: Window, span: tuple[float, float]) -> None:
