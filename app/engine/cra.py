@@ -45,7 +45,7 @@ from .types import CancelFn, Cancelled
 
 GRID = 8  # network pixels per attention cell
 MIN_ROW_MASS = 1e-3  # a query whose valid keys hold less attention than this gets no residual
-MIN_KEY_WEIGHT = 1e-3  # keys below this share of a query's weight are dropped (speed, invisible)
+MIN_KEY_WEIGHT = 0.02  # keys with less of a query's weight change it < 2 %: dropped for speed
 MIN_TOP_WEIGHT = 0.5  # diffuse attention is sharpened until the best key holds this share
 DEFAULT_BATCH_BYTES = 8 << 20  # float patch buffer per batch of query cells
 DEFAULT_CACHE_BYTES = 12 << 20  # float key patches kept per worker thread
