@@ -206,7 +206,7 @@ class Inpainter:
         if self._device.type == "cuda":
             torch.cuda.empty_cache()
             self.to_device("cpu")
-            note = "the GPU ran out of memory, so this fill ran on the CPU"
+            note = "the GPU ran out of memory, so fills now run on the CPU (this one included)"
             return self._dispatch(strategy, request, report, cancel), [note]
         if strategy != "resize":
             note = "not enough memory at full size, so the photo was filled at the working size"

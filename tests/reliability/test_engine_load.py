@@ -206,6 +206,8 @@ def test_cuda_out_of_memory_falls_back_to_the_cpu_with_a_note(monkeypatch, repor
     assert np.array_equal(result.image[~req.mask], req.image[~req.mask])
     assert not np.array_equal(result.image[req.mask], req.image[req.mask])
     assert next(inpainter.model.generator.parameters()).device.type == "cpu"
+    again = inpainter.run(_request())  # later fills stay on the CPU, as the note said
+    assert again.device == "cpu" and again.notes == [] and calls[-1] == "cpu"
 
 
 def test_cuda_out_of_memory_in_the_editor_shows_the_note(
