@@ -508,7 +508,9 @@ class Autosaver(QObject):
         def failed(error: BaseException) -> None:
             self._writing = False
             log.warning("autosave failed: %s", error)
-            emit(self.failed, f"Autosave failed: {error}")
+            text = f"Could not autosave ({error}); your edits are only in memory until saved."
+            self.window.status.showMessage(text, 10000)  # tell, but never interrupt
+            emit(self.failed, text)
             self._write_finished()
 
         run_in_background(work, done, failed)

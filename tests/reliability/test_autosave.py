@@ -278,3 +278,35 @@ def test_crash_with_sigkill_and_restore_in_a_new_editor(
     assert win.doc.meta.path == photo and win.is_modified()
     report.add("Crash recovery", "editor killed with SIGKILL after a fill, mask and sketch",
                "new editor offered the work and restored image, mask and sketch exactly", True)
+
+
+def test_autosave_failure_is_shown_and_retried_after_the_next_change(
+    qtbot, editor, photo_file, monkeypatch, report
+):
+    import errno
+
+    import app.autosave as autosave_module
+
+    real = autosave_module.write_snapshot
+    calls = []
+
+    def full_disk(folder, snap):
+        calls.append(folder)
+        if len(calls) == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(folder, snap)
+
+    monkeypatch.setattr(autosave_module, "write_snapshot", full_disk)
+    win = editor()
+    open_and_wait(qtbot, win, photo_file)
+    with qtbot.waitSignal(win.autosaver.failed, timeout=10000) as sig:
+        paint_mask(win)
+    assert "No space left" in sig.args[0] and "Could not autosave" in win.status.currentMessage()
+    assert not (win.autosaver.session / STATE).exists()
+    assert not list(win.autosaver.session.glob(".*.tmp"))
+    paint_mask(win, (90, 60, 20, 20))  # the next change tries again
+    wait_saved(qtbot, win)
+    rec = read_session(win.autosaver.session)
+    assert np.array_equal(rec.mask, win.doc.mask)
+    report.add("Crash recovery", "disk full during an autosave",
+               "status bar says so; the next change autosaves again", True)
