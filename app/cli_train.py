@@ -65,6 +65,9 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bf16", action="store_true")
     p.add_argument("--json", metavar="OUT", help="write the full report here")
+    p.add_argument("--examples", metavar="DIR", help="write before/after panels here")
+    p.add_argument("--example-cases", nargs="*", metavar="NAME#K",
+                   help="which cases to draw (default: all)")
     p.set_defaults(func=run_eval)
     return p
 
@@ -97,6 +100,10 @@ def run_eval(args: argparse.Namespace) -> int:
         reports[str(side)] = report
         print(f"long side {side} px, {len(paths)} photos:")
         print(format_table(report))
+        if args.examples and side == args.long_side[0]:
+            from app.engine.evaluate import save_examples
+
+            save_examples(cases, methods, args.examples, args.example_cases)
     if args.json:
         write_json({"model": getattr(model, "source", None), "by_long_side": reports}, args.json)
     return 0

@@ -224,3 +224,36 @@ def write_json(report: dict, path: str | Path) -> None:
         return x
 
     Path(path).write_text(json.dumps(clean(report), indent=2))
+
+
+def save_examples(
+    cases: Sequence[EvalCase], methods: dict[str, FillFn], folder: str | Path,
+    names: Sequence[str] | None = None, tile: int = 256,
+) -> list[Path]:
+    """Side-by-side panels: input (hole shaded, sketch in red), each method, the original."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for case in cases:
+        if names is not None and case.name not in names:
+            continue
+        shown = case.image.copy()
+        shown[case.mask] = (shown[case.mask] * 0.3 + np.array([255, 255, 255]) * 0.7).astype(np.uint8)
+        shown[case.sketch] = (220, 30, 30)
+        tiles = [("input", shown)]
+        tiles += [(name, fill(case.image, case.mask, case.sketch)) for name, fill in methods.items()]
+        tiles.append(("original", case.image))
+        h, w = case.image.shape[:2]
+        size = (tile, max(1, round(h * tile / w)))
+        row = []
+        for label, img in tiles:
+            small = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+            bar = np.full((18, tile, 3), 255, np.uint8)
+            cv2.putText(bar, label, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+            row.append(np.vstack([bar, small]))
+        panel = np.hstack(row)
+        stem = case.name.replace("#", "_").rsplit(".", 1)[0] + f"_{case.name.rsplit('#', 1)[-1]}"
+        path = folder / f"example_{stem}.jpg"
+        cv2.imwrite(str(path), panel[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 88])
+        written.append(path)
+    return written

@@ -51,6 +51,7 @@ class TrainConfig:
     warmup: int = 100  # linear lr warm-up steps
     hole_weight: float = 6.0  # L1 weight of hole pixels relative to known ones
     coarse_weight: float = 1.0
+    mse_weight: float = 0.0  # extra hole-weighted squared error (PSNR is an MSE measure)
     gan_weight: float = 0.01
     gan_start: int = 3000  # pure L1 before this step
     d_cnum: int = 32
@@ -168,6 +169,11 @@ def weighted_l1(pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor, hol
     return ((pred.float() - truth).abs() * weight).mean() / weight.mean()
 
 
+def weighted_mse(pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor, hole: float):
+    weight = 1.0 + (hole - 1.0) * mask
+    return ((pred.float() - truth).square() * weight).mean() / weight.mean()
+
+
 @dataclass
 class Trainer:
     cfg: TrainConfig
@@ -214,6 +220,10 @@ class Trainer:
         l1_r = weighted_l1(out.refined, truth, mask, cfg.hole_weight)
         loss = cfg.coarse_weight * l1_c + l1_r
         losses = StepLosses(l1_c.item(), l1_r.item())
+        if cfg.mse_weight > 0:
+            mse = cfg.coarse_weight * weighted_mse(out.coarse, truth, mask, cfg.hole_weight)
+            mse = mse + weighted_mse(out.refined, truth, mask, cfg.hole_weight)
+            loss = loss + cfg.mse_weight * mse
         if use_gan:
             complete = out.refined.float() * mask + truth * (1 - mask)
             d_sketch = sketch * mask if sketch is not None else None
