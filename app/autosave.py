@@ -460,6 +460,8 @@ class Autosaver(QObject):
 
         def done(buffers: dict[str, np.ndarray]) -> None:
             if token == self._token:
+                if self._original_written:  # needed only for the first write, already done
+                    buffers.pop("original")
                 self._buffers.update(buffers)
 
         run_in_background(make, done, lambda error: None)
@@ -481,9 +483,10 @@ class Autosaver(QObject):
             with self._io:
                 if self._closed:
                     return None
-                if snap is None:
-                    with contextlib.suppress(FileNotFoundError):
-                        (session / STATE).unlink()
+                if snap is None:  # the state first: without it the rest is never read
+                    for path in [session / STATE, *session.glob("original-*.npz")]:
+                        with contextlib.suppress(FileNotFoundError):
+                            path.unlink()
                     return None
                 return write_snapshot(session, snap)
 

@@ -96,7 +96,7 @@ def test_edits_are_autosaved_a_little_after_each_change(qtbot, editor, photo_fil
     # undo to the clean photo: nothing left worth keeping, so the autosave goes away
     with qtbot.waitSignal(win.autosaver.cleared, timeout=10000):
         win.history.undo()
-    assert not (win.autosaver.session / STATE).exists()
+    assert session_files(win) == ["session.lock"]
 
 
 def test_restore_after_a_crash_gives_back_image_mask_sketch_and_undo(
