@@ -240,3 +240,20 @@ def test_code_running_model_through_the_real_entry_point(case, kit, tmp_path, re
                proc.returncode == 2 and not ran)
     assert not ran
     assert_refused(proc, case.match, before, tmp_path)
+
+
+@pytest.mark.parametrize("case", [c for c in IMAGE_CASES if c.name.startswith("bomb")],
+                         ids=lambda c: c.name)
+def test_decompression_bomb_is_refused_from_its_header_at_once(case, tmp_path, report):
+    """A freeze or an out-of-memory kill would show here as seconds or a dead test."""
+    import time
+
+    path = case.write(tmp_path)
+    started = time.perf_counter()
+    with pytest.raises(imageio.ImageLoadError) as info:
+        imageio.load_image(path)
+    ms = (time.perf_counter() - started) * 1000
+    report.add("CLI: images", f"{case.name} ({path.stat().st_size} bytes on disk)",
+               f"refused in {ms:.1f} ms: {shorten(str(info.value), tmp_path)}", ms < 2000)
+    assert case.match in str(info.value) and "pixels" in str(info.value)
+    assert ms < 2000  # generous: decoding it would take minutes and gigabytes
