@@ -99,3 +99,26 @@ def test_held_out_files_are_never_trained_on(tmp_path):
     split = json.loads((tmp_path / "run" / "split.json").read_text())
     assert split["val"] == ["img0.png", "img7.png"]
     assert not set(split["val"]) & set(split["train"])
+
+
+def test_training_init_keeps_the_signal_alive_through_the_coarse_stage():
+    from app.engine.generator import Generator
+    from app.engine.train import init_gated_layers
+
+    torch.manual_seed(0)
+    cfg = TrainConfig(cnum=16)
+    x = torch.cat([torch.rand(1, 3, 96, 96) * 2 - 1, torch.zeros(1, 1, 96, 96),
+                   torch.ones(1, 1, 96, 96), (torch.rand(1, 1, 96, 96) > 0.7).float()], 1)
+
+    def last_activation(generator) -> float:
+        y = x
+        with torch.no_grad():
+            for name in generator.coarse_layers:
+                y = getattr(generator, name)(y)
+        return float(y.abs().mean())
+
+    generator = Generator(cfg.generator_config())
+    assert last_activation(generator) < 1e-3  # the layers' default init fades out
+    init_gated_layers(generator, cfg.init_scale)
+    assert 0.03 < last_activation(generator) < 3.0
+    assert not generator.conv17.conv.weight.any()  # residual output layers stay zero
