@@ -73,6 +73,15 @@ def _check(cancel: CancelFn | None) -> None:
         raise Cancelled()
 
 
+def _layer_checkpoints(network: torch.nn.Module, cancel: CancelFn | None) -> list:
+    """A cancel check before each top-level layer (removed again after the call): a cancel
+    or a newer request is then honoured within one layer instead of one whole stage, which
+    takes over a second on a large photo."""
+    if cancel is None:
+        return []
+    return [layer.register_forward_pre_hook(lambda *_: _check(cancel)) for layer in network.children()]
+
+
 class Inpainter:
     """A loaded model on a device. Not thread-safe: one caller (thread) at a time."""
 
@@ -125,13 +134,18 @@ class Inpainter:
         if sketch is not None and config is not None and config.sketch:
             s = torch.from_numpy(np.pad(sketch, pad, mode="reflect")).to(dev)[None, None].float()
         use_bf16 = bf16 and bf16_supported(dev)
-        with (
-            torch.inference_mode(),
-            torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16),
-        ):
-            out = self.model.generator(
-                x, m, s, return_attention=attention, between_stages=lambda: _check(cancel)
-            )
+        checkpoints = _layer_checkpoints(self.model.generator, cancel)
+        try:
+            with (
+                torch.inference_mode(),
+                torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16),
+            ):
+                out = self.model.generator(
+                    x, m, s, return_attention=attention, between_stages=lambda: _check(cancel)
+                )
+        finally:
+            for handle in checkpoints:
+                handle.remove()
         refined = out.refined.float()[0].permute(1, 2, 0)
         filled = ((refined + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
         if self.model.color_order == "BGR":
