@@ -43,6 +43,7 @@ from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
 
 from app.commands import Patch, PatchCommand
 from app.document import ImageMeta, Rect, bbox_of, union_rect
+from app.engine.atomic import atomic_write
 from app.signal_emit import emit
 from app.widgets.background import run_in_background
 
@@ -71,37 +72,20 @@ def default_folder() -> Path:
 # --------------------------------------------------------------------------- files
 
 
-def _fsync_folder(folder: Path) -> None:
-    if hasattr(os, "O_DIRECTORY"):
-        with contextlib.suppress(OSError):
-            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write arrays as a compressed .npz atomically (temporary file, fsync, rename).
 
     zlib level 1: photos barely compress at higher levels but take several times longer;
     the packed masks shrink to almost nothing either way.
     """
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as raw:
-            with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-                for name, arr in arrays.items():
-                    with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, np.asarray(arr), allow_pickle=False)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_folder(path.parent)
+
+    def write(raw) -> None:
+        with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+            for name, arr in arrays.items():
+                with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asarray(arr), allow_pickle=False)
+
+    atomic_write(path, write)
 
 
 def _bytes_array(data: bytes | None) -> np.ndarray:

@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import struct
-import tempfile
 import threading
 import warnings
 import zlib
@@ -31,6 +30,7 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image, ImageCms
 
+from app.engine.atomic import atomic_write
 from app.engine.types import EngineError
 from app.metadata import (
     JPEG_EXIF_LIMIT,
@@ -684,17 +684,6 @@ def _save_format(path: Path, format: str | None) -> str:
     return fmt
 
 
-def _umask() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
-
-
 def _save_error(path: Path, e: BaseException) -> ImageSaveError:
     folder = path.parent
     if isinstance(e, OSError):
@@ -716,10 +705,7 @@ def _save_error(path: Path, e: BaseException) -> ImageSaveError:
 
 
 def _atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> None:
-    """Run `write` on a temporary file in the target's folder, then move it over the target.
-
-    On any failure the temporary file is removed and the target is left untouched.
-    """
+    """atomic_write with each failure told as one ImageSaveError sentence naming the file."""
     target = Path(path)
     try:
         if target.is_symlink():
@@ -734,34 +720,11 @@ def _atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Non
     if not folder_ok:
         raise ImageSaveError(f"Cannot save '{path}': the folder '{folder}' does not exist.")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except (OSError, ValueError) as e:
+        atomic_write(target, write)
+    except ImageSaveError:
+        raise
+    except Exception as e:  # KeyboardInterrupt and friends pass through unchanged
         raise _save_error(target, e) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            mode = target.stat().st_mode & 0o7777  # keep an existing file's permissions
-        except OSError:
-            mode = 0o666 & ~_umask()
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, ImageSaveError) or not isinstance(e, Exception):
-            raise  # KeyboardInterrupt and friends pass through after the clean-up
-        raise _save_error(target, e) from None
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        with contextlib.suppress(OSError):
-            dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
 
 
 def save_image(

@@ -7,6 +7,7 @@ import io
 import itertools
 import os
 import struct
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -786,7 +787,7 @@ def test_unwritable_or_missing_folder(tmp_path: Path, monkeypatch: pytest.Monkey
     def denied(*a: object, **k: object) -> None:
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(imageio.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
     with pytest.raises(ImageSaveError, match="not writable"):
         save_image(tmp_path / "x.png", _rand_rgb(2, 2))
 

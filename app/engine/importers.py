@@ -23,7 +23,6 @@ import json
 import os
 import pickle
 import re
-import tempfile
 import time
 import warnings
 import zipfile
@@ -36,6 +35,7 @@ import torch
 
 from . import models as model_paths
 from . import weights
+from .atomic import atomic_write
 from .generator import Generator, GeneratorConfig
 from .lama import (
     LaMaConfig,
@@ -561,18 +561,9 @@ def suggested_name(source: Path) -> str:
     return cleaned[:80]
 
 
-def _atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
+def _write_file(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, write)
 
 
 def save_lama_model(path: Path, model: LaMaModel, metadata: dict | None = None) -> None:
@@ -589,7 +580,7 @@ def save_lama_model(path: Path, model: LaMaModel, metadata: dict | None = None) 
         "metadata": weights._plain(metadata or {}),
         "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
     }
-    _atomic_write(path, lambda fh: torch.save(payload, fh))
+    _write_file(path, lambda fh: torch.save(payload, fh))
 
 
 def _save_torchscript(path: Path, model: LaMaModel, metadata: dict) -> None:
@@ -597,7 +588,7 @@ def _save_torchscript(path: Path, model: LaMaModel, metadata: dict) -> None:
     extra = {TORCHSCRIPT_META: json.dumps(weights._plain(metadata))}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        _atomic_write(path, lambda fh: torch.jit.save(module, fh, _extra_files=extra))
+        _write_file(path, lambda fh: torch.jit.save(module, fh, _extra_files=extra))
 
 
 def import_model(
@@ -721,7 +712,7 @@ def _installed(name: str) -> Path:
 def _write_settings(settings: dict) -> None:
     path = model_paths.user_config_file()
     text = json.dumps(settings, indent=2, sort_keys=True).encode("utf-8")
-    _atomic_write(path, lambda fh: fh.write(text))
+    _write_file(path, lambda fh: fh.write(text))
 
 
 def set_default(name: str) -> Path:

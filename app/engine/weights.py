@@ -17,7 +17,6 @@ import math
 import os
 import pickle
 import re
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .atomic import atomic_write
 from .generator import Generator, GeneratorConfig
 from .types import ModelFileError
 
@@ -288,16 +288,7 @@ def save_model(
         "metadata": _plain(metadata or {}),
         "state_dict": {k: v.detach().cpu().clone() for k, v in generator.state_dict().items()},
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda fh: torch.save(payload, fh))
 
 
 def _plain(value: object) -> object:
