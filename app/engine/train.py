@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .atomic import atomic_write
 from .discriminator import PatchDiscriminator, d_hinge_loss, g_hinge_loss
 from .evaluate import list_images, make_cases, read_rgb, resize_long_side, split_holdout
 from .generator import Generator, GeneratorConfig
@@ -52,6 +51,8 @@ class TrainConfig:
     hole_weight: float = 6.0  # L1 weight of hole pixels relative to known ones
     coarse_weight: float = 1.0
     init_scale: float = 1.8  # gain of the feature convs at init (0 = the layers' own init)
+    output_init: float = 0.0  # > 0: small random output layers (std = this / sqrt(fan_in))
+    valid_weight: float = 1.0  # L1/MSE weight of known pixels (composited away at inference)
     mse_weight: float = 0.0  # extra hole-weighted squared error (PSNR is an MSE measure)
     gan_weight: float = 0.01
     gan_start: int = 3000  # pure L1 before this step
@@ -90,16 +91,7 @@ def use_bf16(setting: str) -> bool:
 
 
 def atomic_save(obj: object, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
 # ------------------------------------------------------------------ data
@@ -165,13 +157,17 @@ class StepLosses:
     d_loss: float = 0.0
 
 
-def weighted_l1(pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor, hole: float):
-    weight = 1.0 + (hole - 1.0) * mask
+def _weight(mask: torch.Tensor, hole: float, valid: float) -> torch.Tensor:
+    return valid * (1.0 - mask) + hole * mask
+
+
+def weighted_l1(pred, truth, mask, hole: float, valid: float = 1.0) -> torch.Tensor:
+    weight = _weight(mask, hole, valid)
     return ((pred.float() - truth).abs() * weight).mean() / weight.mean()
 
 
-def weighted_mse(pred: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor, hole: float):
-    weight = 1.0 + (hole - 1.0) * mask
+def weighted_mse(pred, truth, mask, hole: float, valid: float = 1.0) -> torch.Tensor:
+    weight = _weight(mask, hole, valid)
     return ((pred.float() - truth).square() * weight).mean() / weight.mean()
 
 
@@ -225,6 +221,13 @@ class Trainer:
         self.generator = Generator(cfg.generator_config())
         if cfg.init_scale > 0:
             init_gated_layers(self.generator, cfg.init_scale)
+        if cfg.output_init > 0:
+            # A zero output layer passes no gradient upstream, and a residual model then settles
+            # at its pre-fill by switching its features off; a small random one avoids that.
+            with torch.no_grad():
+                for layer in (self.generator.conv17, self.generator.allconv17):
+                    w = layer.conv.weight
+                    w.normal_(0.0, cfg.output_init / math.sqrt(w[0].numel()))
         self.discriminator = PatchDiscriminator(5 if cfg.sketch else 4, cfg.d_cnum)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), cfg.d_lr, betas=(0.5, 0.999))
@@ -251,13 +254,13 @@ class Trainer:
         use_gan = cfg.gan_weight > 0 and self.step >= cfg.gan_start
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             out = g(batch["input"], mask, sketch)
-        l1_c = weighted_l1(out.coarse, truth, mask, cfg.hole_weight)
-        l1_r = weighted_l1(out.refined, truth, mask, cfg.hole_weight)
+        l1_c = weighted_l1(out.coarse, truth, mask, cfg.hole_weight, cfg.valid_weight)
+        l1_r = weighted_l1(out.refined, truth, mask, cfg.hole_weight, cfg.valid_weight)
         loss = cfg.coarse_weight * l1_c + l1_r
         losses = StepLosses(l1_c.item(), l1_r.item())
         if cfg.mse_weight > 0:
-            mse = cfg.coarse_weight * weighted_mse(out.coarse, truth, mask, cfg.hole_weight)
-            mse = mse + weighted_mse(out.refined, truth, mask, cfg.hole_weight)
+            mse = cfg.coarse_weight * weighted_mse(out.coarse, truth, mask, cfg.hole_weight, cfg.valid_weight)
+            mse = mse + weighted_mse(out.refined, truth, mask, cfg.hole_weight, cfg.valid_weight)
             loss = loss + cfg.mse_weight * mse
         if use_gan:
             complete = out.refined.float() * mask + truth * (1 - mask)
