@@ -122,3 +122,42 @@ def test_training_init_keeps_the_signal_alive_through_the_coarse_stage():
     init_gated_layers(generator, cfg.init_scale)
     assert 0.03 < last_activation(generator) < 3.0
     assert not generator.conv17.conv.weight.any()  # residual output layers stay zero
+
+
+def test_cli_smoke_run_resumes_and_exports_a_loadable_model(tmp_path):
+    from app.cli_train import main
+    from app.engine.weights import load_model
+
+    data = tmp_path / "data"
+    data.mkdir()
+    yy, xx = np.mgrid[0:160, 0:200]
+    for i in range(3):
+        image = np.stack([(xx + 40 * i) % 256, yy, 128 + 0 * xx], axis=2).astype(np.uint8)
+        cv2.imwrite(str(data / f"p{i}.png"), image)
+    run_dir = tmp_path / "run"
+    args = ["train", "--data", str(data), "--out", str(run_dir), "--smoke", "--threads", "1",
+            "--bf16", "off", "--steps", "2"]
+    assert main(args) == 0
+    assert load_checkpoint(run_dir / CHECKPOINT)["step"] == 2
+    assert main(args[:-1] + ["3", "--resume"]) == 0
+    assert load_checkpoint(run_dir / CHECKPOINT)["step"] == 3
+    out = tmp_path / "model.pt"
+    assert main(["train", "--data", str(data), "--out", str(run_dir), "--export", str(out)]) == 0
+    model = load_model(out)
+    assert model.config.sketch and model.config.prefill == "telea"
+    assert model.metadata["steps"] == 3 and model.metadata["images_seen"] == 6
+    assert "openly licensed wallpapers" in model.license
+
+
+def test_hole_only_loss_ignores_known_pixels():
+    from app.engine.train import weighted_l1
+
+    truth = torch.zeros(1, 3, 8, 8)
+    mask = torch.zeros(1, 1, 8, 8)
+    mask[..., :4] = 1
+    pred = truth.clone()
+    pred[..., 4:] = 1.0  # wrong only outside the hole
+    assert float(weighted_l1(pred, truth, mask, 6.0, valid=0.0)) == 0.0
+    assert float(weighted_l1(pred, truth, mask, 6.0, valid=1.0)) > 0.0
+    pred[..., :4] = 0.5  # now wrong inside the hole too
+    assert float(weighted_l1(pred, truth, mask, 6.0, valid=0.0)) == pytest.approx(0.5)
