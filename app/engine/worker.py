@@ -9,11 +9,14 @@ finished, failed or cancelled.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import itertools
 import logging
 import queue
 import threading
 import traceback
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,6 +30,17 @@ from app.signal_emit import emit
 log = logging.getLogger(__name__)
 
 _NO_PIXELS = np.zeros((0, 0, 3), np.uint8)  # what a superseded queued request keeps
+
+# Workers still alive at interpreter exit are stopped first: Qt aborts the process when a
+# QThread object is destroyed while its thread still runs (e.g. a model still loading).
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_live_workers() -> None:
+    for worker in list(_LIVE):
+        with contextlib.suppress(Exception):
+            worker.shutdown(5000)
 
 
 class Runner(Protocol):
@@ -133,6 +147,7 @@ class EngineWorker(QObject):
         self.model_info: dict[str, Any] | None = None
         self.model_error: str | None = None
         self._thread = _EngineThread(self)
+        _LIVE.add(self)
         self.finished.connect(self._on_done)
         self.failed.connect(self._on_done)
         self.cancelled.connect(self._on_done)
