@@ -11,6 +11,11 @@ import tempfile  # noqa: E402
 
 # editors started through app.gui autosave here, never in the user's real data folder
 os.environ.setdefault("DEEPFILL_STUDIO_AUTOSAVE", tempfile.mkdtemp(prefix="deepfill-autosave-"))
+# ... and imported models and the default choice never reach the user's real folders either
+os.environ.setdefault("DEEPFILL_STUDIO_MODELS", tempfile.mkdtemp(prefix="deepfill-models-"))
+os.environ.setdefault(
+    "DEEPFILL_STUDIO_CONFIG", os.path.join(tempfile.mkdtemp(prefix="deepfill-config-"), "models.json")
+)
 
 from pathlib import Path  # noqa: E402
 
