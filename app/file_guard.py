@@ -54,14 +54,11 @@ class FileGuard:
 
 def ask_replace_changed(parent, path: Path) -> bool:
     """Modal warning: replace a file that changed on disk since we read or wrote it?"""
-    from PySide6.QtWidgets import QMessageBox
+    from app.widgets.dialogs import confirm
 
-    answer = QMessageBox.warning(
+    return confirm(
         parent,
         "File changed on disk",
         f"{path.name} was changed by another program since DeepFill Studio opened or saved "
         "it. Saving now replaces those changes.\n\nReplace it anyway?",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-        QMessageBox.StandardButton.Cancel,
     )
-    return answer == QMessageBox.StandardButton.Yes

@@ -45,7 +45,7 @@ from app.settings import Settings
 from app.signal_emit import emit
 from app.widgets.canvas import CanvasView
 from app.widgets.compare import ViewMode
-from app.widgets.dialogs import AboutDialog, ShortcutsDialog
+from app.widgets.dialogs import AboutDialog, ShortcutsDialog, confirm
 from app.widgets.file_actions import FileActionsMixin
 from app.widgets.fill_actions import FillActionsMixin, Pending
 from app.widgets.history_panel import HistoryPanel
@@ -705,15 +705,12 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
 
     def confirm_overwrite_original(self, path: Path) -> bool:
         """Explicit confirmation before replacing the opened photo itself."""
-        answer = QMessageBox.warning(
+        return confirm(
             self,
             "Replace the original photo?",
             f"{path.name} is the original photo. Saving here replaces it for good.\n\n"
             "Choose Save As to keep the original and write a new file instead.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
         )
-        return answer == QMessageBox.StandardButton.Yes
 
     def confirm_replace_changed(self, path: Path) -> bool:
         """The file changed on disk since we read or wrote it: replace it anyway?"""

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -32,6 +33,14 @@ GESTURES: list[tuple[str, str, str]] = [
     ("Canvas", "Esc / right click while drawing", "Abandon the stroke or shape in progress"),
     ("Canvas", "Drag the divider", "Move the before/after split"),
 ]
+
+
+def confirm(parent, title: str, text: str, *, warning: bool = True) -> bool:
+    """A Yes / Cancel question (Cancel is the default); True when the user says Yes."""
+    ask = QMessageBox.warning if warning else QMessageBox.question
+    buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
+    answer = ask(parent, title, text, buttons, QMessageBox.StandardButton.Cancel)
+    return answer == QMessageBox.StandardButton.Yes
 
 
 def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str, str]]:

@@ -41,6 +41,7 @@ from shiboken6 import isValid
 from app.engine.tf_bundle import is_tf_checkpoint
 from app.signal_emit import emit
 from app.widgets.background import run_in_background
+from app.widgets.dialogs import confirm
 
 if TYPE_CHECKING:
     from app.engine.importers import ModelInfo
@@ -578,15 +579,13 @@ class ModelManager(QDialog):
             self.remove(name)
 
     def confirm_remove(self, name: str) -> bool:
-        answer = QMessageBox.question(
+        return confirm(
             self,
             "Remove model",
             f"Delete the model {name} from your models folder?\n\nThis cannot be undone; "
             "you can import it again from its original file.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
+            warning=False,
         )
-        return answer == QMessageBox.StandardButton.Yes
 
     def remove(self, name: str) -> bool:
         from app.engine import importers
