@@ -128,7 +128,7 @@ class Inpainter:
             net_image = prefill_telea(net_image, net_mask)
         dev = self._device
         x = torch.from_numpy(np.ascontiguousarray(net_image)).to(dev).permute(2, 0, 1)[None]
-        x = x.float() / 127.5 - 1.0
+        x = (x.float() / 127.5 - 1.0).contiguous()  # HWC -> CHW view: make it plain NCHW
         m = torch.from_numpy(net_mask).to(dev)[None, None].float()
         s = None
         if sketch is not None and config is not None and config.sketch:
