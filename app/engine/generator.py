@@ -73,6 +73,14 @@ _MERGE = [
 ]
 
 
+def config_from_dict(cls, data: dict, what: str):
+    """A config dataclass from a model file's dict; unknown keys are an error, not ignored."""
+    unknown = set(data) - {f.name for f in fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown {what} settings: {', '.join(sorted(unknown))}")
+    return cls(**data)
+
+
 @dataclass(frozen=True)
 class GeneratorConfig:
     cnum: int = 48  # official width parameter; gated layers emit cnum/2, cnum, 2cnum
@@ -109,11 +117,7 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> GeneratorConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown generator settings: {', '.join(sorted(unknown))}")
-        return cls(**data)
+        return config_from_dict(cls, data, "generator")
 
 
 @dataclass

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .generator import GeneratorOutput
+from .generator import GeneratorOutput, config_from_dict
 
 __all__ = [
     "LaMaConfig",
@@ -53,11 +53,7 @@ class LaMaConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> LaMaConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown LaMa settings: {', '.join(sorted(unknown))}")
-        return cls(**data)
+        return config_from_dict(cls, data, "LaMa")
 
     @property
     def bottleneck(self) -> int:

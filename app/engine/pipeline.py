@@ -264,25 +264,20 @@ def validate_request(
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise EngineError("the image must be an 8-bit RGB array (H x W x 3)")
     h, w = image.shape[:2]
-    mask = np.asarray(request.mask)
-    if mask.ndim == 3:
-        mask = mask[..., 0]
-    if mask.shape != (h, w):
-        raise EngineError(
-            f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is {w}x{h}"
-        )
-    sketch = None
-    if request.sketch is not None:
-        sketch = np.asarray(request.sketch)
-        if sketch.ndim == 3:
-            sketch = sketch[..., 0]
-        if sketch.shape != (h, w):
-            raise EngineError(
-                f"the sketch is {sketch.shape[1]}x{sketch.shape[0]} but the image is {w}x{h}"
-            )
-        sketch = np.ascontiguousarray(sketch.astype(bool))
+    mask = _bool_plane(request.mask, "mask", h, w)
+    sketch = None if request.sketch is None else _bool_plane(request.sketch, "sketch", h, w)
     if request.options.strategy not in STRATEGIES:
         raise EngineError(
             f"unknown strategy {request.options.strategy!r}: use one of {', '.join(STRATEGIES)}"
         )
-    return np.ascontiguousarray(image), np.ascontiguousarray(mask.astype(bool)), sketch
+    return np.ascontiguousarray(image), mask, sketch
+
+
+def _bool_plane(array: np.ndarray, name: str, h: int, w: int) -> np.ndarray:
+    """A mask or sketch as a contiguous H x W bool array (first channel of a 3-D one)."""
+    plane = np.asarray(array)
+    if plane.ndim == 3:
+        plane = plane[..., 0]
+    if plane.shape != (h, w):
+        raise EngineError(f"the {name} is {plane.shape[1]}x{plane.shape[0]} but the image is {w}x{h}")
+    return np.ascontiguousarray(plane.astype(bool))
