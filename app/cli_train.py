@@ -27,7 +27,7 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
             p.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes", "on"),
                            default=value, metavar="BOOL")
         elif isinstance(value, tuple):
-            p.add_argument(flag, type=int, nargs="+", default=list(value))
+            p.add_argument(flag, type=type(value[0]), nargs="+", default=list(value))
         else:
             p.add_argument(flag, type=type(value), default=value)
     p.set_defaults(func=run_train)
@@ -44,7 +44,9 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"exported {path}")
         return 0
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
-    values["long_sides"] = tuple(values["long_sides"])
+    for f in dataclasses.fields(TrainConfig):
+        if isinstance(values[f.name], list):
+            values[f.name] = tuple(values[f.name])
     if args.smoke:
         values.update(steps=min(values["steps"], 3), batch=2, crop=128, cnum=8,
                       long_sides=(256,), max_images=2, gan_start=1, log_every=1)

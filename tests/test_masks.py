@@ -84,3 +84,11 @@ def test_flat_image_has_no_edges_and_sketch_stays_inside_the_hole():
     assert sketch.any()
     assert not (sketch & ~mask).any()
     assert np.array_equal(sketch, edge_map(image) & mask)
+
+
+def test_training_mask_scale_widens_the_strokes():
+    def mean_coverage(scale):
+        rng = np.random.default_rng(4)
+        return np.mean([coverage(training_mask(128, 128, rng, scale)) for _ in range(150)])
+
+    assert mean_coverage((1.5, 2.0)) > mean_coverage((0.5, 0.75)) + 0.05

@@ -161,3 +161,41 @@ def test_hole_only_loss_ignores_known_pixels():
     assert float(weighted_l1(pred, truth, mask, 6.0, valid=1.0)) > 0.0
     pred[..., :4] = 0.5  # now wrong inside the hole too
     assert float(weighted_l1(pred, truth, mask, 6.0, valid=0.0)) == pytest.approx(0.5)
+
+
+def test_hole_ssim_loss_matches_the_evaluation_metric():
+    from app.engine.evaluate import ssim
+    from app.engine.train import hole_ssim_loss
+
+    rng = np.random.default_rng(3)
+    truth = cv2.GaussianBlur(rng.integers(0, 256, (64, 64, 3)).astype(np.uint8), (5, 5), 2)
+    fill = truth.copy()
+    mask = np.zeros((64, 64), bool)
+    mask[16:48, 20:44] = True
+    fill[mask] = 128  # a flat fill: low local contrast inside the hole
+
+    def t(image: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(image).permute(2, 0, 1)[None].float() / 127.5 - 1
+
+    m = torch.from_numpy(mask)[None, None].float()
+    loss = float(hole_ssim_loss(t(fill), t(truth), m))
+    assert loss == pytest.approx(1 - ssim(fill, truth, mask), abs=2e-3)
+    assert float(hole_ssim_loss(t(truth), t(truth), m)) == pytest.approx(0.0, abs=1e-5)
+    # Known pixels are composited from the truth: errors there cost nothing.
+    wrong_outside = truth.copy()
+    wrong_outside[~mask] = 0
+    assert float(hole_ssim_loss(t(wrong_outside), t(truth), m)) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_init_from_starts_a_new_run_with_another_runs_weights(tmp_path):
+    _write_images(tmp_path / "data", 2)
+    first = run(_config(tmp_path, steps=2, gan_weight=0.0), echo=lambda s: None)
+    cfg = _config(tmp_path, out=str(tmp_path / "tuned"), steps=1, lr=1e-12, warmup=1,
+                  gan_weight=0.0, init_from=str(tmp_path / "run"), crop=64, mask_scale=(1.0, 2.0))
+    tuned = Trainer(cfg)
+    tuned.start_from(Path(cfg.init_from))
+    for name, value in first.generator.state_dict().items():
+        assert torch.equal(tuned.generator.state_dict()[name], value), name
+    assert tuned.step == 0 and tuned.images_seen == first.images_seen == 4
+    second = run(cfg, echo=lambda s: None)
+    assert second.step == 1 and second.images_seen == 6  # history carries over

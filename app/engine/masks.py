@@ -84,10 +84,16 @@ def blob_mask(
     return canvas > 0
 
 
-def training_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
-    """The training mix: strokes (+ official box), blobs, or both; never empty."""
+def training_mask(
+    h: int, w: int, rng: np.random.Generator, scale: tuple[float, float] = (0.75, 1.5)
+) -> np.ndarray:
+    """The training mix: strokes (+ official box), blobs, or both; never empty.
+
+    Stroke lengths and widths are the official ones at size/256 times a factor drawn from `scale`
+    (larger factors train the wide holes users paint at full working size).
+    """
     kind = rng.random()
-    s = _scale(h, w, None) * rng.uniform(0.75, 1.5)
+    s = _scale(h, w, None) * rng.uniform(*scale)
     if kind < 0.35:
         mask = stroke_mask(h, w, rng, s) | box_mask(h, w, rng)
     elif kind < 0.65:

@@ -39,6 +39,8 @@ class TrainConfig:
     batch: int = 16
     crop: int = 128
     long_sides: tuple[int, ...] = (512, 640, 768, 1024)  # images kept in RAM at these sizes
+    mask_scale: tuple[float, float] = (0.75, 1.5)  # stroke size factor range (x crop/256)
+    init_from: str = ""  # a run folder or checkpoint whose weights start this run (fine-tuning)
     cnum: int = 24
     coarse_gate: str = "single"
     refine_gate: str = "pixel"
@@ -54,6 +56,7 @@ class TrainConfig:
     output_init: float = 0.0  # > 0: small random output layers (std = this / sqrt(fan_in))
     valid_weight: float = 1.0  # L1/MSE weight of known pixels (composited away at inference)
     mse_weight: float = 0.0  # extra hole-weighted squared error (PSNR is an MSE measure)
+    ssim_weight: float = 0.0  # 1 - SSIM of the completed image over the hole (refined stage)
     gan_weight: float = 0.01
     gan_start: int = 3000  # pure L1 before this step
     d_cnum: int = 32
@@ -123,7 +126,7 @@ class CropSampler:
             if rng.random() < 0.5:
                 crop = crop[:, ::-1]
             crop = np.ascontiguousarray(crop)
-            mask = training_mask(c, c, rng)
+            mask = training_mask(c, c, rng, self.cfg.mask_scale)
             if self.cfg.sketch and rng.random() >= self.cfg.sketch_drop:
                 sketch = edge_map(crop, width=int(rng.integers(1, 3))) & mask
             else:
@@ -169,6 +172,40 @@ def weighted_l1(pred, truth, mask, hole: float, valid: float = 1.0) -> torch.Ten
 def weighted_mse(pred, truth, mask, hole: float, valid: float = 1.0) -> torch.Tensor:
     weight = _weight(mask, hole, valid)
     return ((pred.float() - truth).square() * weight).mean() / weight.mean()
+
+
+def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    x = torch.arange(size, dtype=torch.float32) - size // 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :])[None, None]
+
+
+def hole_ssim_loss(pred, truth, mask) -> torch.Tensor:
+    """1 - mean SSIM over the hole of the completed image (the metric `evaluate.ssim` reports).
+
+    Images in [-1, 1]; Gaussian window sigma 1.5 and Wang et al. constants, per channel. MSE alone
+    favours flat fills whose low local contrast SSIM penalises; this term rewards keeping
+    structure and contrast continuous with the surroundings.
+    """
+    complete = (pred.float() * mask + truth * (1 - mask) + 1) / 2
+    target = (truth + 1) / 2
+    channels = complete.shape[1]
+    window = _gaussian_window().to(complete).repeat(channels, 1, 1, 1)
+    pad = window.shape[-1] // 2
+
+    def blur(x: torch.Tensor) -> torch.Tensor:
+        x = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect")
+        return torch.nn.functional.conv2d(x, window, groups=channels)
+
+    c1, c2 = 0.01**2, 0.03**2
+    mu_a, mu_b = blur(complete), blur(target)
+    var_a = blur(complete * complete) - mu_a**2
+    var_b = blur(target * target) - mu_b**2
+    cov = blur(complete * target) - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    s = s.mean(dim=1, keepdim=True)
+    return 1.0 - (s * mask).sum() / mask.sum().clamp(min=1.0)
 
 
 def init_gated_layers(generator: Generator, scale: float) -> None:
@@ -262,6 +299,8 @@ class Trainer:
             mse = cfg.coarse_weight * weighted_mse(out.coarse, truth, mask, cfg.hole_weight, cfg.valid_weight)
             mse = mse + weighted_mse(out.refined, truth, mask, cfg.hole_weight, cfg.valid_weight)
             loss = loss + cfg.mse_weight * mse
+        if cfg.ssim_weight > 0:
+            loss = loss + cfg.ssim_weight * hole_ssim_loss(out.refined, truth, mask)
         if use_gan:
             complete = out.refined.float() * mask + truth * (1 - mask)
             d_sketch = sketch * mask if sketch is not None else None
@@ -323,6 +362,19 @@ class Trainer:
         self.rng.bit_generator.state = state["rng"]["numpy"]
         random.setstate(state["rng"]["python"])
 
+    def start_from(self, source: Path) -> None:
+        """Fine-tune: take G and D weights from another run (folder or checkpoint file).
+
+        Steps, optimisers and the schedule start afresh; images seen and training time carry
+        over so an exported model reports its whole history.
+        """
+        state = load_checkpoint(source / CHECKPOINT if source.is_dir() else source)
+        self.generator.load_state_dict(state["generator"])
+        if "discriminator" in state:
+            self.discriminator.load_state_dict(state["discriminator"])
+        self.images_seen = int(state.get("images_seen", 0))
+        self.train_seconds = float(state.get("train_seconds", 0.0))
+
     def save_checkpoint(self, run_dir: Path) -> None:
         atomic_save(self.state(), run_dir / CHECKPOINT)
 
@@ -379,6 +431,9 @@ def run(cfg: TrainConfig, resume: bool = False, smoke: bool = False, echo=print)
     if resume and (run_dir / CHECKPOINT).exists():
         trainer.load_state(load_checkpoint(run_dir / CHECKPOINT))
         echo(f"resumed at step {trainer.step} ({trainer.images_seen} images seen)")
+    elif cfg.init_from:
+        trainer.start_from(Path(cfg.init_from))
+        echo(f"weights from {cfg.init_from} ({trainer.images_seen} images seen before)")
     sampler = CropSampler(train_paths, cfg)
     (run_dir / "split.json").write_text(
         json.dumps({"train": [p.name for p in train_paths], "val": [p.name for p in val_paths]})
@@ -477,9 +532,9 @@ def export_best(
             "mate-backgrounds, ukui-wallpapers, gnome-backgrounds (held out: sorted names, every "
             f"{cfg['holdout_every']}th from the first, {len(split.get('val', []))} photos)"
         ),
-        "recipe": {k: cfg[k] for k in (
-            "crop", "batch", "lr", "lr_final", "hole_weight", "gan_weight", "gan_start",
-            "sketch_drop", "long_sides", "bf16", "seed")},
+        "recipe": {k: cfg.get(k) for k in (
+            "crop", "batch", "lr", "lr_final", "hole_weight", "mse_weight", "gan_weight",
+            "gan_start", "sketch_drop", "long_sides", "mask_scale", "init_from", "bf16", "seed")},
         "validation": state.get("metrics") or {},
         "validation_setting": "held-out photos at 512 px long side, one seeded free-form mask each",
     }
