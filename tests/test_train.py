@@ -199,3 +199,30 @@ def test_init_from_starts_a_new_run_with_another_runs_weights(tmp_path):
     assert tuned.step == 0 and tuned.images_seen == first.images_seen == 4
     second = run(cfg, echo=lambda s: None)
     assert second.step == 1 and second.images_seen == 6  # history carries over
+
+
+def test_edge_emphasis_weights_hole_pixels_beside_edges():
+    from app.engine.train import weighted_l1
+
+    truth = torch.zeros(1, 3, 8, 8)
+    mask = torch.ones(1, 1, 8, 8)
+    edges = torch.zeros(1, 1, 8, 8)
+    edges[..., :2] = 1
+    wrong_on_edges = truth.clone()
+    wrong_on_edges[..., :2] = 1.0
+    wrong_elsewhere = truth.clone()
+    wrong_elsewhere[..., 6:] = 1.0
+    plain = weighted_l1(wrong_on_edges, truth, mask, 1.0, 0.0)
+    assert float(plain) == pytest.approx(float(weighted_l1(wrong_elsewhere, truth, mask, 1.0, 0.0)))
+    on = weighted_l1(wrong_on_edges, truth, mask, 1.0, 0.0, 2.0 * edges)
+    off = weighted_l1(wrong_elsewhere, truth, mask, 1.0, 0.0, 2.0 * edges)
+    assert float(on) > float(plain) > float(off)
+
+
+def test_sampler_marks_the_edge_band_of_every_crop(tmp_path):
+    _write_images(tmp_path / "data", 2)
+    cfg = _config(tmp_path, sketch_drop=1.0)  # no sketch given, yet the band is still drawn
+    batch = CropSampler(sorted((tmp_path / "data").iterdir()), cfg).sample(np.random.default_rng(1), 2)
+    assert batch["sketch"].sum() == 0
+    band = batch["edges"]
+    assert band.shape == batch["mask"].shape and 0.0 < float(band.mean()) < 1.0

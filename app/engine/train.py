@@ -16,6 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -57,6 +58,7 @@ class TrainConfig:
     valid_weight: float = 1.0  # L1/MSE weight of known pixels (composited away at inference)
     mse_weight: float = 0.0  # extra hole-weighted squared error (PSNR is an MSE measure)
     ssim_weight: float = 0.0  # 1 - SSIM of the completed image over the hole (refined stage)
+    edge_weight: float = 0.0  # extra reconstruction weight of hole pixels beside an edge of the truth
     gan_weight: float = 0.01
     gan_start: int = 3000  # pure L1 before this step
     d_cnum: int = 32
@@ -100,6 +102,9 @@ def atomic_save(obj: object, path: Path) -> None:
 # ------------------------------------------------------------------ data
 
 
+_BAND_KERNEL = np.ones((3, 3), np.uint8)
+
+
 class CropSampler:
     """Training photos held in RAM at several downscales; draws random crops with masks/sketches."""
 
@@ -117,7 +122,7 @@ class CropSampler:
 
     def sample(self, rng: np.random.Generator, batch: int) -> dict[str, torch.Tensor]:
         c = self.cfg.crop
-        truths, inputs, masks, sketches = [], [], [], []
+        truths, inputs, masks, sketches, bands = [], [], [], [], []
         for _ in range(batch):
             img = self.images[int(rng.integers(len(self.images)))]
             h, w = img.shape[:2]
@@ -127,10 +132,13 @@ class CropSampler:
                 crop = crop[:, ::-1]
             crop = np.ascontiguousarray(crop)
             mask = training_mask(c, c, rng, self.cfg.mask_scale)
+            edges = edge_map(crop, width=int(rng.integers(1, 3)))
             if self.cfg.sketch and rng.random() >= self.cfg.sketch_drop:
-                sketch = edge_map(crop, width=int(rng.integers(1, 3))) & mask
+                sketch = edges & mask
             else:
                 sketch = np.zeros_like(mask)
+            # The pixels either side of an edge, where structure is won or lost.
+            bands.append(cv2.dilate(edges.astype(np.uint8), _BAND_KERNEL) > 0)
             given = prefill_telea(crop, mask) if self.cfg.prefill == "telea" else crop
             truths.append(crop)
             inputs.append(given)
@@ -146,6 +154,7 @@ class CropSampler:
             "input": to_tensor(inputs),
             "mask": torch.from_numpy(np.stack(masks))[:, None].float(),
             "sketch": torch.from_numpy(np.stack(sketches))[:, None].float(),
+            "edges": torch.from_numpy(np.stack(bands))[:, None].float(),
         }
 
 
@@ -160,17 +169,19 @@ class StepLosses:
     d_loss: float = 0.0
 
 
-def _weight(mask: torch.Tensor, hole: float, valid: float) -> torch.Tensor:
-    return valid * (1.0 - mask) + hole * mask
+def _weight(mask: torch.Tensor, hole: float, valid: float, emphasis=None) -> torch.Tensor:
+    hole_weight = hole * mask if emphasis is None else hole * mask * (1.0 + emphasis)
+    return valid * (1.0 - mask) + hole_weight
 
 
-def weighted_l1(pred, truth, mask, hole: float, valid: float = 1.0) -> torch.Tensor:
-    weight = _weight(mask, hole, valid)
+def weighted_l1(pred, truth, mask, hole: float, valid: float = 1.0, emphasis=None) -> torch.Tensor:
+    """Mean L1 with hole pixels weighted `hole` (x (1 + emphasis) where given), known ones `valid`."""
+    weight = _weight(mask, hole, valid, emphasis)
     return ((pred.float() - truth).abs() * weight).mean() / weight.mean()
 
 
-def weighted_mse(pred, truth, mask, hole: float, valid: float = 1.0) -> torch.Tensor:
-    weight = _weight(mask, hole, valid)
+def weighted_mse(pred, truth, mask, hole: float, valid: float = 1.0, emphasis=None) -> torch.Tensor:
+    weight = _weight(mask, hole, valid, emphasis)
     return ((pred.float() - truth).square() * weight).mean() / weight.mean()
 
 
@@ -291,13 +302,16 @@ class Trainer:
         use_gan = cfg.gan_weight > 0 and self.step >= cfg.gan_start
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             out = g(batch["input"], mask, sketch)
-        l1_c = weighted_l1(out.coarse, truth, mask, cfg.hole_weight, cfg.valid_weight)
-        l1_r = weighted_l1(out.refined, truth, mask, cfg.hole_weight, cfg.valid_weight)
+        # Edge emphasis gives the sketch a reason to be used: it says where those pixels change.
+        emphasis = cfg.edge_weight * batch["edges"] if cfg.edge_weight > 0 and "edges" in batch else None
+        weights = (mask, cfg.hole_weight, cfg.valid_weight, emphasis)
+        l1_c = weighted_l1(out.coarse, truth, *weights)
+        l1_r = weighted_l1(out.refined, truth, *weights)
         loss = cfg.coarse_weight * l1_c + l1_r
         losses = StepLosses(l1_c.item(), l1_r.item())
         if cfg.mse_weight > 0:
-            mse = cfg.coarse_weight * weighted_mse(out.coarse, truth, mask, cfg.hole_weight, cfg.valid_weight)
-            mse = mse + weighted_mse(out.refined, truth, mask, cfg.hole_weight, cfg.valid_weight)
+            mse = cfg.coarse_weight * weighted_mse(out.coarse, truth, *weights)
+            mse = mse + weighted_mse(out.refined, truth, *weights)
             loss = loss + cfg.mse_weight * mse
         if cfg.ssim_weight > 0:
             loss = loss + cfg.ssim_weight * hole_ssim_loss(out.refined, truth, mask)
