@@ -220,7 +220,11 @@ def test_edge_emphasis_weights_hole_pixels_beside_edges():
 
 
 def test_sampler_marks_the_edge_band_of_every_crop(tmp_path):
-    _write_images(tmp_path / "data", 2)
+    (tmp_path / "data").mkdir()
+    image = np.zeros((120, 160, 3), np.uint8)
+    for i, x in enumerate(range(0, 160, 24)):  # steps of varied height: every crop holds edges
+        image[: 30 + 13 * i, x : x + 12] = 255
+    cv2.imwrite(str(tmp_path / "data" / "lines.png"), image)
     cfg = _config(tmp_path, sketch_drop=1.0)  # no sketch given, yet the band is still drawn
     batch = CropSampler(sorted((tmp_path / "data").iterdir()), cfg).sample(np.random.default_rng(1), 2)
     assert batch["sketch"].sum() == 0
