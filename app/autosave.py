@@ -116,6 +116,8 @@ class Snapshot:
     alpha: np.ndarray | None = None
     exif: bytes | None = None
     icc: bytes | None = None
+    xmp: bytes | None = None
+    iptc: bytes | None = None
 
 
 def write_snapshot(folder: Path, snap: Snapshot) -> Path:
@@ -126,6 +128,8 @@ def write_snapshot(folder: Path, snap: Snapshot) -> Path:
             "original": snap.original,
             "exif": _bytes_array(snap.exif),
             "icc": _bytes_array(snap.icc),
+            "xmp": _bytes_array(snap.xmp),
+            "iptc": _bytes_array(snap.iptc),
         }
         if snap.alpha is not None:
             arrays["alpha"] = snap.alpha
@@ -186,6 +190,9 @@ def read_session(folder: Path) -> Recovered:
         alpha = data.get("alpha")
         exif = data["exif"].tobytes() or None
         icc = data["icc"].tobytes() or None
+        # absent from autosaves written before XMP/IPTC were kept
+        xmp = (data["xmp"].tobytes() or None) if "xmp" in data else None
+        iptc = (data["iptc"].tobytes() or None) if "iptc" in data else None
     if original.shape != (h, w, 3) or original.dtype != np.uint8:
         raise ValueError("the saved photo does not match its manifest")
     if alpha is not None and alpha.shape != (h, w):
@@ -204,6 +211,9 @@ def read_session(folder: Path) -> Recovered:
         format=str(manifest.get("format") or "PNG"),
         exif=exif,
         icc=icc,
+        xmp=xmp,
+        iptc=iptc,
+        text={str(k): str(v) for k, v in (manifest.get("text") or {}).items()},
         dpi=(float(dpi[0]), float(dpi[1])) if dpi else None,
         alpha=alpha,
         notes=[str(n) for n in manifest.get("notes", [])],
@@ -399,6 +409,7 @@ class Autosaver(QObject):
             "format": meta.format,
             "dpi": list(meta.dpi) if meta.dpi else None,
             "notes": list(meta.notes),
+            "text": dict(meta.text),
             "image_rect": list(rect) if rect else None,
             "pid": os.getpid(),
         }
@@ -415,6 +426,7 @@ class Autosaver(QObject):
             original = doc.original
             snap.original = self._copy("original", original) if original is doc.image else original
             snap.alpha, snap.exif, snap.icc = meta.alpha, meta.exif, meta.icc
+            snap.xmp, snap.iptc = meta.xmp, meta.iptc
         self.last_snapshot_ms = (time.perf_counter() - started) * 1000.0
         return snap
 

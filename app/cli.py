@@ -115,6 +115,9 @@ def _run_inpaint(args: argparse.Namespace) -> int:
         exif=loaded.exif,
         icc=loaded.icc,
         dpi=loaded.dpi,
+        xmp=loaded.xmp,
+        iptc=loaded.iptc,
+        text=loaded.text,
         quality=args.quality,
     )
     if args.flow and result.flow is not None:

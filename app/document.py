@@ -71,6 +71,9 @@ class ImageMeta:
     notes: list[str] = field(default_factory=list)
     display_name: str = "Untitled"
     quality: int | None = None  # estimated JPEG quality of the source, the default for saving
+    xmp: bytes | None = None  # caption, keywords, rating, ... (app.imageio.LoadedImage.xmp)
+    iptc: bytes | None = None  # raw IPTC-IIM datasets
+    text: dict[str, str] = field(default_factory=dict)  # PNG text chunks
 
 
 @dataclass

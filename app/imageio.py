@@ -22,7 +22,7 @@ import struct
 import threading
 import warnings
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -34,15 +34,25 @@ from app.engine.atomic import atomic_write
 from app.engine.types import EngineError
 from app.metadata import (
     JPEG_EXIF_LIMIT,
+    JPEG_XMP_LIMIT,
     ORIENTATION,
     clean_dpi,
+    clean_iptc,
     estimate_jpeg_quality,
     exif_bytes,
     exif_dpi,
+    fit_xmp,
+    iptc_jpeg_segment,
+    metadata_fields,
     orient_array,
     oriented_size,
     prepare_exif,
+    prepare_xmp,
     read_exif,
+    read_iptc,
+    read_png_text,
+    read_xmp,
+    xmp_from_fields,
 )
 
 log = logging.getLogger(__name__)
@@ -93,6 +103,9 @@ class LoadedImage:
     mtime: float = 0.0  # of the file when it was read
     size_on_disk: int = 0
     quality: int | None = None  # estimated JPEG quality of the source (IJG scale)
+    xmp: bytes | None = None  # XMP packet; tiff:Orientation reset to 1, dimensions fixed
+    iptc: bytes | None = None  # raw IPTC-IIM datasets (caption, keywords, by-line, ...)
+    text: dict[str, str] = field(default_factory=dict)  # PNG text chunks (Title, Author, ...)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -101,7 +114,14 @@ class LoadedImage:
 
     def save_kwargs(self) -> dict[str, Any]:
         """Metadata keyword arguments for save_image() so a result keeps the source's."""
-        kw: dict[str, Any] = {"exif": self.exif, "icc": self.icc, "dpi": self.dpi}
+        kw: dict[str, Any] = {
+            "exif": self.exif,
+            "icc": self.icc,
+            "dpi": self.dpi,
+            "xmp": self.xmp,
+            "iptc": self.iptc,
+            "text": dict(self.text),
+        }
         if self.quality is not None:
             kw["quality"] = self.quality
         return kw
@@ -489,6 +509,7 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -
                 rgb, alpha, icc = _pixels(im, notes)
                 if sixteen:
                     notes.append("16-bit image reduced to 8 bits per channel.")
+            xmp, iptc, text = _text_metadata(im, p, notes)  # after load(): PNG text may trail
         except ImageLoadError:
             raise
         except Exception as e:
@@ -504,6 +525,10 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -
         except Exception as e:
             log.warning("EXIF of %s could not be re-encoded: %s", p, e)
             notes.append("The EXIF metadata is damaged and was not kept.")
+    if xmp is not None:
+        xmp = prepare_xmp(xmp, (w, h))
+        if xmp is None:
+            notes.append("The XMP metadata is damaged and was not kept.")
     return LoadedImage(
         rgb=np.ascontiguousarray(rgb, dtype=np.uint8),
         alpha=alpha,
@@ -516,7 +541,25 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -
         mtime=st.st_mtime,
         size_on_disk=st.st_size,
         quality=quality,
+        xmp=xmp,
+        iptc=iptc,
+        text=text,
     )
+
+
+def _text_metadata(
+    im: Image.Image, path: Path, notes: list[str]
+) -> tuple[bytes | None, bytes | None, dict[str, str]]:
+    """(XMP, IPTC, PNG text) of an opened image; a damaged block is left out with a note."""
+    out: list[Any] = []
+    for name, read in (("XMP", read_xmp), ("IPTC", read_iptc), ("text", read_png_text)):
+        try:
+            out.append(read(im))
+        except Exception as e:  # a damaged block must not cost the photo
+            log.warning("unreadable %s metadata in %s: %s", name, path, e)
+            notes.append(f"The {name} metadata is damaged and was not kept.")
+            out.append({} if name == "text" else None)
+    return out[0], out[1], out[2]
 
 
 def _limit(value: int | None) -> int:
@@ -737,11 +780,18 @@ def save_image(
     dpi: tuple[float, float] | None = None,
     quality: int = 95,
     format: str | None = None,
+    xmp: bytes | str | None = None,
+    iptc: bytes | None = None,
+    text: Mapping[str, str] | None = None,
 ) -> None:
     """Write RGB uint8 (H x W x 3) atomically, keeping the metadata each format can hold.
 
     Format from `format` or the extension (.png, .jpg/.jpeg, .webp, .tif/.tiff). EXIF
     (Orientation forced to 1), ICC and DPI go into PNG, JPEG, WebP (DPI via EXIF) and TIFF.
+    XMP (tiff:Orientation forced to 1, dimensions fixed) goes into all four; IPTC into JPEG
+    (APP13) and TIFF (tag 33723); PNG `text` chunks into PNG. When there is no XMP and the
+    format has no place for the IPTC or PNG text, their caption, keywords, title, creator
+    and copyright are written as XMP instead. A JPEG segment over 64 KB is left out (logged).
     `alpha` is kept in PNG, WebP and TIFF and dropped for JPEG. `quality` applies to JPEG and
     lossy WebP (WebP at 100 is written lossless). Raises ImageSaveError.
     """
@@ -767,15 +817,32 @@ def save_image(
     if prepared is not None:
         exif_data = exif_bytes(prepared, limit=JPEG_EXIF_LIMIT if fmt == "JPEG" else None)
     icc = bytes(icc) if icc else None
+    xmp_data, iptc, text = _text_metadata_for(fmt, (w, h), xmp, iptc, text)
 
     if fmt == "PNG":
         planes = np.dstack([rgb, alpha]) if alpha is not None else rgb
-        _atomic_write(p, lambda f: f.write(_png_bytes(planes, exif=exif_data, icc=icc, dpi=dpi)))
+        png = functools.partial(
+            _png_bytes, planes, exif=exif_data, icc=icc, dpi=dpi, xmp=xmp_data, text=text
+        )
+        _atomic_write(p, lambda f: f.write(png()))
         return
 
     params: dict[str, Any] = {}
-    if exif_data:
+    if fmt == "TIFF" and (xmp_data or iptc):
+        tags = Image.Exif()  # Pillow writes an Exif's tags (and sub-IFDs) into the TIFF IFD
+        if exif_data:
+            tags.load(exif_data)
+        if xmp_data:
+            tags[700] = xmp_data
+        if iptc:
+            tags[33723] = iptc
+        params["exif"] = tags
+    elif exif_data:
         params["exif"] = exif_data
+    if xmp_data and fmt in ("JPEG", "WEBP"):
+        params["xmp"] = xmp_data
+    if iptc and fmt == "JPEG":
+        params["extra"] = iptc_jpeg_segment(iptc) or b""
     if icc:
         params["icc_profile"] = icc
     if dpi and fmt != "WEBP":
@@ -800,6 +867,57 @@ def save_image(
     _atomic_write(p, lambda f: im.save(f, format=fmt, **params))
 
 
+def _text_metadata_for(
+    fmt: str,
+    size: tuple[int, int],
+    xmp: bytes | str | None,
+    iptc: bytes | None,
+    text: Mapping[str, str] | None,
+) -> tuple[bytes | None, bytes | None, dict[str, str]]:
+    """(XMP, IPTC, PNG text) as `fmt` will hold them; see save_image for the rules."""
+    xmp_data = prepare_xmp(xmp, size) if xmp else None
+    iptc = clean_iptc(iptc) if iptc else None
+    text = {str(k): str(v) for k, v in (text or {}).items()}
+    if xmp_data is None:
+        lost_iptc = iptc if fmt in ("PNG", "WEBP") else None
+        lost_text = text if fmt != "PNG" else None
+        if lost_iptc or lost_text:
+            xmp_data = xmp_from_fields(metadata_fields(lost_iptc, lost_text))
+    if xmp_data and fmt == "JPEG":
+        xmp_data = fit_xmp(xmp_data, JPEG_XMP_LIMIT)
+    return (
+        xmp_data,
+        iptc if fmt in ("JPEG", "TIFF") else None,
+        text if fmt == "PNG" else {},
+    )
+
+
+def _png_text_chunk(key: str, value: str) -> bytes | None:
+    """tEXt (Latin-1) or iTXt (UTF-8) chunk, compressed when long; None for an invalid key."""
+    try:
+        k = key.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    # PNG keywords: 1-79 printable Latin-1 characters, no leading, trailing or double spaces.
+    if not 1 <= len(k) <= 79 or k != k.strip(b" ") or b"  " in k:
+        return None
+    if any(c < 32 or 126 < c < 161 for c in k):
+        return None
+    big = len(value) > 1024
+    try:
+        latin = value.encode("latin-1")
+    except UnicodeEncodeError:
+        latin = None
+    if latin is not None:
+        if big:
+            return _png_chunk(b"zTXt", k + b"\x00\x00" + zlib.compress(latin))
+        return _png_chunk(b"tEXt", k + b"\x00" + latin)
+    body = value.encode("utf-8")
+    if big:
+        return _png_chunk(b"iTXt", k + b"\x00\x01\x00\x00\x00" + zlib.compress(body))
+    return _png_chunk(b"iTXt", k + b"\x00\x00\x00\x00\x00" + body)
+
+
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
@@ -810,11 +928,14 @@ def _png_bytes(
     exif: bytes | None = None,
     icc: bytes | None = None,
     dpi: tuple[float, float] | None = None,
+    xmp: bytes | None = None,
+    text: Mapping[str, str] | None = None,
 ) -> bytes:
     """PNG of H x W (grey), H x W x 3 (RGB) or H x W x 4 (RGBA) uint8, with metadata chunks.
 
     OpenCV's encoder is ~10x faster than Pillow's on large photos (Pillow tries every row
-    filter); it writes only IHDR/IDAT/IEND, so iCCP, pHYs and eXIf go in right after IHDR.
+    filter); it writes only IHDR/IDAT/IEND, so iCCP, pHYs, eXIf, the XMP iTXt (uncompressed,
+    as the XMP specification asks) and text chunks go in right after IHDR.
     """
     import cv2
 
@@ -832,6 +953,13 @@ def _png_bytes(
         extra += _png_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1))
     if exif:
         extra += _png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+    if xmp:
+        extra += _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
+    for key, value in (text or {}).items():
+        chunk = _png_text_chunk(key, value)
+        if chunk is None:
+            log.warning("PNG text %r left out: not a valid PNG keyword", key)
+        extra += chunk or b""
     ihdr_end = 8 + 8 + 13 + 4  # signature, then IHDR: length + type + 13 bytes + CRC
     return data[:ihdr_end] + extra + data[ihdr_end:]
 

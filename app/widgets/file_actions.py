@@ -84,6 +84,9 @@ class FileActionsMixin:
             notes=list(loaded.notes),
             display_name=Path(loaded.path).name,
             quality=getattr(loaded, "quality", None),
+            xmp=loaded.xmp,
+            iptc=loaded.iptc,
+            text=dict(loaded.text),
         )
         self._set_photo(loaded.rgb, meta)
         self.file_guard.remember(meta.path, (loaded.mtime, loaded.size_on_disk))
@@ -252,6 +255,9 @@ class FileActionsMixin:
                 exif=meta.exif,
                 icc=meta.icc,
                 dpi=meta.dpi,
+                xmp=meta.xmp,
+                iptc=meta.iptc,
+                text=meta.text,
                 quality=quality or 95,
             )
 
