@@ -1,8 +1,9 @@
-"""Photo metadata helpers for app.imageio: EXIF orientation, EXIF clean-up, DPI, JPEG quality.
+"""Photo metadata helpers for app.imageio: EXIF orientation, EXIF clean-up, DPI, JPEG quality,
+XMP (orientation reset), IPTC-IIM (JPEG APP13 / TIFF tag 33723) and PNG text chunks.
 
 Kept Qt-free and pixel-free so both the loader and the saver can share one set of rules:
-the pixels we hand out are always upright, so every EXIF block we return or write carries
-Orientation = 1 and the image's real width/height.
+the pixels we hand out are always upright, so every EXIF block and XMP packet we return or
+write carries Orientation = 1 and the image's real width/height.
 """
 
 from __future__ import annotations
@@ -372,16 +373,15 @@ def exif_bytes(exif: Image.Exif, *, limit: int | None = None) -> bytes | None:
 
 # --------------------------------------------------------------------------- XMP
 
-# Bytes an XMP packet may have in a JPEG APP1 segment after its namespace header.
-XMP_JPEG_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
-JPEG_XMP_LIMIT = JPEG_EXIF_LIMIT - len(XMP_JPEG_HEADER)
+# Bytes an XMP packet may have in a JPEG APP1 segment, after the segment's namespace header.
+_XMP_JPEG_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
+JPEG_XMP_LIMIT = JPEG_EXIF_LIMIT - len(_XMP_JPEG_HEADER)
 # Bytes a JPEG APP13 (Photoshop image resources) segment may hold after its length field.
 JPEG_APP13_LIMIT = JPEG_EXIF_LIMIT
 
 _NS_TIFF = "http://ns.adobe.com/tiff/1.0/"
 _NS_EXIF = "http://ns.adobe.com/exif/1.0/"
 _PREFIX = r"[A-Za-z_][\w.-]{0,40}"
-_XMP_PADDING = re.compile(r"\s{2,}(?=<\?xpacket\s+end=)")
 
 
 def read_xmp(im: Image.Image) -> bytes | None:
@@ -460,7 +460,9 @@ def fit_xmp(xmp: bytes, limit: int) -> bytes | None:
     """
     if len(xmp) <= limit:
         return xmp
-    compact = _XMP_PADDING.sub("\n", xmp.decode("utf-8")).encode("utf-8")
+    # The padding is the whitespace ahead of the closing processing instruction.
+    end = xmp.rfind(b"<?xpacket end=")
+    compact = xmp[:end].rstrip() + b"\n" + xmp[end:] if end > 0 else xmp
     if len(compact) <= limit:
         return compact
     log.warning("XMP metadata dropped: %d bytes is more than JPEG can hold", len(compact))
@@ -480,7 +482,7 @@ def read_iptc(im: Image.Image) -> bytes | None:
 
     JPEG: the Photoshop resource 0x0404 in APP13; TIFF: tag 33723 (stored as bytes or, as
     Photoshop does, as LONGs); PNG: ImageMagick's "Raw profile type iptc" text chunk.
-    Blocks that do not parse as IIM records are dropped (logged).
+    Raises ValueError for a block that does not parse as IIM datasets.
     """
     data: object = None
     if im.format in ("JPEG", "MPO"):
@@ -496,7 +498,9 @@ def read_iptc(im: Image.Image) -> bytes | None:
         data = _raw_profile(im.info.get("Raw profile type iptc"))
         if data and data.startswith((_PHOTOSHOP_HEADER, b"8BIM")):
             data = _irb_resources(data).get(_IRB_IPTC)
-    return clean_iptc(data)
+    if not isinstance(data, (bytes, bytearray)) or not data:
+        return None
+    return bytes(data) if iptc_records(bytes(data)) else None
 
 
 def clean_iptc(data: object) -> bytes | None:
@@ -521,7 +525,8 @@ def iptc_records(data: bytes) -> list[tuple[int, int, bytes]]:
     out: list[tuple[int, int, bytes]] = []
     pos, end = 0, len(data)
     while pos + 5 <= end and data[pos] == 0x1C:
-        record, dataset, size = data[pos + 1], data[pos + 2], int.from_bytes(data[pos + 3 : pos + 5], "big")
+        record, dataset = data[pos + 1], data[pos + 2]
+        size = int.from_bytes(data[pos + 3 : pos + 5], "big")
         pos += 5
         if size & 0x8000:  # extended dataset: the low bits give the length of the length
             n = size & 0x7FFF
@@ -543,7 +548,9 @@ def iptc_block(datasets: dict[tuple[int, int], bytes | list[bytes]]) -> bytes:
     out = b""
     for (record, dataset), values in sorted(datasets.items()):
         for value in values if isinstance(values, list) else [values]:
-            size = struct.pack(">H", len(value)) if len(value) < 0x8000 else b"\x80\x04" + struct.pack(">I", len(value))
+            n = len(value)
+            # Values of 32 KB and more use the extended form: a 4-byte length follows.
+            size = struct.pack(">H", n) if n < 0x8000 else struct.pack(">HI", 0x8004, n)
             out += bytes((0x1C, record, dataset)) + size + value
     return out
 
@@ -581,7 +588,7 @@ def iptc_jpeg_segment(iptc: bytes) -> bytes | None:
         + _irb_resource(_IRB_IPTC, iptc)
         + _irb_resource(_IRB_IPTC_DIGEST, hashlib.md5(iptc).digest())
     )
-    if len(payload) + 2 > 0xFFFF:
+    if len(payload) > JPEG_APP13_LIMIT:
         log.warning("IPTC metadata dropped: %d bytes is more than JPEG can hold", len(iptc))
         return None
     return b"\xff\xed" + struct.pack(">H", len(payload) + 2) + payload

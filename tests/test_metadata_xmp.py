@@ -10,8 +10,10 @@ import hashlib
 import logging
 import struct
 import xml.etree.ElementTree as ET
+import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageOps, IptcImagePlugin, PngImagePlugin
@@ -150,6 +152,8 @@ def test_round_trip_keeps_caption_keywords_and_upright_orientation(
     check_saved(out, (30, 40), iptc_expected=ext in ("jpg", "tif"))
     again = imageio.load_image(out)  # and our own loader does not turn it a second time
     assert again.size == (30, 40)
+    assert xmp_fields(again.xmp)["keywords"] == KEYWORDS  # read back from every format
+    assert (again.iptc == photo_iptc()) == (ext in ("jpg", "tif"))
     if ext in ("png", "tif"):
         assert np.array_equal(again.rgb, loaded.rgb)
 
@@ -178,6 +182,17 @@ def test_xmp_only_orientation_is_not_applied_twice(tmp_path: Path, ext: str) -> 
     out = tmp_path / f"result.{ext}"
     imageio.save_image(out, loaded.rgb, **loaded.save_kwargs())
     check_saved(out, (30, 40), iptc_expected=False)
+
+
+def test_16bit_png_keeps_its_xmp(tmp_path: Path) -> None:
+    ok, png = cv2.imencode(".png", (stored_pixels().astype(np.uint16) * 257)[..., ::-1])
+    body = b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp_packet(1, 40, 30)
+    chunk = struct.pack(">I", len(body)) + b"iTXt" + body + struct.pack(">I", zlib.crc32(b"iTXt" + body))
+    src = tmp_path / "deep.png"
+    src.write_bytes(png.tobytes()[:33] + chunk + png.tobytes()[33:])  # right after IHDR
+    loaded = imageio.load_image(src)
+    assert "16-bit image reduced to 8 bits per channel." in loaded.notes
+    assert xmp_fields(loaded.xmp)["caption"] == CAPTION
 
 
 def test_prepare_xmp_rewrites_every_spelling_and_nothing_else() -> None:
@@ -283,6 +298,21 @@ def test_photoshop_style_tiff_iptc_is_read_whole(tmp_path: Path) -> None:
     assert [k.decode() for k in info[(2, 25)]] == KEYWORDS
 
 
+def test_imagemagick_png_iptc_profile_is_read(tmp_path: Path) -> None:
+    data = photo_iptc().hex()
+    lines = "\n".join(data[i : i + 72] for i in range(0, len(data), 72))
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Raw profile type iptc", f"\niptc\n{len(photo_iptc()):8d}\n{lines}\n", zip=True)
+    src = tmp_path / "magick.png"
+    Image.fromarray(stored_pixels()).save(src, pnginfo=info)
+    loaded = imageio.load_image(src)
+    assert loaded.iptc == photo_iptc()
+    assert loaded.text == {}  # travels as IPTC, not as a text chunk
+    imageio.save_image(tmp_path / "result.tif", loaded.rgb, **loaded.save_kwargs())
+    with Image.open(tmp_path / "result.tif") as im:
+        assert saved_iptc(im)[(2, 120)].decode() == CAPTION
+
+
 def test_oversize_xmp_in_jpeg_is_compacted_or_left_out(
     tagged_jpeg: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -330,6 +360,7 @@ def test_damaged_iptc_is_dropped_and_the_photo_opens(tmp_path: Path) -> None:
     Image.fromarray(stored_pixels()).save(src, extra=app13(damaged), xmp=xmp_packet(1, 40, 30))
     loaded = imageio.load_image(src)
     assert loaded.iptc is None
+    assert "The IPTC metadata is damaged and was not kept." in loaded.notes
     assert xmp_fields(loaded.xmp)["caption"] == CAPTION
     out = tmp_path / "result.jpg"
     imageio.save_image(out, loaded.rgb, **loaded.save_kwargs())

@@ -211,7 +211,7 @@ class FileActionsMixin:
             self.save_to(path, then=then)
 
     def save_to(self, path: str | Path, quality: int | None = None, then=None) -> bool:
-        """Write the full-resolution result with the photo's EXIF, ICC and DPI (async)."""
+        """Write the full-resolution result with the photo's EXIF, XMP, IPTC, ICC and DPI (async)."""
         from app.imageio import save_image
 
         path = Path(path)
