@@ -312,7 +312,7 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
             "&Models…",
             self.show_models,
             None,
-            None,
+            "models",
             "Import, choose and remove inpainting models",
             section="Run",
         )

@@ -29,6 +29,7 @@ ICONS = {
     "export_mask": "mdi6.file-export-outline",
     "fill": "mdi6.auto-fix",
     "cancel": "mdi6.close-circle-outline",
+    "models": "mdi6.brain",  # the Models dialog: import, choose and remove networks
     "zoom_in": "mdi6.magnify-plus-outline",
     "zoom_out": "mdi6.magnify-minus-outline",
     "fit": "mdi6.fit-to-screen-outline",
