@@ -18,7 +18,10 @@ fills changed). A few seconds after a change (the first change starts the timer,
 without pause still saves every few seconds) the state is written; when there is nothing
 worth keeping (a clean, mask-free document) it is removed. A clean close removes the session.
 At start-up, sessions whose lock is free (their editor died: QLockFile checks the process)
-are offered for restoring.
+are looked for on a pool thread and all offered, newest first, in a non-modal list
+(app/widgets/recovery_dialog.py): each can be recovered (into this window while it is empty,
+otherwise into a new window with its own session) or discarded; what is left in the list is
+kept for the next start.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import platformdirs
-from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QLockFile, QObject, QPoint, QTimer, Signal
 
 from app.commands import Patch, PatchCommand
 from app.document import ImageMeta, Rect, bbox_of, union_rect
@@ -54,7 +57,8 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "DeepFillStudio"  # the per-user folder name the model registry uses too
 ENV_FOLDER = "DEEPFILL_STUDIO_AUTOSAVE"
-ENV_ANSWER = "DEEPFILL_STUDIO_RESTORE"  # restore | discard | later: answers the start-up offer
+# restore | discard | later: answers the start-up offer for every autosave found (no dialog)
+ENV_ANSWER = "DEEPFILL_STUDIO_RESTORE"
 DEFAULT_DELAY_MS = 3000
 FORMAT_VERSION = 1
 STATE = "state.npz"
@@ -248,10 +252,6 @@ class Orphan:
     def saved_at(self) -> float:
         return float(self.manifest.get("saved_at", 0.0))
 
-    def describe(self) -> str:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.saved_at))
-        return f"{self.name} (autosaved {when})"
-
     def release(self) -> None:
         self.lock.unlock()
 
@@ -314,6 +314,7 @@ class Autosaver(QObject):
     saved = Signal(str)  # state file written
     cleared = Signal()  # nothing worth keeping: the state file was removed
     restored = Signal(str)  # display name of the recovered photo
+    offered = Signal(int)  # the start-up look for crashed work is done: how many were offered
     failed = Signal(str)  # an autosave could not be written or read (logged, not modal)
 
     def __init__(
@@ -337,7 +338,12 @@ class Autosaver(QObject):
         self._adopted: Orphan | None = None  # restored orphan, removed after our first write
         self._buffers: dict[str, np.ndarray] = {}
         self.last_snapshot_ms = 0.0  # GUI-thread cost of the last snapshot (for the tests)
-        self.ask_restore: Callable[[Orphan], str] = self._ask_restore
+        self.offers_recovery = True  # windows opened for recovered work do not look again
+        self.recovery_dialog: QObject | None = None  # the start-up list while it is open
+        self._recovering_here = False  # a recovered document is being read for this window
+        # makes the window for recovered work when this one is taken (tests pass their own)
+        self.open_window: Callable[[], MainWindow] = self._new_window
+        self.extra_windows: list[MainWindow] = []  # opened for recovered work, while open
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.timeout.connect(self.autosave_now)
@@ -528,6 +534,7 @@ class Autosaver(QObject):
         """Clean close: wait for a write in progress, then remove this session's files."""
         if self._closed and self.session is None:
             return
+        self._close_recovery_dialog()
         self.timer.stop()
         with self._io:
             self._closed = True
@@ -545,6 +552,7 @@ class Autosaver(QObject):
 
     def abandon(self) -> None:
         """Stop and release the lock but leave the files, as a crash would (tests, shutdown)."""
+        self._close_recovery_dialog()
         self.timer.stop()
         with self._io:
             self._closed = True
@@ -552,60 +560,124 @@ class Autosaver(QObject):
             self._lock.unlock()
 
     # --- restoring ------------------------------------------------------------------------
-    def _ask_restore(self, orphan: Orphan) -> str:
+    def offer_restore(self) -> None:
+        """Look for work left by crashed editors (on a pool thread) and offer all of it.
+
+        Returns at once; `offered` tells how many were found once the list is up (or the
+        scripted answer in DEEPFILL_STUDIO_RESTORE has been applied to each).
+        """
+        if self._closed or not self.offers_recovery:
+            return
+        self.offers_recovery = False  # once per window
+        exclude = (self.session,) if self.session else ()
+        store = self.store
+
+        def failed(error: BaseException) -> None:
+            log.warning("could not look for autosaves: %s", error)
+            emit(self.offered, 0)
+
+        run_in_background(lambda: store.orphans(exclude=exclude), self._offer, failed)
+
+    def _offer(self, orphans: list[Orphan]) -> None:
+        if self._closed:  # the window closed meanwhile: keep it all for the next start
+            for orphan in orphans:
+                orphan.release()
+            return
         answer = os.environ.get(ENV_ANSWER, "").strip().lower()
-        if answer in ANSWERS:
-            return answer
-        from PySide6.QtWidgets import QMessageBox
+        if orphans and answer in ANSWERS:
+            action = {"restore": self.recover, "discard": self.discard, "later": self.keep}
+            for orphan in orphans:
+                action[answer](orphan)
+        elif orphans:
+            from app.widgets.recovery_dialog import RecoveryDialog
 
-        box = QMessageBox(self.window)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Recover unsaved work?")
-        box.setText(
-            "DeepFill Studio did not close properly last time. Your unsaved work on "
-            f"{orphan.describe()} can be recovered."
-        )
-        box.setInformativeText(
-            "Restore opens it as it was at the last autosave. Discard deletes it for good; "
-            "Not Now keeps it for the next start."
-        )
-        restore = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
-        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
-        later = box.addButton("Not Now", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(restore)
-        box.setEscapeButton(later)
-        box.exec()
-        clicked = box.clickedButton()
-        return "restore" if clicked is restore else "discard" if clicked is discard else "later"
+            dialog = RecoveryDialog(orphans, self.recover, self.discard, self.keep, self.window)
+            dialog.destroyed.connect(self._recovery_dialog_gone)
+            self.recovery_dialog = dialog
+            dialog.show()
+            dialog.raise_()
+        emit(self.offered, len(orphans))
 
-    def offer_restore(self) -> str | None:
-        """Look for work left by a crashed editor and offer the newest; returns the answer."""
-        if self._closed:
-            return None
-        orphans = self.store.orphans(exclude=(self.session,) if self.session else ())
-        if not orphans:
-            return None
-        newest, others = orphans[0], orphans[1:]
-        for orphan in others:  # offered at a later start, one at a time
-            orphan.release()
-        answer = self.ask_restore(newest)
-        if answer == "restore":
-            self.restore(newest)
-        elif answer == "discard":
-            newest.remove()
+    def _recovery_dialog_gone(self, *_args) -> None:
+        self.recovery_dialog = None
+
+    def _close_recovery_dialog(self) -> None:
+        dialog = self.recovery_dialog
+        if dialog is not None:
+            self.recovery_dialog = None
+            with contextlib.suppress(RuntimeError):  # already deleted
+                dialog.close()  # keeps what is still listed
+
+    def keep(self, orphan: Orphan) -> None:
+        """Leave the orphan for the next start."""
+        orphan.release()
+
+    def discard(self, orphan: Orphan) -> None:
+        """Delete the orphan's autosave for good."""
+        orphan.remove()
+
+    def recover(self, orphan: Orphan) -> MainWindow:
+        """Restore the orphan into this window while it is empty, otherwise into a new one."""
+        if self._takes_recovery():
+            self._recovering_here = True
+            self.restore(orphan)
+            return self.window
+        other = self.recover_elsewhere()
+        other._recovering_here = True
+        other.restore(orphan)
+        return other.window
+
+    def _takes_recovery(self) -> bool:
+        return not (self._closed or self._recovering_here or not self.window.doc.is_empty)
+
+    def _new_window(self) -> MainWindow:
+        """Another editor window, sharing settings and the autosave folder, a little offset."""
+        win = type(self.window)(settings=self.window.settings, autosave=self.store)
+        if win.autosaver is not None:
+            win.autosaver.offers_recovery = False
+        self._track(win)
+        win.show()
+        return win
+
+    def _track(self, win: MainWindow) -> None:
+        """Keep a window opened for recovered work alive until it closes, then free it."""
+        self.extra_windows.append(win)
+        win.installEventFilter(self)
+        k = len(self.extra_windows)
+        win.move(self.window.pos() + QPoint(32 * k, 32 * k))
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Close and obj in self.extra_windows:
+            QTimer.singleShot(0, lambda: self._window_closed(obj))  # after its closeEvent
+        return False
+
+    def _window_closed(self, win) -> None:
+        try:
+            if win.isVisible():  # the close was cancelled (unsaved changes)
+                return
+            if win.worker.running:  # a fill stuck between checkpoints: deleting would abort
+                return
+        except RuntimeError:  # already deleted
+            pass
         else:
-            newest.release()
-        return answer
+            win.deleteLater()
+        with contextlib.suppress(ValueError):
+            self.extra_windows.remove(win)
 
     def restore(self, orphan: Orphan) -> None:
         """Read the orphan in the background, then make it the window's document."""
 
         def done(recovered: Recovered) -> None:
-            self.apply(recovered)
-            self._adopted = orphan
-            self.autosave_now()  # into our own session; the orphan goes once that is written
+            self._recovering_here = False
+            if self._closed:  # the window closed while reading: keep it for the next start
+                orphan.release()
+                return
+            # a photo opened meanwhile is not replaced
+            target = self if self.window.doc.is_empty else self.recover_elsewhere()
+            target.adopt(recovered, orphan)
 
         def failed(error: BaseException) -> None:
+            self._recovering_here = False
             log.warning("could not restore %s: %s", orphan.folder, error)
             orphan.remove()
             self.window.show_message(
@@ -615,6 +687,20 @@ class Autosaver(QObject):
             emit(self.failed, str(error))
 
         run_in_background(lambda: read_session(orphan.folder), done, failed)
+
+    def recover_elsewhere(self) -> Autosaver:
+        """The autosaver of a new window for recovered work."""
+        win = self.open_window()
+        if win.autosaver is None:
+            raise RuntimeError("a window for recovered work needs autosave")
+        win.autosaver.offers_recovery = False
+        return win.autosaver
+
+    def adopt(self, recovered: Recovered, orphan: Orphan) -> None:
+        """Show the recovered document; its old session goes once ours holds the work."""
+        self.apply(recovered)
+        self._adopted = orphan
+        self.autosave_now()
 
     def apply(self, rec: Recovered) -> None:
         """Put a recovered document in the window: the photo as opened plus one undo step."""
