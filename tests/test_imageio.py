@@ -7,7 +7,6 @@ import io
 import itertools
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
@@ -787,7 +786,9 @@ def test_unwritable_or_missing_folder(tmp_path: Path, monkeypatch: pytest.Monkey
     def denied(*a: object, **k: object) -> None:
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    from app.engine import atomic
+
+    monkeypatch.setattr(atomic, "_create_temp", denied)  # the temp file beside the target
     with pytest.raises(ImageSaveError, match="not writable"):
         save_image(tmp_path / "x.png", _rand_rgb(2, 2))
 

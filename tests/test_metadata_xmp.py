@@ -19,7 +19,7 @@ import pytest
 from PIL import Image, ImageOps, IptcImagePlugin, PngImagePlugin
 
 from app import imageio
-from app.metadata import prepare_xmp
+from app.metadata_text import prepare_xmp
 
 CAPTION = "Café au lait — Straße"
 KEYWORDS = ["street", "night", "Zürich"]
