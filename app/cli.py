@@ -112,13 +112,7 @@ def _run_inpaint(args: argparse.Namespace) -> int:
         out_path,
         result.image,
         alpha=loaded.alpha,
-        exif=loaded.exif,
-        icc=loaded.icc,
-        dpi=loaded.dpi,
-        xmp=loaded.xmp,
-        iptc=loaded.iptc,
-        text=loaded.text,
-        quality=args.quality,
+        **{**loaded.save_kwargs(), "quality": args.quality},  # the photo's metadata, our quality
     )
     if args.flow and result.flow is not None:
         imageio.save_image(Path(args.flow), result.flow)
