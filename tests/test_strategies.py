@@ -19,6 +19,7 @@ from app.engine.strategies import (
     plan_windows,
     run_crop,
     run_resize,
+    texture_scale,
 )
 from app.engine.types import Cancelled, InpaintOptions, InpaintRequest
 
@@ -94,15 +95,40 @@ def test_small_photos_run_whole_and_explicit_choices_are_kept():
         assert choose_strategy((400, 500, 3), mask, InpaintOptions(strategy=name)) == name
 
 
-@pytest.mark.parametrize("radius, native", [(80, True), (140, False)])
-def test_small_object_on_a_24mp_photo_is_cropped(radius, native):
+@pytest.mark.parametrize(
+    "long_side, scale", [(512, 1), (1024, 1), (1500, 1), (1600, 2), (4000, 4), (6000, 6), (7680, 8)]
+)
+def test_texture_scale_brings_photos_near_the_training_size(long_side, scale):
+    assert texture_scale((long_side * 2 // 3, long_side)) == scale
+    assert texture_scale((long_side, long_side // 2, 3)) == scale
+
+
+def test_a_photo_near_the_training_size_gets_native_windows():
+    mask = disk((900, 1200), (300, 300), 60)
+    (win,) = plan_windows(mask)
+    assert win.native
+    # The minimum context (256 px, +1 for the odd-sized disk), at full size.
+    assert max(win.x1 - win.x0, win.y1 - win.y0) in (256, 257)
+
+
+@pytest.mark.parametrize("radius", [20, 80, 140])
+def test_small_object_on_a_24mp_photo_is_cropped_at_the_texture_scale(radius):
     mask = disk((4000, 6000), (4100, 1500), radius)
     assert choose_strategy((4000, 6000, 3), mask, AUTO) == "crop"
     (win,) = plan_windows(mask)
-    assert win.native == native
+    assert win.scale == 6
     side = max(win.x1 - win.x0, win.y1 - win.y0)
-    # Native windows fit the crop size; larger ones (3x the object) are downscaled to it.
-    assert side <= crop_size(512) if native else side >= 3 * 2 * radius
+    # At least half the working size of context in network pixels, within the crop size.
+    assert 256 * 6 <= side <= crop_size(512) * 6
+    assert win.x0 < 4100 - radius and win.x1 > 4100 + radius
+
+
+def test_a_huge_object_gets_more_context_and_a_larger_downscale():
+    mask = disk((4000, 6000), (3000, 2000), 700)  # 1400 px: 2x it would not fit at scale 6
+    (win,) = plan_windows(mask)
+    assert win.scale > 6
+    assert win.x1 - win.x0 >= 3 * 1400 - 2 and win.y1 - win.y0 == 4000  # margin = size
+    assert max(win.x1 - win.x0, win.y1 - win.y0) <= crop_size(512) * win.scale
 
 
 def test_big_hole_on_an_8k_frame_goes_through_resize():
@@ -112,12 +138,11 @@ def test_big_hole_on_an_8k_frame_goes_through_resize():
     assert choose_strategy(mask.shape + (3,), mask, AUTO) == "resize"
 
 
-def test_medium_object_gets_a_larger_downscaled_window():
+def test_medium_object_gets_a_tight_window_at_the_texture_scale():
     mask = disk((4000, 6000), (1200, 1000), 400)  # an 800 px object
-    windows = plan_windows(mask)
-    assert len(windows) == 1 and not windows[0].native
-    win = windows[0]
-    assert win.x1 - win.x0 >= 3 * 800 - 2 and win.y1 - win.y0 >= 3 * 800 - 2  # margin = size
+    (win,) = plan_windows(mask)
+    assert win.scale == 6
+    assert win.x1 - win.x0 == 801 + 2 * 401  # margin = half the size
     assert choose_strategy((4000, 6000, 3), mask, AUTO) == "crop"
 
 
@@ -135,7 +160,7 @@ def test_far_regions_get_their_own_disjoint_windows_and_close_ones_merge():
     shape = (3000, 4000)
     mask = disk(shape, (500, 500), 40) | disk(shape, (3300, 2400), 30)
     windows = plan_windows(mask)
-    assert len(windows) == 2 and all(w.native for w in windows)
+    assert len(windows) == 2 and all(w.scale == 4 for w in windows)
     assert covers(windows, mask)
     a, b = windows
     assert a.x1 <= b.x0 or b.x1 <= a.x0 or a.y1 <= b.y0 or b.y1 <= a.y0
@@ -151,7 +176,8 @@ def test_windows_at_the_border_stay_inside_and_keep_their_context():
     mask[0:60, 2950:3000] = True  # the top-right corner
     (win,) = plan_windows(mask)
     assert win.x1 == 3000 and win.y0 == 0
-    assert (win.x1 - win.x0, win.y1 - win.y0) == (50 + 2 * 32, 60 + 2 * 32)  # shifted, not cut
+    # 256 network pixels at scale 3; shifted, not cut.
+    assert (win.x1 - win.x0, win.y1 - win.y0) == (50 + 2 * 354, 60 + 2 * 354)
 
 
 def test_many_specks_are_covered_by_a_bounded_number_of_windows():
@@ -177,7 +203,7 @@ def test_regions_are_labelled_with_tight_boxes():
 # ------------------------------------------------------------------------------ filling
 
 
-def test_crop_fills_each_region_natively_and_keeps_everything_else(tiny):
+def test_crop_fills_each_region_in_its_own_window_and_keeps_everything_else(tiny):
     h, w = 1201, 1803
     image = noise_photo(h, w)
     mask = disk((h, w), (300, 300), 60)

@@ -70,9 +70,10 @@ class CraGrid:
         return GRID * self.rows, GRID * self.cols
 
 
-def plan_grid(height: int, width: int, working_size: int = 512) -> CraGrid:
-    """Integer scale so the network's long side is about `working_size`; pad, never squash."""
-    scale = max(1, math.ceil(max(height, width) / max(working_size, GRID)))
+def plan_grid(height: int, width: int, working_size: int = 512, min_scale: int = 1) -> CraGrid:
+    """Integer scale (at least `min_scale`) so the network's long side is at most about
+    `working_size`; pad, never squash."""
+    scale = max(min_scale, math.ceil(max(height, width) / max(working_size, GRID)))
     cell = GRID * scale
     return CraGrid(height, width, scale, -(-height // cell), -(-width // cell))
 

@@ -1,9 +1,10 @@
 """Strategies for photos larger than the network's working size.
 
 * crop:   every connected hole region (close ones merged) is filled inside a context window around
-          it; the window runs at native resolution when it fits the crop size (3/4 of the working
-          size), otherwise a larger window goes through resize + CRA at the crop size. Small
-          objects on big photos cost one small network call.
+          it. The window is downscaled by the photo's texture scale (see `texture_scale`), or more
+          if it would not fit the crop size (3/4 of the working size), and CRA brings the fill
+          back to full resolution; on photos up to ~1.5x the training size it runs natively.
+          Small objects on big photos cost one small network call.
 * resize: the network fills a copy downscaled by an integer factor (long side <= working size,
           aspect kept by padding) and CRA brings the fill back to full resolution (`cra.py`).
 
@@ -42,21 +43,30 @@ RESIZE_MARGIN = 1.0  # larger context for windows that are downscaled anyway
 # The attention costs grow with the square of the cell count: a 512 px window costs ~2.2x a
 # 384 px one on the CPU, and a 2x downscale + CRA of a larger window looks the same.
 CROP_SHARE = 0.75
-MIN_MARGIN = 32  # px, so tiny specks still see some surroundings
+MIN_CONTEXT = 0.5  # windows span at least this share of the working size (in network pixels)
 LABEL_SIZE = 1024  # hole regions are labelled on a max-pooled mask of about this size
 MAX_WINDOWS = 32  # beyond this many separate regions one window covers them all
 AUTO_CROP_AREA = 0.5  # auto picks crop while the windows cover at most this share of the photo
+# The models learn texture from photos downscaled to 512-1024 px (long side). At native resolution
+# a 6000 px photo shows them grass blades 6x larger than they ever saw, and they paint a smooth
+# blob; downscaled to about this long side they paint texture, and CRA adds the photo's own
+# full-resolution detail. Measured in benchmarks/bench_windows.py.
+TEXTURE_SIDE = 1024
 
 
 @dataclass(frozen=True)
 class Window:
-    """A context window (x0, y0, x1, y1 exclusive) and whether it runs at native resolution."""
+    """A context window (x0, y0, x1, y1 exclusive) and the downscale it runs at (1 = native)."""
 
     x0: int
     y0: int
     x1: int
     y1: int
-    native: bool
+    scale: int
+
+    @property
+    def native(self) -> bool:
+        return self.scale == 1
 
     @property
     def slices(self) -> tuple[slice, slice]:
@@ -119,21 +129,29 @@ def crop_size(working_size: int) -> int:
     return max(64, int(CROP_SHARE * working_size))
 
 
-def window_for(region: Box, shape: tuple[int, int], working_size: int) -> Window:
-    """Context window of a hole region: native if it fits the crop size, else a larger one that
-    is downscaled to the crop size."""
+def texture_scale(shape: tuple[int, ...]) -> int:
+    """Smallest downscale of a photo of this size at which the network sees texture about as
+    large as in training (1 = native for photos up to ~1.5x TEXTURE_SIDE)."""
+    return max(1, round(max(shape[:2]) / TEXTURE_SIDE))
+
+
+def window_for(region: Box, shape: tuple[int, int], working_size: int, scale: int = 1) -> Window:
+    """Context window of a hole region at downscale `scale`: a tight one if it then fits the crop
+    size, else a larger one downscaled further to fit."""
     x0, y0, x1, y1 = region
     h, w = shape
     r = max(x1 - x0, y1 - y0)
-    native = True
+    net_side = crop_size(working_size)
+    # Small objects still get enough surroundings for the attention to find texture in.
+    min_margin = math.ceil((MIN_CONTEXT * working_size * scale - r) / 2)
     for ratio in (NATIVE_MARGIN, RESIZE_MARGIN):
-        margin = max(MIN_MARGIN, math.ceil(ratio * r))
+        margin = max(min_margin, math.ceil(ratio * r))
         wx0, wx1 = _place(x0, x1, margin, w)
         wy0, wy1 = _place(y0, y1, margin, h)
-        if max(wx1 - wx0, wy1 - wy0) <= crop_size(working_size):
+        side = max(wx1 - wx0, wy1 - wy0)
+        if side <= net_side * scale:
             break
-        native = False
-    return Window(wx0, wy0, wx1, wy1, native)
+    return Window(wx0, wy0, wx1, wy1, max(scale, math.ceil(side / net_side)))
 
 
 def _overlap(a: Window, b: Window) -> bool:
@@ -143,10 +161,11 @@ def _overlap(a: Window, b: Window) -> bool:
 def plan_windows(mask: np.ndarray, working_size: int = 512) -> list[Window]:
     """Disjoint context windows covering every hole pixel; regions whose windows overlap merge."""
     shape = mask.shape
+    scale = texture_scale(shape)
     regions = hole_regions(mask)
     if len(regions) > 4 * MAX_WINDOWS:
         regions = [_bbox(mask)]
-    windows = [window_for(r, shape, working_size) for r in regions]
+    windows = [window_for(r, shape, working_size, scale) for r in regions]
     merged = True
     while merged:  # a grown window may reach earlier ones: repeat until nothing merges
         merged = False
@@ -163,14 +182,14 @@ def plan_windows(mask: np.ndarray, working_size: int = 512) -> list[Window]:
                         max(a[3], b[3]),
                     )
                     windows.pop(j)
-                    windows[i] = window_for(regions[i], shape, working_size)
+                    windows[i] = window_for(regions[i], shape, working_size, scale)
                     merged = True
                 else:
                     j += 1
             i += 1
         if len(windows) > MAX_WINDOWS:
             box = _bbox(mask)
-            regions, windows = [box], [window_for(box, shape, working_size)]
+            regions, windows = [box], [window_for(box, shape, working_size, scale)]
     return windows
 
 
@@ -264,11 +283,12 @@ class _Run:
         self.add_time("composite", started)
 
     def fill_resized(self, window: Window, span: tuple[float, float], net_size: int) -> None:
-        """Downscale the window (long side <= net_size), fill it, bring it back with CRA."""
+        """Downscale the window (by its scale at least, long side <= net_size), fill it, bring
+        it back with CRA."""
         ys, xs = window.slices
         req, opts = self.request, self.options
         image, mask = req.image[ys, xs], req.mask[ys, xs]
-        grid = plan_grid(image.shape[0], image.shape[1], net_size)
+        grid = plan_grid(image.shape[0], image.shape[1], net_size, window.scale)
         if grid.scale == 1:
             self.fill_native(window, span)
             return
@@ -358,17 +378,14 @@ def run_crop(
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
 ) -> InpaintResult:
-    """Fill each hole region inside its own context window (native, or resize + CRA if large)."""
+    """Fill each hole region inside its own context window (native, or downscaled + CRA)."""
     started = time.perf_counter()
     run = _Run(inpainter, request, progress or _noop, cancel)
     windows = plan_windows(request.mask, request.options.working_size)
     run.add_time("prepare", started)
     for window, span in zip(windows, _spans(windows), strict=True):
         _check(cancel)
-        if window.native:
-            run.fill_native(window, span)
-        else:
-            run.fill_resized(window, span, crop_size(request.options.working_size))
+        run.fill_resized(window, span, crop_size(request.options.working_size))
     return run.result("crop")
 
 
@@ -381,5 +398,5 @@ def run_resize(
     """Fill a downscaled copy of the whole photo and bring the fill back with CRA."""
     run = _Run(inpainter, request, progress or _noop, cancel)
     h, w = request.mask.shape
-    run.fill_resized(Window(0, 0, w, h, False), (0.05, 0.98), request.options.working_size)
+    run.fill_resized(Window(0, 0, w, h, 1), (0.05, 0.98), request.options.working_size)
     return run.result("resize")
