@@ -129,7 +129,8 @@ def run_editor(photo_path: str | None = None) -> int:
         return 1
 
     from app.autosave import AutosaveStore
-    from app.main_window import MainWindow
+    from app.engine.worker import live_workers
+    from app.main_window import MainWindow, editor_windows
     from app.widgets.theme import apply_theme
 
     app = create_application()
@@ -142,7 +143,8 @@ def run_editor(photo_path: str | None = None) -> int:
     def follow_system(*_args) -> None:
         if str(window.settings.get("view/theme")) == "system":
             apply_theme(app, "system")
-            window.refresh_icons()
+            for win in editor_windows():
+                win.refresh_icons()
 
     hints = QGuiApplication.styleHints()
     if hasattr(hints, "colorSchemeChanged"):
@@ -151,9 +153,12 @@ def run_editor(photo_path: str | None = None) -> int:
     if photo_path:
         QTimer.singleShot(0, lambda: window.open_path(photo_path))
     code = int(app.exec())
-    if window.worker.running and not window.worker.shutdown(30000):
-        # a fill is stuck between checkpoints: leave without waiting (Qt would abort
-        # on destroying a running QThread); settings were saved in closeEvent
+    # Every window (recovered work may have opened more) stopped its engine on close; one
+    # may still be finishing a fill between checkpoints.
+    stuck = [w for w in live_workers() if w.running and not w.shutdown(30000)]
+    if stuck:
+        # leave without waiting (Qt would abort on destroying a running QThread);
+        # settings were saved in closeEvent
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

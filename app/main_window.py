@@ -499,7 +499,8 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
         self.panel.mask_opacity_changed.connect(self._mask_opacity_changed)
         self.panel.strategy_changed.connect(lambda s: self.settings.set("run/strategy", s))
         self.panel.device_changed.connect(self._device_changed)
-        self.panel.models_button.clicked.connect(self.show_models)
+        # The button mirrors the menu action: same icon (recoloured with the theme) and tooltip.
+        self.panel.models_button.setDefaultAction(self.act_models)
         self.panel.grow_spin.valueChanged.connect(lambda v: self.settings.set("tools/grow_px", v))
         self.status.cancel_requested.connect(self.cancel_fill)
         self.history.cleanChanged.connect(self._on_clean_changed)
@@ -636,7 +637,8 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
         app = QApplication.instance()
         if isinstance(app, QApplication):
             apply_theme(app, theme)
-        self.refresh_icons()
+        for win in dict.fromkeys([self, *editor_windows()]):  # every window shares the palette
+            win.refresh_icons()
 
     def refresh_icons(self) -> None:
         self.icons.refresh()
@@ -871,3 +873,8 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
         if app is not None:
             app.removeEventFilter(self)
         event.accept()
+
+
+def editor_windows() -> list[MainWindow]:
+    """Every editor window of the application (recovered work can open more than one)."""
+    return [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]

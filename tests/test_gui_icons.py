@@ -41,3 +41,27 @@ def test_models_icon_follows_the_palette(make_window, qapp):
     finally:
         palette.setColor(palette.ColorRole.WindowText, before)
         qapp.setPalette(palette)
+
+
+def test_side_panel_models_button_shows_the_models_icon(make_window):
+    win = make_window()
+    button = win.panel.models_button
+    assert button.text().startswith("Models")
+    assert button.icon().pixmap(24, 24).toImage() == icon("models").pixmap(24, 24).toImage()
+
+
+def test_a_theme_change_recolours_every_open_window(make_window, qapp):
+    first, second = make_window(), make_window()
+    palette = qapp.palette()
+    before = QColor(palette.color(palette.ColorRole.WindowText))
+    try:
+        first.set_theme("dark")  # a dark palette: light icons, in both windows
+        for win in (first, second):
+            img = win.act_models.icon().pixmap(24, 24).toImage()
+            inked = [img.pixelColor(x, y) for y in range(24) for x in range(24)
+                     if img.pixelColor(x, y).alpha() == 255]
+            assert inked and min(c.lightness() for c in inked) > 150
+    finally:
+        first.set_theme("light")
+        palette.setColor(palette.ColorRole.WindowText, before)
+        qapp.setPalette(palette)

@@ -36,6 +36,11 @@ _NO_PIXELS = np.zeros((0, 0, 3), np.uint8)  # what a superseded queued request k
 _LIVE: weakref.WeakSet = weakref.WeakSet()
 
 
+def live_workers() -> list:
+    """Every engine worker not yet garbage-collected (one per editor window)."""
+    return list(_LIVE)
+
+
 @atexit.register
 def _shutdown_live_workers() -> None:
     for worker in list(_LIVE):

@@ -146,9 +146,8 @@ class ToolPanel(QWidget):
         self.model_label = QLabel("Loading…")
         self.model_label.setWordWrap(True)
         self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.models_button = QToolButton()
-        self.models_button.setText("Models…")
-        self.models_button.setToolTip("Import, choose and remove models")
+        self.models_button = QToolButton()  # the window gives it the Models action
+        self.models_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         mrow = QHBoxLayout()
         mrow.addWidget(self.model_label, 1)
         mrow.addWidget(self.models_button)
