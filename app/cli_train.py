@@ -17,6 +17,8 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
     p.add_argument("--smoke", action="store_true", help="a few tiny steps, for tests")
     p.add_argument("--export", metavar="PATH", help="write the run's best model to PATH and exit")
+    p.add_argument("--latest", action="store_true",
+                   help="with --export: the latest checkpoint instead of the best validated one")
     defaults = TrainConfig()
     for f in dataclasses.fields(TrainConfig):
         if f.name in ("data", "out"):
@@ -40,7 +42,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.export:
         from app.engine.train import export_best
 
-        path = export_best(Path(args.out), Path(args.export), data=args.data)
+        path = export_best(Path(args.out), Path(args.export), data=args.data, latest=args.latest)
         print(f"exported {path}")
         return 0
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}

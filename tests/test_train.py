@@ -1,6 +1,7 @@
 """Training: a few steps reduce the loss on a tiny set; checkpoint + resume continues identically;
 the CLI smoke mode writes a resumable checkpoint."""
 
+import json
 from pathlib import Path
 
 import cv2
@@ -8,7 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from app.engine.train import CHECKPOINT, CropSampler, TrainConfig, Trainer, load_checkpoint, run
+from app.engine.train import (
+    BEST,
+    CHECKPOINT,
+    CropSampler,
+    TrainConfig,
+    Trainer,
+    load_checkpoint,
+    run,
+)
 
 
 def _write_images(folder: Path, count: int = 3) -> None:
@@ -147,6 +156,19 @@ def test_cli_smoke_run_resumes_and_exports_a_loadable_model(tmp_path):
     assert model.config.sketch and model.config.prefill == "telea"
     assert model.metadata["steps"] == 3 and model.metadata["images_seen"] == 6
     assert "openly licensed wallpapers" in model.license
+    # --latest takes the last checkpoint even when a best one exists, with its logged validation
+    best = load_checkpoint(run_dir / CHECKPOINT)
+    best.update(step=1, metrics={"model": {"psnr_hole": 20.0}})
+    torch.save(best, run_dir / BEST)
+    with (run_dir / "log.jsonl").open("a") as fh:
+        fh.write(json.dumps({"step": 3, "validation": {"model": {"psnr_hole": 21.5}}}) + "\n")
+    assert main(["train", "--data", str(data), "--out", str(run_dir), "--export", str(out)]) == 0
+    assert load_model(out).metadata["steps"] == 1
+    assert load_model(out).metadata["validation"]["model"]["psnr_hole"] == 20.0
+    assert main(["train", "--data", str(data), "--out", str(run_dir), "--export", str(out),
+                 "--latest"]) == 0
+    latest = load_model(out).metadata
+    assert latest["steps"] == 3 and latest["validation"]["model"]["psnr_hole"] == 21.5
 
 
 def test_hole_only_loss_ignores_known_pixels():
