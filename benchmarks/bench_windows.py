@@ -1,7 +1,7 @@
 """At what scale should crop windows run? Object removal on full-resolution photos.
 
     python benchmarks/bench_windows.py PHOTO_OR_DIR [...] [--model NAME_OR_PATH]
-        [--sides 0 1024] [--masks 3] [--max-side 6000] [--panels DIR] [--json FILE]
+        [--sides 0 1024] [--topk 16] [--masks 3] [--max-side 6000] [--panels DIR] [--json FILE]
 
 Each photo (a folder of the training data counts only its held-out photos) gets seeded
 object-shaped holes of three sizes (small / medium / large: about 0.3 %, 1.2 % and 4 % of the
@@ -84,6 +84,7 @@ def main() -> None:
     ap.add_argument("photos", nargs="+")
     ap.add_argument("--model", default=None)
     ap.add_argument("--sides", type=int, nargs="+", default=[0, 1024])
+    ap.add_argument("--topk", type=int, nargs="+", default=[16], help="CRA keys per query cell")
     ap.add_argument("--masks", type=int, default=1, help="holes per size per photo")
     ap.add_argument("--max-side", type=int, default=6000)
     ap.add_argument("--no-resize", action="store_true", help="skip the whole-photo resize method")
@@ -98,9 +99,10 @@ def main() -> None:
 
     torch.set_num_threads(1)
     inpainter = Inpainter.load(args.model, "cpu")
-    methods = {f"crop@{s or 'native'}": s for s in args.sides}
+    tag = (lambda k: f"/k{k}") if len(args.topk) > 1 else (lambda k: "")
+    methods = {f"crop@{s or 'native'}{tag(k)}": (s, k) for s in args.sides for k in args.topk}
     if not args.no_resize:
-        methods["resize"] = None
+        methods.update({f"resize{tag(k)}": (None, k) for k in args.topk})
     if args.panels:
         Path(args.panels).mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
@@ -115,12 +117,11 @@ def main() -> None:
                 rng = np.random.default_rng([args.seed, i, k, list(SIZES).index(size)])
                 mask = blob_mask(h, w, rng, area)
                 fills = {}
-                for name, side in methods.items():
+                for name, (side, topk) in methods.items():
                     strategies.TEXTURE_SIDE = side if side else 10**9
                     strategy = "resize" if side is None else "crop"
-                    request = InpaintRequest(
-                        truth, mask, options=InpaintOptions(strategy=strategy, grow_mask=0)
-                    )
+                    options = InpaintOptions(strategy=strategy, grow_mask=0, cra_topk=topk)
+                    request = InpaintRequest(truth, mask, options=options)
                     started = time.perf_counter()
                     out = inpainter.run(request).image
                     seconds = time.perf_counter() - started
@@ -145,7 +146,7 @@ def main() -> None:
                     tile = panel(truth, mask, fills)
                     cv2.imwrite(str(Path(args.panels) / name), tile[..., ::-1])
 
-    print(f"\n{'method':<14} {'size':<7} {'hole PSNR':>9} {'SSIM':>7} {'detail':>7} {'s/fill':>7}")
+    print(f"\n{'method':<18} {'size':<7} {'hole PSNR':>9} {'SSIM':>7} {'detail':>7} {'s/fill':>7}")
     for size in [*SIZES, "all"]:
         for name in methods:
             sel = [r for r in rows if r["method"] == name and size in (r["size"], "all")]
@@ -155,7 +156,7 @@ def main() -> None:
             # Ratio of sums: flat holes (sky) would make per-case ratios explode.
             mean["detail"] = sum(r["detail"] for r in sel) / sum(r["truth_detail"] for r in sel)
             secs = float(np.mean([r["seconds"] for r in sel]))
-            print(f"{name:<14} {size:<7} {mean['psnr']:9.2f} {mean['ssim']:7.4f} "
+            print(f"{name:<18} {size:<7} {mean['psnr']:9.2f} {mean['ssim']:7.4f} "
                   f"{mean['detail']:7.2f} {secs:7.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
