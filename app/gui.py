@@ -130,7 +130,7 @@ def run_editor(photo_path: str | None = None) -> int:
 
     from app.autosave import AutosaveStore
     from app.engine.worker import live_workers
-    from app.main_window import MainWindow, editor_windows
+    from app.main_window import MainWindow
     from app.widgets.theme import apply_theme
 
     app = create_application()
@@ -142,9 +142,7 @@ def run_editor(photo_path: str | None = None) -> int:
 
     def follow_system(*_args) -> None:
         if str(window.settings.get("view/theme")) == "system":
-            apply_theme(app, "system")
-            for win in editor_windows():
-                win.refresh_icons()
+            window.set_theme("system")  # re-applies the palette and recolours every window
 
     hints = QGuiApplication.styleHints()
     if hasattr(hints, "colorSchemeChanged"):

@@ -637,7 +637,7 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
         app = QApplication.instance()
         if isinstance(app, QApplication):
             apply_theme(app, theme)
-        for win in dict.fromkeys([self, *editor_windows()]):  # every window shares the palette
+        for win in editor_windows():  # every window shares the palette
             win.refresh_icons()
 
     def refresh_icons(self) -> None:

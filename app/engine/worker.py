@@ -36,7 +36,7 @@ _NO_PIXELS = np.zeros((0, 0, 3), np.uint8)  # what a superseded queued request k
 _LIVE: weakref.WeakSet = weakref.WeakSet()
 
 
-def live_workers() -> list:
+def live_workers() -> list[EngineWorker]:
     """Every engine worker not yet garbage-collected (one per editor window)."""
     return list(_LIVE)
 
