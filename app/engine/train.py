@@ -383,6 +383,14 @@ class Trainer:
         over so an exported model reports its whole history.
         """
         state = load_checkpoint(source / CHECKPOINT if source.is_dir() else source)
+        if "generator" not in state and "state_dict" in state:
+            # An exported model file (e.g. the bundled model): generator weights and history only.
+            meta = state.get("metadata", {})
+            state = {
+                "generator": state["state_dict"],
+                "images_seen": meta.get("images_seen", 0),
+                "train_seconds": float(meta.get("cpu_hours", 0.0)) * 3600.0,
+            }
         self.generator.load_state_dict(state["generator"])
         if "discriminator" in state:
             self.discriminator.load_state_dict(state["discriminator"])
