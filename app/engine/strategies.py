@@ -19,11 +19,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from .cra import cra_upscale, downscale_image, downscale_mask, plan_grid
 from .flow import flow_to_rgb
+from .geometry import Box, hole_regions
+from .geometry import bbox as _bbox
 from .types import (
     CancelFn,
     Cancelled,
@@ -44,7 +45,6 @@ RESIZE_MARGIN = 1.0  # larger context for windows that are downscaled anyway
 # 384 px one on the CPU, and a 2x downscale + CRA of a larger window looks the same.
 CROP_SHARE = 0.75
 MIN_CONTEXT = 0.5  # windows span at least this share of the working size (in network pixels)
-LABEL_SIZE = 1024  # hole regions are labelled on a max-pooled mask of about this size
 MAX_WINDOWS = 32  # beyond this many separate regions one window covers them all
 AUTO_CROP_AREA = 0.5  # auto picks crop while the windows cover at most this share of the photo
 # The models learn texture from photos downscaled to 512-1024 px (long side). At native resolution
@@ -75,46 +75,6 @@ class Window:
     @property
     def area(self) -> int:
         return (self.x1 - self.x0) * (self.y1 - self.y0)
-
-
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
-
-
-def _bbox(mask: np.ndarray) -> Box | None:
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
-
-
-def hole_regions(mask: np.ndarray) -> list[Box]:
-    """Bounding boxes of the connected hole regions (8-connected, labelled on a pooled mask, so
-    regions closer than the pooling factor count as one)."""
-    box = _bbox(mask)
-    if box is None:
-        return []
-    bx0, by0, bx1, by1 = box
-    part = mask[by0:by1, bx0:bx1]
-    f = max(1, math.ceil(max(part.shape) / LABEL_SIZE))
-    if f > 1:
-        ph, pw = -(-part.shape[0] // f), -(-part.shape[1] // f)
-        padded = np.zeros((ph * f, pw * f), bool)
-        padded[: part.shape[0], : part.shape[1]] = part
-        part_small = padded.reshape(ph, f, pw, f).any(axis=(1, 3))
-    else:
-        part_small = part
-    count, _, stats, _ = cv2.connectedComponentsWithStats(
-        part_small.astype(np.uint8), connectivity=8
-    )
-    regions = []
-    for x, y, w, h, _ in stats[1:count]:
-        x0, y0 = bx0 + int(x) * f, by0 + int(y) * f
-        x1, y1 = min(bx0 + int(x + w) * f, bx1), min(by0 + int(y + h) * f, by1)
-        tight = _bbox(mask[y0:y1, x0:x1])  # undo the pooling's overshoot
-        if tight is not None:
-            regions.append((x0 + tight[0], y0 + tight[1], x0 + tight[2], y0 + tight[3]))
-    return regions
 
 
 def _place(lo: int, hi: int, margin: int, size: int) -> tuple[int, int]:

@@ -1,0 +1,354 @@
+"""The texture stage: real texture from the photo, at its full resolution, guided by the network.
+
+The network decides *what* goes in the hole (colours, shapes, the user's sketch) but paints
+almost no texture, and CRA's soft attention averages the texture it borrows away. This stage
+copies texture from the photo itself through a dense nearest-neighbour field (NNF): every hole
+pixel gets its value from one source location outside the hole (Wexler et al. 2007, with
+PatchMatch search, Barnes et al. 2009), solved coarse to fine over an image pyramid:
+
+* per hole region, a search window around it (nearby sources share its depth plane and light);
+* at the coarsest level the NNF starts from the nearest valid source beyond the hole's edge
+  (mirrored outward), jittered by the seed;
+* at each level, PatchMatch (propagation + random search) and weighted voting alternate; the
+  patch distance compares the current estimate with the source patch (known pixels at the hole's
+  edge included, so the fill continues its surroundings seamlessly) plus a guide term: the
+  low-pass of the photo with the network's fill in the hole, at the target vs. at the source, so
+  texture may come from anywhere while the shapes stay where the network put them; with a
+  sketch, an edge term matches the sketched line to the photo's own edges, and offsets never
+  propagate across the line, so each side keeps its own side's texture;
+* the NNF is upsampled to the next finer level (offsets doubled) and refined, up to full size;
+* finally the fill's low frequencies are corrected to the network's (`lowfix_sigma`), which
+  keeps its structure and colours exactly while the detail is the photo's own.
+
+Only hole pixels are written; sources never lie in the hole nor touch it (the hole is grown by
+the patch radius). Deterministic for a given seed. Choices and measurements: docs/texture.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .geometry import Box, bbox, hole_regions
+from .types import CancelFn, Cancelled
+
+
+@dataclass(frozen=True)
+class TextureOptions:
+    patch: int = 7  # patch side (odd) at the coarse levels
+    fine_patch: int = 5  # patch side at levels whose hole has more than `fine_pixels` pixels
+    fine_pixels: int = 250_000
+    coarse_side: int = 48  # the hole's long side at the coarsest level (px)
+    em_coarse: int = 4  # search + vote rounds at the coarsest level
+    em_fine: int = 2  # ... at the finer levels
+    pm_iterations: int = 2  # PatchMatch sweeps per round
+    w_guide: float = 1.0  # weight of the network's low-pass (per patch pixel)
+    guide_sigma: float = 2.0  # blur of the guide at every level (level px)
+    w_edge: float = 2.0  # weight of the sketch/edge term (per patch pixel, on 0..255 edges)
+    vote_radius: int = 1  # voting neighbourhood (0 = copy each pixel's own source)
+    margin: float = 1.0  # search window margin around a region, as a share of its long side
+    min_margin: int = 48  # ... at least this many px
+    lowfix_sigma: float = 0.0  # correct the fill's low frequencies to the network's (0 = off)
+    fine_radius: int = 8  # random-search radius at the finer levels (px of that level)
+
+
+ProgressFn = Callable[[float], None]
+
+
+def synthesize(
+    image: np.ndarray,
+    mask: np.ndarray,
+    guide: np.ndarray,
+    sketch: np.ndarray | None = None,
+    *,
+    seed: int = 0,
+    options: TextureOptions | None = None,
+    cancel: CancelFn | None = None,
+    progress: ProgressFn | None = None,
+) -> np.ndarray:
+    """Texture for the hole of `image` (H x W x 3 uint8 RGB; its hole pixels are never read)
+    guided by `guide` (the network's fill, same size; only its hole pixels and surroundings are
+    read) and an optional bool sketch. Returns a copy of `image` whose hole pixels are filled."""
+    from . import patchmatch  # numba compiles (or loads from its cache) on first use
+
+    opts = options or TextureOptions()
+    out = image.copy()
+    windows = search_windows(mask, opts)
+    total = sum((b[2] - b[0]) * (b[3] - b[1]) for b, _ in windows) or 1
+    done = 0
+    for number, (box, region_mask) in enumerate(windows):
+        x0, y0, x1, y1 = box
+        ys, xs = slice(y0, y1), slice(x0, x1)
+        sub_sketch = None if sketch is None else sketch[ys, xs]
+        filled = _synthesize_window(
+            patchmatch,
+            image[ys, xs],
+            region_mask,
+            mask[ys, xs],
+            guide[ys, xs],
+            sub_sketch,
+            seed * 7919 + number,
+            opts,
+            cancel,
+        )
+        out[ys, xs][region_mask] = filled[region_mask]
+        done += (x1 - x0) * (y1 - y0)
+        if progress is not None:
+            progress(done / total)
+    return out
+
+
+def search_windows(mask: np.ndarray, opts: TextureOptions) -> list[tuple[Box, np.ndarray]]:
+    """Disjoint-work windows: each hole region (regions whose windows overlap merged) with a
+    margin around it; returns (box, the region's own hole pixels within the box)."""
+    h, w = mask.shape
+    regions = hole_regions(mask)
+
+    def grow(r: Box) -> Box:
+        side = max(r[2] - r[0], r[3] - r[1])
+        m = max(opts.min_margin, math.ceil(opts.margin * side))
+        return max(r[0] - m, 0), max(r[1] - m, 0), min(r[2] + m, w), min(r[3] + m, h)
+
+    boxes = [grow(r) for r in regions]
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    ra, rb = regions[i], regions.pop(j)
+                    regions[i] = (
+                        min(ra[0], rb[0]), min(ra[1], rb[1]), max(ra[2], rb[2]), max(ra[3], rb[3])
+                    )  # fmt: skip
+                    boxes.pop(j)
+                    boxes[i] = grow(regions[i])
+                    merged = True
+                    break
+            if merged:
+                break
+    result = []
+    for r, b in zip(regions, boxes, strict=True):
+        own = np.zeros((b[3] - b[1], b[2] - b[0]), bool)
+        oy, ox = r[1] - b[1], r[0] - b[0]
+        own[oy : oy + r[3] - r[1], ox : ox + r[2] - r[0]] = mask[r[1] : r[3], r[0] : r[2]]
+        result.append((b, own))
+    return result
+
+
+# ------------------------------------------------------------------------------ one window
+
+
+def _levels_for(region_mask: np.ndarray, opts: TextureOptions) -> int:
+    box = bbox(region_mask)
+    side = max(box[2] - box[0], box[3] - box[1]) if box else 1
+    return max(0, math.ceil(math.log2(max(side, 1) / opts.coarse_side)))
+
+
+def _pool2(mask: np.ndarray) -> np.ndarray:
+    """2 x 2 max-pool of a bool plane with even sides."""
+    return mask[0::2, 0::2] | mask[1::2, 0::2] | mask[0::2, 1::2] | mask[1::2, 1::2]
+
+
+def _any_valid(valid: np.ndarray) -> tuple[int, int]:
+    """One valid source (the last resort for pixels with none near their upsampled source)."""
+    flat = int(np.argmax(valid))
+    return flat // valid.shape[1], flat % valid.shape[1]
+
+
+def _downscale(image: np.ndarray) -> np.ndarray:
+    """Exact 2 x 2 mean of a uint8 image with even sides."""
+    h, w = image.shape[:2]
+    return cv2.resize(image, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+
+
+def _composite(image: np.ndarray, guide: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    out = image.copy()
+    out[hole] = guide[hole]
+    return out
+
+
+def _check(cancel: CancelFn | None) -> None:
+    if cancel is not None and cancel():
+        raise Cancelled()
+
+
+def _synthesize_window(
+    pm,
+    image: np.ndarray,
+    own: np.ndarray,
+    hole: np.ndarray,
+    guide: np.ndarray,
+    sketch: np.ndarray | None,
+    seed: int,
+    opts: TextureOptions,
+    cancel: CancelFn | None,
+) -> np.ndarray:
+    """Fill the pixels of `own` (one region's hole) in a window; `hole` marks every hole pixel
+    of the window (none of them may be a source). Returns the window with `own` filled."""
+    levels = _levels_for(own, opts)
+    f = 2**levels
+    h, w = hole.shape
+    ph, pw = -(-h // f) * f, -(-w // f) * f
+    pad = ((0, ph - h), (0, pw - w))
+    # Padding (reflected photo, outside the window) is never a source nor a target.
+    inside = np.pad(np.ones((h, w), bool), pad)
+    comp = np.pad(_composite(image, guide, hole), pad + ((0, 0),), mode="reflect")
+    photo = np.pad(image, pad + ((0, 0),), mode="reflect")
+    hole_p = np.pad(hole, pad)
+    own_p = np.pad(own, pad)
+    sketch_p = None if sketch is None else np.pad(sketch & hole, pad)
+
+    pyramid = [(photo, comp, hole_p, own_p, inside)]
+    for _ in range(levels):
+        p, c, hl, ow, ins = pyramid[-1]
+        pyramid.append((_downscale(p), _downscale(c), _pool2(hl), _pool2(ow), _pool2(ins)))
+    rng = np.random.default_rng(seed)
+
+    coarse_index = coarse_nnf = None
+    tgt = comp
+    for level in range(levels, -1, -1):
+        _check(cancel)
+        k = 2**level
+        src, comp_l, hole_l, own_l, inside_l = pyramid[level]
+        ys, xs = np.nonzero(own_l)
+        ys, xs = ys.astype(np.int32), xs.astype(np.int32)
+        patch = opts.patch if ys.size <= opts.fine_pixels else opts.fine_patch
+        r = patch // 2
+        valid = _valid_sources(hole_l, inside_l, r)
+        valid_u8 = valid.view(np.uint8)
+        index = np.full(own_l.shape, -1, np.int32)
+        index[ys, xs] = np.arange(ys.size, dtype=np.int32)
+        low = cv2.GaussianBlur(comp_l, (0, 0), opts.guide_sigma)
+        edge, w_edge, label = _sketch_planes(src, hole_l, own_l, sketch_p, k, opts)
+        tgt = comp_l.copy()  # the network's fill is the first estimate at the coarsest level
+        nnf = np.empty((ys.size, 2), np.int32)
+        cost = np.empty(ys.size, np.float32)
+        if coarse_index is None:
+            if not valid.any():
+                return _composite(image, guide, own)  # nowhere to copy from: keep the network's
+            nnf[:] = _nearest_sources(valid, ys, xs, rng, jitter=2)
+            radius = max(h, w) // k
+            rounds = opts.em_coarse
+        else:
+            if not valid.any():
+                break  # the finer levels have no room for patches: keep what the coarser gave
+            vy, vx = _any_valid(valid)
+            pm.upsample_nnf(ys, xs, coarse_index, coarse_nnf, valid_u8, nnf, vy, vx)
+            # The upsampled field defines the first estimate at this resolution.
+            if opts.vote_radius > 0:
+                pm.refresh_costs(tgt, src, low, edge, ys, xs, nnf, cost, r, opts.w_guide, w_edge)
+            pm.vote(tgt, src, ys, xs, index, label, nnf, cost, opts.vote_radius, _sigma2(cost))
+            radius = opts.fine_radius
+            rounds = opts.em_fine
+        for em in range(rounds):
+            _check(cancel)
+            pm.patchmatch(
+                tgt, src, low, edge, ys, xs, index, label, valid_u8, nnf, cost,
+                r, opts.w_guide, w_edge, opts.pm_iterations, radius,
+                int(rng.integers(1 << 31)) + em,
+            )  # fmt: skip
+            pm.vote(tgt, src, ys, xs, index, label, nnf, cost, opts.vote_radius, _sigma2(cost))
+        coarse_index, coarse_nnf = index, nnf
+    if tgt.shape[:2] != (ph, pw):  # stopped early: bring the estimate up to full size
+        tgt = _composite(comp, cv2.resize(tgt, (pw, ph), interpolation=cv2.INTER_LINEAR), own_p)
+    filled = tgt[:h, :w]
+    if opts.lowfix_sigma > 0:
+        filled = _lowfix(filled, _composite(image, guide, hole), own, opts.lowfix_sigma)
+    return filled
+
+
+def _sigma2(cost: np.ndarray) -> float:
+    """Voting weight scale: patches much worse than a typical match count little."""
+    if cost.size == 0:
+        return 1.0
+    return float(max(np.percentile(cost, 75), 1.0))
+
+
+def _valid_sources(hole: np.ndarray, inside: np.ndarray, r: int) -> np.ndarray:
+    """Centres whose (2r+1)^2 patch lies inside the window and touches no hole pixel (a margin of
+    one more pixel keeps sources off the hole's antialiased edge)."""
+    k = 2 * r + 3
+    kernel = np.ones((k, k), np.uint8)
+    near_hole = cv2.dilate(hole.astype(np.uint8), kernel) > 0
+    # Erode `inside` with the patch so whole patches lie inside the window (border_value=0).
+    within = cv2.erode(
+        inside.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8),
+        borderType=cv2.BORDER_CONSTANT, borderValue=0,
+    ) > 0  # fmt: skip
+    return np.ascontiguousarray(within & ~near_hole)
+
+
+def _nearest_sources(
+    valid: np.ndarray, ys: np.ndarray, xs: np.ndarray, rng: np.random.Generator, jitter: int
+) -> np.ndarray:
+    """For each hole pixel, the valid source mirrored across the nearest valid source (so the
+    texture just beyond the edge continues inward), else that nearest source; jittered."""
+    h, w = valid.shape
+    _, labels = cv2.distanceTransformWithLabels(
+        (~valid).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    vy, vx = np.nonzero(valid)
+    nearest = labels[ys, xs] - 1
+    by, bx = vy[nearest], vx[nearest]
+    my, mx = 2 * by - ys, 2 * bx - xs
+    if jitter:
+        my = my + rng.integers(-jitter, jitter + 1, ys.size)
+        mx = mx + rng.integers(-jitter, jitter + 1, ys.size)
+    ok = (my >= 0) & (my < h) & (mx >= 0) & (mx < w)
+    ok[ok] = valid[my[ok], mx[ok]]
+    sy, sx = np.where(ok, my, by), np.where(ok, mx, bx)
+    return np.stack([sy, sx], axis=1).astype(np.int32)
+
+
+def _pool_k(mask: np.ndarray, k: int) -> np.ndarray:
+    while k > 1:
+        mask, k = _pool2(mask), k // 2
+    return mask
+
+
+def _sketch_planes(
+    src: np.ndarray,
+    hole: np.ndarray,
+    own: np.ndarray,
+    sketch: np.ndarray | None,
+    k: int,
+    opts: TextureOptions,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Edge plane (photo edges outside the hole, the sketch inside), its weight, and the sketch
+    side of every pixel (propagation and voting stay on one side)."""
+    h, w = hole.shape
+    if sketch is None or not sketch.any():
+        return np.zeros((1, 1), np.uint8), 0.0, np.zeros((h, w), np.int32)
+    lines = _pool_k(sketch, k) & hole
+    grey = cv2.cvtColor(src, cv2.COLOR_RGB2GRAY)
+    edges = cv2.Canny(cv2.GaussianBlur(grey, (0, 0), 1.0), 40, 100) > 0
+    plane = np.where(hole, lines, edges & ~hole).astype(np.uint8) * 255
+    plane = cv2.GaussianBlur(plane, (0, 0), 1.0)
+    free = (own & ~lines).astype(np.uint8)
+    _, sides = cv2.connectedComponents(free, connectivity=4)
+    label = sides.astype(np.int32)
+    label[lines] = -1  # the line itself: its own side
+    return np.ascontiguousarray(plane), opts.w_edge, label
+
+
+def _lowfix(filled: np.ndarray, network: np.ndarray, own: np.ndarray, sigma: float) -> np.ndarray:
+    """Replace the fill's frequencies below `sigma` by the network's, inside `own`."""
+    box = bbox(own)
+    if box is None:
+        return filled
+    m = math.ceil(3 * sigma)
+    h, w = own.shape
+    x0, y0 = max(box[0] - m, 0), max(box[1] - m, 0)
+    x1, y1 = min(box[2] + m, w), min(box[3] + m, h)
+    a = filled[y0:y1, x0:x1].astype(np.float32)
+    b = network[y0:y1, x0:x1].astype(np.float32)
+    fixed = a + cv2.GaussianBlur(b - a, (0, 0), sigma)
+    out = filled.copy()
+    sub = own[y0:y1, x0:x1]
+    out[y0:y1, x0:x1][sub] = np.clip(np.rint(fixed[sub]), 0, 255).astype(np.uint8)
+    return out
