@@ -7,6 +7,7 @@ the square [i, i+1) x [j, j+1); OpenCV puts pixel centres on integers, hence the
 
 from __future__ import annotations
 
+import bisect
 from enum import Enum
 
 import cv2
@@ -25,6 +26,8 @@ class Tool(str, Enum):
     SKETCH_ERASER = "sketch_eraser"
     RECT = "rect"
     LASSO = "lasso"
+    SELECT = "select"  # select object: a box, then "object" / "not object" strokes
+    WAND = "wand"
 
     @property
     def layer(self) -> str:
@@ -50,6 +53,8 @@ _LABELS = {
     Tool.SKETCH_ERASER: "Sketch eraser",
     Tool.RECT: "Rectangle",
     Tool.LASSO: "Lasso",
+    Tool.SELECT: "Select object",
+    Tool.WAND: "Magic wand",
 }
 
 
@@ -145,6 +150,38 @@ def grow_mask(mask: np.ndarray, px: int) -> np.ndarray:
 def invert_mask(mask: np.ndarray) -> np.ndarray:
     """0 <-> 255 (layers are strictly 0/255, so a bitwise not is enough and fast)."""
     return cv2.bitwise_not(mask)
+
+
+# brush sizes for `[` and `]`: about 12 % apart, so a step looks the same at 3 px and 300 px,
+# and `]` then `[` always comes back to where it started
+def _build_ladder(top: int = 1000, ratio: float = 1.12) -> tuple[int, ...]:
+    sizes, v = [], 1
+    while v < top:
+        sizes.append(v)
+        v = max(v + 1, int(round(v * ratio)))
+    sizes.append(top)
+    return tuple(sizes)
+
+
+BRUSH_LADDER = _build_ladder()
+
+
+def step_brush(size: int, steps: int) -> int:
+    """`steps` rungs up (> 0) or down (< 0) the brush ladder from `size`."""
+    ladder = BRUSH_LADDER
+    for _ in range(abs(steps)):
+        if steps > 0:
+            i = bisect.bisect_right(ladder, size)
+            size = ladder[min(i, len(ladder) - 1)]
+        else:
+            i = bisect.bisect_left(ladder, size)
+            size = ladder[max(i - 1, 0)]
+    return size
+
+
+def brush_for_photo(width: int, height: int, share: float) -> int:
+    """Brush diameter that is `share` of the photo's long side (1 .. 1000 px)."""
+    return int(min(max(round(share * max(width, height)), 1), 1000))
 
 
 def binarize(gray: np.ndarray) -> np.ndarray:
