@@ -116,10 +116,10 @@ def about_html(model_info: dict | None, model_error: str | None, device: str) ->
         params = model_info.get("parameters")
         size = f" ({params / 1e6:.1f} M parameters)" if params else ""
         lic = model_info.get("license") or "no license note in the model file"
-        model = f"<b>{escape(str(name))}</b>{size}"
-        license_row = f"<p><b>Model license:</b> {escape(str(lic))}</p>"
+        model = f"<b>{escape(str(name), quote=False)}</b>{size}"
+        license_row = f"<p><b>Model license:</b> {escape(str(lic), quote=False)}</p>"
     elif model_error:
-        model = f"<i>not loaded</i><br><small>{escape(model_error)}</small>"
+        model = f"<i>not loaded</i><br><small>{escape(model_error, quote=False)}</small>"
         license_row = ""
     else:
         model = "<i>loading…</i>"

@@ -9,6 +9,7 @@ drawing another continues from there; any other edit ends the session.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -122,7 +123,7 @@ class SelectionController(QObject):
         pointer.hint_drawn.connect(self.add_hint)
         pointer.wand_clicked.connect(self.wand)
         doc.replaced.connect(self.end_session)
-        history.indexChanged.connect(lambda _i: self._show_session())
+        history.indexChanged.connect(self._on_index_changed)
 
     @property
     def busy(self) -> bool:
@@ -296,6 +297,11 @@ class SelectionController(QObject):
         self._show_session()
 
     # ------------------------------------------------------------------ overlay
+    def _on_index_changed(self, _index: int) -> None:
+        # while the window is torn down the stack may already be gone
+        with contextlib.suppress(RuntimeError):
+            self._show_session()
+
     def _show_session(self) -> None:
         """Box outline and hint strokes of the step on screen (none without a session)."""
         s = self.session

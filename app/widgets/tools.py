@@ -7,7 +7,6 @@ the square [i, i+1) x [j, j+1); OpenCV puts pixel centres on integers, hence the
 
 from __future__ import annotations
 
-import bisect
 from enum import Enum
 
 import cv2
@@ -152,30 +151,29 @@ def invert_mask(mask: np.ndarray) -> np.ndarray:
     return cv2.bitwise_not(mask)
 
 
-# brush sizes for `[` and `]`: about 12 % apart, so a step looks the same at 3 px and 300 px,
-# and `]` then `[` always comes back to where it started
-def _build_ladder(top: int = 1000, ratio: float = 1.12) -> tuple[int, ...]:
-    sizes, v = [], 1
-    while v < top:
-        sizes.append(v)
-        v = max(v + 1, int(round(v * ratio)))
-    sizes.append(top)
-    return tuple(sizes)
+# `[` and `]`: steps of about 12 %, so a step looks the same at 3 px and at 300 px
+BRUSH_RATIO = 1.12
+MAX_BRUSH_SIZE = 1000
 
 
-BRUSH_LADDER = _build_ladder()
+def _up(size: int) -> int:
+    return max(size + 1, int(round(size * BRUSH_RATIO)))
+
+
+def _down(size: int) -> int:
+    """The size that `]` turns into `size` (so `]` then `[` comes back), else ~size / 1.12."""
+    guess = size / BRUSH_RATIO
+    for d in range(int(guess) + 2, max(0, int(guess) - 2), -1):
+        if 1 <= d < size and _up(d) == size:
+            return d
+    return max(1, min(size - 1, int(round(guess))))
 
 
 def step_brush(size: int, steps: int) -> int:
-    """`steps` rungs up (> 0) or down (< 0) the brush ladder from `size`."""
-    ladder = BRUSH_LADDER
+    """`steps` proportional steps up (> 0) or down (< 0) from `size` (1 .. 1000 px)."""
+    size = int(min(max(size, 1), MAX_BRUSH_SIZE))
     for _ in range(abs(steps)):
-        if steps > 0:
-            i = bisect.bisect_right(ladder, size)
-            size = ladder[min(i, len(ladder) - 1)]
-        else:
-            i = bisect.bisect_left(ladder, size)
-            size = ladder[max(i - 1, 0)]
+        size = min(MAX_BRUSH_SIZE, _up(size)) if steps > 0 else max(1, _down(size))
     return size
 
 
