@@ -215,3 +215,24 @@ def test_select_and_wand_settings_persist(qtbot, make_window):
     assert again.select_panel.tolerance.value() == 50
     assert not again.select_panel.contiguous.isChecked()
     assert again.select_panel.fill_after.isChecked()
+
+
+def test_undoing_a_fill_brings_the_refine_session_back(qtbot, scene):
+    win, _img, obj, box = scene
+    win.set_tool(Tool.SELECT)
+    select(qtbot, win, [(box[0], box[1]), (box[2], box[3])])
+    ys = (box[1] + box[3]) / 2
+    select(qtbot, win, [(box[2] + 8.0, ys), (box[2] + 30.0, ys)], Qt.KeyboardModifier.ShiftModifier)
+    ctl = win.selection
+    assert not ctl._box_item.path().isEmpty() and len(ctl._overlay) == 1
+    with qtbot.waitSignal(win.fill_applied, timeout=30000):
+        win.fill()
+    assert ctl._box_item.path().isEmpty() and not ctl._overlay  # a fill ends what is shown
+    win.history.undo()
+    assert not ctl._box_item.path().isEmpty() and len(ctl._overlay) == 1
+    refined = win.doc.mask.copy()
+    # a "not object" stroke continues the session from here
+    select(qtbot, win, [(box[2] + 12.0, ys), (box[2] + 26.0, ys)], Qt.KeyboardModifier.ControlModifier)
+    assert not win.doc.mask[int(ys), box[2] + 20] and refined[int(ys), box[2] + 20]
+    assert len(ctl._overlay) == 2
+    assert win.doc.mask[obj].mean() >= 0.98

@@ -3,8 +3,9 @@ thread, results onto the undo stack as one mask step each, and the refine sessio
 
 A box starts a session: the mask before it (the base), the box and the hint strokes. Each
 "object" / "not object" stroke re-runs GrabCut with every hint so far and replaces the
-session's previous result (base | selection), one undo step per stroke. Undoing a stroke and
-drawing another continues from there; any other edit ends the session.
+session's previous result (base | selection), one undo step per stroke. The session goes on
+from whichever of its steps is on screen (undo a stroke, or undo a fill, and stroke again);
+any other edit on top of it, or another photo, ends it.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ class _Session:
     subtract: bool
     base: np.ndarray  # packed bits of the mask before the box
     shape: tuple[int, int]
-    revision: int
     hints: Hints = field(default_factory=Hints)
     order: list[bool] = field(default_factory=list)  # is_object of each hint, in drawing order
     # (undo command on top of the history, hints in use) for each step of this session
@@ -140,7 +140,6 @@ class SelectionController(QObject):
             subtract=subtract,
             base=np.packbits(mask),
             shape=mask.shape,
-            revision=self.doc.image_revision,
         )
         return self._run_session(session, Hints(), "select")
 
@@ -148,7 +147,7 @@ class SelectionController(QObject):
         """An "object" / "not object" stroke: re-run the session's selection with it."""
         s = self.session
         count = s.hints_at(self._top()) if s is not None else None
-        if s is None or count is None or s.revision != self.doc.image_revision:
+        if s is None or count is None:
             emit(self.message, "Drag a box around the object first, then mark what is "
                                "and is not the object.")
             return 0
@@ -165,13 +164,14 @@ class SelectionController(QObject):
         local_box = (box[0] - cx0, box[1] - cy0, box[2] - cx0, box[3] - cy0)
         local_hints = _shift(hints, cx0, cy0)
         top = self._top()
+        revision = self.doc.image_revision
 
         def work() -> np.ndarray:
             crop = image[cy0:cy1, cx0:cx1]
             return select_object(crop, local_box, grow_px=grow_px, hints=local_hints)
 
         def done(sel: np.ndarray) -> None:
-            if not self._current(token, session.revision, top):
+            if not self._current(token, revision, top):
                 return
             base = session.base_mask()
             new = base.copy()
@@ -306,7 +306,7 @@ class SelectionController(QObject):
         """Box outline and hint strokes of the step on screen (none without a session)."""
         s = self.session
         count = s.hints_at(self._top()) if s is not None else None
-        if s is None or count is None or s.revision != self.doc.image_revision:
+        if s is None or count is None:
             self._box_item.setPath(QPainterPath())
             self._draw_hints(Hints())
             return
