@@ -1,4 +1,4 @@
-"""Headless commands: `python main.py inpaint IMAGE --mask MASK ...`, `models`, `train`, `eval`.
+"""Headless commands: `python main.py inpaint IMAGE --mask MASK ...`, `select`, `models`, `train`, `eval`.
 
 Bad input exits with code 2 and one line on stderr; the output file is written atomically or
 not at all. The `inpaint` pipeline is the one the editor uses.
@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from . import cli_select
 from .engine.types import STRATEGIES, EngineError
 
 PROG = "deepfill-studio"
@@ -135,6 +136,7 @@ def build_parser(extras: bool = True) -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_inpaint(sub)
+    cli_select.register(sub)
     for register in _extra_commands() if extras else ():
         register(sub)
     return parser
@@ -147,7 +149,7 @@ def _extra_commands() -> list:
     return [cli_models.register, cli_train.add_train_parser, cli_train.add_eval_parser]
 
 
-COMMANDS = ("inpaint", "models", "train", "eval")
+COMMANDS = ("inpaint", "select", "models", "train", "eval")
 
 
 def _quiet_library_warnings() -> None:
@@ -164,9 +166,9 @@ def _quiet_library_warnings() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     _quiet_library_warnings()
     words = list(sys.argv[1:] if argv is None else argv)
-    # `inpaint` alone skips the training commands, whose defaults import torch: bad input is
+    # `inpaint` and `select` skip the training commands, whose defaults import torch: bad input is
     # then refused in a fraction of a second instead of after torch's start-up.
-    parser = build_parser(extras=not (words and words[0] == "inpaint"))
+    parser = build_parser(extras=not (words and words[0] in ("inpaint", "select")))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error already reported in one line

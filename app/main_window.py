@@ -51,6 +51,7 @@ from app.widgets.fill_actions import FillActionsMixin, Pending
 from app.widgets.history_panel import HistoryPanel
 from app.widgets.icons import IconBinder
 from app.widgets.model_manager import ModelManager, is_model_path, open_model_manager
+from app.widgets.select_actions import SelectActionsMixin
 from app.widgets.status import StatusBar
 from app.widgets.theme import THEMES, apply_theme
 from app.widgets.tool_panel import ToolPanel
@@ -69,7 +70,7 @@ SAVE_FILTERS = {
 _TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
 
 
-class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
+class MainWindow(FileActionsMixin, FillActionsMixin, SelectActionsMixin, QMainWindow):
     message_shown = Signal(str, str)  # title, text: every error/info box (tests listen)
     photo_loaded = Signal(str)
     saved = Signal(str)
@@ -120,6 +121,7 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
         self._create_menus()
         self._create_toolbar()
         self._create_panels()
+        self._create_selection()
         self.status = StatusBar(self.icons, self)
         self.setStatusBar(self.status)
         self._connect()
@@ -159,8 +161,11 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
         a.setStatusTip(tip)
         a.setCheckable(checkable)
         a.setProperty("section", section)
-        if slot is not None:
-            (a.toggled if checkable else a.triggered).connect(slot)
+        if slot is not None and checkable:
+            a.toggled.connect(slot)
+        elif slot is not None:
+            # triggered(checked) must not reach the slot: save(then=False) called False()
+            a.triggered.connect(lambda _checked=False, f=slot: f())
         self.addAction(a)  # shortcuts work even when menus/toolbars are hidden
         return a
 
@@ -209,8 +214,9 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
         self.act_redo = self.history.createRedoAction(self, "&Redo")
         self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.icons.bind(self.act_redo, "redo")
-        for a in (self.act_undo, self.act_redo):
+        for a, name in ((self.act_undo, "Undo"), (self.act_redo, "Redo")):
             a.setProperty("section", "Edit")
+            a.setProperty("sheet_text", name)  # their text follows the history
             self.addAction(a)
         self.act_copy = A(
             "&Copy Image",
@@ -244,6 +250,19 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
             (Tool.SKETCH_ERASER, "Shift+E", "sketch_eraser", "Erase sketch lines"),
             (Tool.RECT, "R", "rect", "Drag a rectangle to mask it (Alt: remove)"),
             (Tool.LASSO, "L", "lasso", "Draw around an area to mask it (Alt: remove)"),
+            (
+                Tool.SELECT,
+                "O",
+                "select",
+                "Drag a loose box around an object to mask it; then Shift+drag over what is "
+                "the object, Ctrl+drag over what is not (Alt: remove)",
+            ),
+            (
+                Tool.WAND,
+                "W",
+                "wand",
+                "Click an area of similar colour, e.g. the sky (Shift adds, Alt removes)",
+            ),
         ]
         for tool, key, icon_key, tip in specs:
             a = A(tool.label, None, key, icon_key, tip, checkable=True, section="Tools")
@@ -490,7 +509,7 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
 
     def _connect(self) -> None:
         c = self.canvas
-        c.zoom_changed.connect(self.status.set_zoom)
+        c.zoom_changed.connect(self._zoom_changed)
         c.cursor_moved.connect(self.status.set_cursor)
         c.brush_size_changed.connect(self._brush_size_changed)
         c.edit_finished.connect(self._edit_finished)
@@ -541,6 +560,7 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
         self.panel.opacity_slider.setValue(int(s.get("tools/mask_opacity")))
         self._mask_opacity_changed(self.panel.opacity_slider.value())
         self.panel.grow_spin.setValue(int(s.get("tools/grow_px")))
+        self._restore_selection_settings()
         self.panel.set_strategy(str(s.get("run/strategy")))
         self.panel.device.blockSignals(True)
         self.panel.set_device_choice(str(s.get("run/device")))
@@ -584,6 +604,8 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
         return str(self.panel.strategy.currentData() or "auto")
 
     def set_tool(self, tool: Tool) -> None:
+        if tool == Tool.SELECT:
+            self.canvas.set_select_mode(self.select_panel.mode())
         self.canvas.set_tool(tool)
         self.tool_actions[tool].setChecked(True)
         self.settings.set("tools/tool", tool.value)
@@ -591,13 +613,18 @@ class MainWindow(FileActionsMixin, FillActionsMixin, QMainWindow):
 
     def _update_brush_status(self) -> None:
         if self.canvas.tool == Tool.SKETCH:
-            self.status.set_brush(self.canvas.sketch_width, "Sketch")
+            self.status.set_brush_text(self.brush_status_text(self.canvas.sketch_width, "Sketch"))
         else:
-            self.status.set_brush(self.canvas.brush_size, "Brush")
+            self.status.set_brush_text(self.brush_status_text(self.canvas.brush_size, "Brush"))
 
     def _brush_size_changed(self, size: int) -> None:
         self.panel.set_brush_size(size)
         self.settings.set("tools/brush_size", size)
+        self._remember_brush_share(size)
+        self._update_brush_status()
+
+    def _zoom_changed(self, zoom: float) -> None:
+        self.status.set_zoom(None if self.doc.is_empty else zoom)
         self._update_brush_status()
 
     def _sketch_width_changed(self, width: int) -> None:

@@ -17,10 +17,15 @@ MAX_RECENT = 10
 # key -> (default, type); types are explicit because QSettings returns strings from ini files
 _DEFAULTS: dict[str, tuple[object, type]] = {
     "tools/brush_size": (40, int),
+    "tools/brush_share": (0.03, float),  # brush diameter as a share of the photo's long side
     "tools/sketch_width": (3, int),
     "tools/tool": ("brush", str),
     "tools/grow_px": (8, int),
     "tools/mask_opacity": (55, int),
+    "select/grow_px": (4, int),
+    "select/fill_after": (False, bool),
+    "wand/tolerance": (32, int),
+    "wand/contiguous": (True, bool),
     "run/auto_run": (False, bool),
     "run/strategy": ("auto", str),
     "run/device": ("auto", str),

@@ -521,7 +521,9 @@ def _validate_and_keep(trainer: Trainer, cases, run_dir: Path, echo) -> None:
 
 
 LICENSE_TEXT = (
-    "trained by DeepFill Studio on openly licensed wallpapers (see shared/data/README.md)"
+    "DeepFill Studio's own weights, shipped under the application's terms; trained from "
+    "scratch on openly licensed wallpapers from Debian packages (CC BY-SA, GPL and LGPL "
+    "artwork; credits in docs/training.md)"
 )
 
 

@@ -36,8 +36,9 @@ from PySide6.QtWidgets import (
 from app.commands import StrokeRecorder, layer_change_command
 from app.document import Document, Rect
 from app.signal_emit import emit
-from app.widgets.compare import SplitDividerItem, ViewMode
+from app.widgets.compare import SplitDividerItem, ViewBadges, ViewMode
 from app.widgets.raster import RasterLayer, alpha_ramp
+from app.widgets.select_pointer import SelectMode, SelectPointer
 from app.widgets.tools import (
     Tool,
     draw_segment,
@@ -45,6 +46,7 @@ from app.widgets.tools import (
     fill_rect,
     rect_from_points,
     segment_rect,
+    step_brush,
 )
 
 MASK_COLOR = QColor(255, 45, 85)
@@ -224,6 +226,8 @@ class CanvasView(QGraphicsView):
         self._shape_item.setPen(pen)
         self._shape_item.setBrush(QColor(255, 45, 85, 60))
         self._scene.addItem(self._shape_item)
+        self.picker = SelectPointer(self._scene, self)  # Select object and Magic wand
+        self.badges = ViewBadges(self.viewport())
 
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
@@ -252,6 +256,8 @@ class CanvasView(QGraphicsView):
         self._pressure = 1.0
         self._tool_before_eraser: Tool | None = None
         self._mode_before_hold: ViewMode | None = None
+        self._hover: QPointF | None = None  # pointer position over the viewport
+        self.last_edit: QPointF | None = None  # image point of the latest edit (Ctrl+1)
         doc.replaced.connect(self._on_replaced)
         self._on_replaced()
 
@@ -264,6 +270,7 @@ class CanvasView(QGraphicsView):
         self.cancel_interaction()
         self._scene.setSceneRect(QRectF(0, 0, max(1, self.doc.width), max(1, self.doc.height)))
         self._last_point = None
+        self.last_edit = None
         self.fit()
         self._update_divider()
 
@@ -276,7 +283,19 @@ class CanvasView(QGraphicsView):
         self.centerOn(self.doc.width / 2, self.doc.height / 2)
 
     def actual_size(self) -> None:
-        self.set_zoom(1.0)
+        """100 %: the point under the pointer stays put, else the latest edit if on screen."""
+        self.set_zoom(1.0, self.zoom_anchor())
+
+    def zoom_anchor(self) -> QPointF | None:
+        """Viewport point that keyboard zooms keep in place (None: the centre)."""
+        area = QRectF(self.viewport().rect())
+        if self._hover is not None and area.contains(self._hover):
+            return QPointF(self._hover)
+        if self.last_edit is not None:
+            at = self.map_from_image(self.last_edit)
+            if area.contains(at):
+                return at
+        return None
 
     def zoom_in(self) -> None:
         self.set_zoom(self._zoom * ZOOM_STEP)
@@ -300,6 +319,7 @@ class CanvasView(QGraphicsView):
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + round(moved.y()))
         self._update_brush_item()
         self._update_divider()
+        self._update_badges()
         emit(self.zoom_changed, z)
 
     def map_to_image(self, viewport_pos: QPointF) -> QPointF:
@@ -314,6 +334,11 @@ class CanvasView(QGraphicsView):
         super().resizeEvent(event)
         if self.fit_mode:
             self.fit()
+        self._update_badges()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        self._update_badges()
 
     # --- view modes ---------------------------------------------------------------------
     @property
@@ -326,6 +351,7 @@ class CanvasView(QGraphicsView):
         self.item.mode = mode
         self.divider.setVisible(mode == ViewMode.SPLIT and not self.doc.is_empty)
         self.item.update()
+        self._update_badges()
         emit(self.view_mode_changed, mode.value)
 
     def hold_original(self, held: bool) -> None:
@@ -341,6 +367,17 @@ class CanvasView(QGraphicsView):
         self.item.split_x = min(max(0.0, x), float(self.doc.width))
         self._update_divider()
         self.item.update()
+        self._update_badges()
+
+    def _update_badges(self) -> None:
+        """On-screen signs: "Original" while Tab is held, "Before" / "After" in split view."""
+        if not hasattr(self, "badges"):
+            return
+        mode = self.view_mode if not self.doc.is_empty else ViewMode.NORMAL
+        x0 = self.map_from_image(QPointF(0, 0))
+        x1 = self.map_from_image(QPointF(self.doc.width, self.doc.height))
+        split = self.map_from_image(QPointF(self.item.split_x, 0)).x()
+        self.badges.update_for(mode, x0.x(), x1.x(), split)
 
     def _update_divider(self) -> None:
         self.divider.set_geometry(self.item.split_x, self.doc.height, self._zoom)
@@ -367,9 +404,8 @@ class CanvasView(QGraphicsView):
             emit(self.brush_size_changed, size)
 
     def change_brush_size(self, steps: int) -> None:
-        """`[` / `]` and Alt+wheel: proportional steps feel right from 2 px to 500 px."""
-        step = max(1, int(round(self.brush_size * 0.12)))
-        self.set_brush_size(self.brush_size + steps * step)
+        """`[` / `]` and Alt+wheel: about 12 % per step, and `]` then `[` comes back."""
+        self.set_brush_size(step_brush(self.brush_size, steps))
 
     def set_sketch_width(self, width: int) -> None:
         self.sketch_width = int(min(max(width, 1), 50))
@@ -383,14 +419,27 @@ class CanvasView(QGraphicsView):
             shape = Qt.CursorShape.ClosedHandCursor
         elif self._space:
             shape = Qt.CursorShape.OpenHandCursor
-        elif self.tool.is_brush:
+        elif self.shows_brush:
             shape = Qt.CursorShape.BlankCursor
+        elif self.tool == Tool.WAND:
+            shape = Qt.CursorShape.PointingHandCursor
         else:
             shape = Qt.CursorShape.CrossCursor
         self.viewport().setCursor(shape)
         self.brush_item.setVisible(
-            self.tool.is_brush and not self._space and self._pan_from is None and self.underMouse()
+            self.shows_brush and not self._space and self._pan_from is None and self.underMouse()
         )
+
+    @property
+    def shows_brush(self) -> bool:
+        """The brush outline follows the pointer (brushes and the select tool's hint strokes)."""
+        return self.tool.is_brush or (
+            self.tool == Tool.SELECT and self.picker.mode != SelectMode.BOX
+        )
+
+    def set_select_mode(self, mode: SelectMode) -> None:
+        self.picker.mode = SelectMode(mode)
+        self._update_cursor()
 
     def cancel_interaction(self) -> None:
         """Esc: abandon a stroke or shape in progress without leaving a trace."""
@@ -400,12 +449,22 @@ class CanvasView(QGraphicsView):
         self._stroke_point = None
         self._shape_points = []
         self._shape_item.setPath(QPainterPath())
+        self.picker.cancel()
+
+    @property
+    def interacting(self) -> bool:
+        return bool(self._recorder is not None or self._shape_points or self.picker.active)
 
     # --- stroke handling (shared by mouse and tablet) ----------------------------------
     def _begin(self, pos: QPointF, modifiers: Qt.KeyboardModifier, pressure: float) -> None:
         if self.doc.is_empty:
             return
         p = self.map_to_image(pos)
+        if self.tool in (Tool.SELECT, Tool.WAND):
+            self.picker.press(p, modifiers, self.tool == Tool.WAND, float(self.brush_size))
+            if self.tool == Tool.WAND:
+                self.last_edit = p
+            return
         if self.tool.is_brush:
             layer = self.tool.layer
             self._recorder = StrokeRecorder(self.doc, layer)
@@ -439,6 +498,9 @@ class CanvasView(QGraphicsView):
 
     def _move(self, pos: QPointF, pressure: float) -> None:
         p = self.map_to_image(pos)
+        if self.picker.active:
+            self.picker.move(p, self._zoom)
+            return
         if self._recorder is not None and self._stroke_point is not None:
             self._segment(self._stroke_point, p, pressure)
             self._stroke_point = p
@@ -453,6 +515,11 @@ class CanvasView(QGraphicsView):
             self._update_shape_preview()
 
     def _end(self, pos: QPointF) -> None:
+        if self.picker.active:
+            p = self.map_to_image(pos)
+            self.last_edit = p
+            self.picker.release(p, self._zoom)
+            return
         if self._recorder is not None:
             self._move(pos, self._pressure)
             rec, self._recorder = self._recorder, None
@@ -460,6 +527,7 @@ class CanvasView(QGraphicsView):
             self._last_layer = rec.layer
             self._stroke_point = None
             cmd = rec.finish(self.tool.label)
+            self.last_edit = self._last_point
             if cmd is not None:
                 self.history.push(cmd)
                 emit(self.edit_finished, "stroke")
@@ -480,6 +548,8 @@ class CanvasView(QGraphicsView):
     def _commit_shape(self) -> None:
         pts, self._shape_points = self._shape_points, []
         self._shape_item.setPath(QPainterPath())
+        if pts:
+            self.last_edit = pts[-1]
         value = 0 if self._shape_subtract else 255
         new = self.doc.mask.copy()
         if self.tool == Tool.RECT:
@@ -517,12 +587,13 @@ class CanvasView(QGraphicsView):
             self._begin(pos, event.modifiers(), 1.0)
             event.accept()
             return
-        if btn == Qt.MouseButton.RightButton and (self._recorder or self._shape_points):
+        if btn == Qt.MouseButton.RightButton and self.interacting:
             self.cancel_interaction()
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
+        self._hover = QPointF(pos)
         p = self.map_to_image(pos)
         self._report_cursor(p)
         self.brush_item.setPos(p)
@@ -567,7 +638,7 @@ class CanvasView(QGraphicsView):
         if (
             event.type() == QEvent.Type.ShortcutOverride
             and event.key() == Qt.Key.Key_Escape  # type: ignore[attr-defined]
-            and (self._recorder is not None or self._shape_points)
+            and self.interacting
         ):
             event.accept()
             return True
@@ -597,7 +668,7 @@ class CanvasView(QGraphicsView):
                 self._tool_before_eraser = self.tool
                 self.tool = Tool.ERASER if self.tool == Tool.BRUSH else Tool.SKETCH_ERASER
             self._begin(pos, event.modifiers(), pressure)
-        elif t == QEvent.Type.TabletMove and (self._recorder or self._shape_points):
+        elif t == QEvent.Type.TabletMove and self.interacting:
             self._pressure = pressure
             self._move(pos, pressure)
         elif t == QEvent.Type.TabletRelease and event.button() == Qt.MouseButton.LeftButton:
@@ -633,7 +704,7 @@ class CanvasView(QGraphicsView):
                 self._update_cursor()
             event.accept()
             return
-        if key == Qt.Key.Key_Escape and (self._recorder or self._shape_points):
+        if key == Qt.Key.Key_Escape and self.interacting:
             self.cancel_interaction()
             event.accept()
             return
@@ -660,6 +731,7 @@ class CanvasView(QGraphicsView):
 
     def leaveEvent(self, event) -> None:
         super().leaveEvent(event)
+        self._hover = None
         self.brush_item.setVisible(False)
         emit(self.cursor_moved, None)
 

@@ -6,7 +6,7 @@ from enum import Enum
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QStyleOptionGraphicsItem, QWidget
 
 
 class ViewMode(str, Enum):
@@ -71,3 +71,52 @@ class SplitDividerItem(QGraphicsItem):
             tip = QPointF(self._x + sign * a * 1.3, centre.y())
             painter.drawLine(tip, QPointF(self._x + sign * a * 0.4, centre.y() - a * 0.7))
             painter.drawLine(tip, QPointF(self._x + sign * a * 0.4, centre.y() + a * 0.7))
+
+
+_BADGE_STYLE = (
+    "QLabel { background: rgba(20, 20, 20, 185); color: white; border-radius: 4px;"
+    " padding: 3px 9px; font-weight: 600; }"
+)
+
+
+class ViewBadges:
+    """Labels over the canvas that say what is on screen: "Original" while Tab is held,
+    "Before" and "After" on either side of the split divider."""
+
+    MARGIN = 10
+
+    def __init__(self, viewport: QWidget) -> None:
+        self.viewport = viewport
+        self.original = self._label("Original", "Showing the photo as opened (release Tab)")
+        self.before = self._label("Before", "The photo as opened")
+        self.after = self._label("After", "The photo with your edits")
+
+    def _label(self, text: str, tip: str) -> QLabel:
+        label = QLabel(text, self.viewport)
+        label.setObjectName(f"{text.lower()}Badge")
+        label.setStyleSheet(_BADGE_STYLE)
+        label.setToolTip(tip)
+        label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
+        label.adjustSize()
+        label.hide()
+        return label
+
+    def update_for(self, mode: ViewMode, left: float, right: float, split: float) -> None:
+        """Place the labels; left / right / split are viewport x of the photo's edges and
+        the divider."""
+        w, m = self.viewport.width(), self.MARGIN
+        self.original.setVisible(mode == ViewMode.ORIGINAL)
+        if mode == ViewMode.ORIGINAL:
+            self.original.move(max(m, int(left) + m), m)
+            self.original.raise_()
+        show_split = mode == ViewMode.SPLIT
+        lo, hi = max(0.0, left), min(float(w), right)
+        before_room = split - lo
+        after_room = hi - split
+        self.before.setVisible(show_split and before_room > self.before.width() + 2 * m)
+        self.after.setVisible(show_split and after_room > self.after.width() + 2 * m)
+        if show_split:
+            self.before.move(int(split) - self.before.width() - m, m)
+            self.after.move(int(split) + m, m)
+            self.before.raise_()
+            self.after.raise_()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import platform
+import re
 from collections.abc import Iterable
+from html import escape
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import Qt
@@ -29,7 +31,10 @@ GESTURES: list[tuple[str, str, str]] = [
     ("Canvas", "Ctrl + wheel", "Zoom about the cursor"),
     ("Canvas", "Alt + wheel", "Brush size"),
     ("Canvas", "Shift + click", "Straight line from the end of the last stroke"),
-    ("Canvas", "Alt + drag (rectangle, lasso)", "Remove the shape from the mask"),
+    ("Canvas", "Alt + drag (rectangle, lasso, select)", "Remove the shape or object from the mask"),
+    ("Canvas", "Shift + drag (select object)", "Mark what is the object: the selection re-runs"),
+    ("Canvas", "Ctrl + drag (select object)", "Mark what is not the object"),
+    ("Canvas", "Shift / Alt + click (magic wand)", "Add to / remove from the mask"),
     ("Canvas", "Esc / right click while drawing", "Abandon the stroke or shape in progress"),
     ("Canvas", "Drag the divider", "Move the before/after split"),
 ]
@@ -43,15 +48,37 @@ def confirm(parent, title: str, text: str, *, warning: bool = True) -> bool:
     return answer == QMessageBox.StandardButton.Yes
 
 
+# keys a user can find on an ordinary keyboard; Qt's standard shortcuts also bind F14 (Undo
+# key), F16 / F18 (Copy / Paste keys on Sun keyboards), "Undo", "Paste", "Shift+Save" ...
+_PLAIN_KEY = re.compile(
+    r"^((Ctrl|Shift|Alt|Meta)\+)*"
+    r"([^\s]|F([1-9]|1[0-2])|Del|Esc|Return|Enter|Tab|Space|Backspace|Ins|Home|End|PgUp|PgDown"
+    r"|Left|Right|Up|Down)$"
+)
+
+
+def primary_key(action: QAction) -> str:
+    """The one key to show for an action: its first shortcut made of ordinary keys."""
+    for seq in action.shortcuts():
+        portable = seq.toString(QKeySequence.SequenceFormat.PortableText)
+        if portable and _PLAIN_KEY.match(portable):
+            return seq.toString(QKeySequence.SequenceFormat.NativeText)
+    return ""
+
+
 def shortcut_rows(actions: Iterable[QAction]) -> list[tuple[str, str, str]]:
-    """(section, keys, what) for every action that has a shortcut, then the gestures."""
+    """(section, key, what) for every action that has a shortcut, then the gestures."""
     rows: list[tuple[str, str, str]] = []
+    seen: set[tuple[str, str]] = set()
     for a in actions:
-        keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in a.shortcuts()]
-        keys = [k for k in keys if k]
-        if keys:
-            section = a.property("section") or "General"
-            rows.append((str(section), ", ".join(keys), a.text().replace("&", "").rstrip(".…")))
+        key = primary_key(a)
+        if not key:
+            continue
+        what = str(a.property("sheet_text") or a.text()).replace("&", "").rstrip(".…")
+        if (key, what) in seen:
+            continue
+        seen.add((key, what))
+        rows.append((str(a.property("section") or "General"), key, what))
     return rows + GESTURES
 
 
@@ -89,16 +116,20 @@ def about_html(model_info: dict | None, model_error: str | None, device: str) ->
         params = model_info.get("parameters")
         size = f" ({params / 1e6:.1f} M parameters)" if params else ""
         lic = model_info.get("license") or "no license note in the model file"
-        model = f"<b>{name}</b>{size}<br><small>{lic}</small>"
+        model = f"<b>{escape(str(name), quote=False)}</b>{size}"
+        license_row = f"<p><b>Model license:</b> {escape(str(lic), quote=False)}</p>"
     elif model_error:
-        model = f"<i>not loaded</i><br><small>{model_error}</small>"
+        model = f"<i>not loaded</i><br><small>{escape(model_error, quote=False)}</small>"
+        license_row = ""
     else:
         model = "<i>loading…</i>"
+        license_row = ""
     return (
         f"<h2>DeepFill Studio {__version__}</h2>"
         "<p>Removes objects from photos with DeepFill v2 (gated convolutions and contextual "
         "attention) and Contextual Residual Aggregation for full-resolution detail.</p>"
         f"<p><b>Model:</b> {model}</p>"
+        f"{license_row}"
         f"<p><b>Device:</b> {device}</p>"
         f"<p><small>Python {platform.python_version()}, PySide6 {pyside_version}</small></p>"
     )

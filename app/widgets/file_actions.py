@@ -63,6 +63,7 @@ class FileActionsMixin:
         self._load_token += 1
         token = self._load_token
         self.status.showMessage(f"Opening {path.name}…")
+        self.status.set_image_size("opening…")
         QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
         run_in_background(
             lambda: load_image(path),
@@ -106,6 +107,8 @@ class FileActionsMixin:
         self._save_path = None
         self._save_quality = None
         self.status.set_image_size(self.doc.size)
+        self.status.set_zoom(self.canvas.zoom)
+        self._fit_brush_to_photo()
         if self.act_split.isChecked():
             self.canvas.set_view_mode(ViewMode.SPLIT)
         self._update_title()
@@ -116,6 +119,7 @@ class FileActionsMixin:
         if token != self._load_token:
             return
         self.status.clearMessage()
+        self.status.set_image_size(None if self.doc.is_empty else self.doc.size)
         if isinstance(error, MemoryError):
             text = f"{path.name} is too large to open with the memory available."
         else:

@@ -44,7 +44,7 @@ class StatusBar(QStatusBar):
         self.zoom = _field("Zoom (Ctrl+wheel, + and -, Ctrl+0 fits, Ctrl+1 is 100 %)", 6)
         self.size = _field("Image size in pixels", 11)
         self.cursor = _field("Cursor position in image pixels", 11)
-        self.brush = _field("Brush diameter in image pixels ([ and ])", 9)
+        self.brush = _field("Brush diameter in photo pixels, and on screen at this zoom ([ and ])", 9)
         self.device = _field("Where the network runs", 6)
         self.last_run = _field("How long the last fill took", 10)
         fields = (self.zoom, self.size, self.cursor, self.brush, self.device, self.last_run)
@@ -53,7 +53,7 @@ class StatusBar(QStatusBar):
                 self.addPermanentWidget(_separator())
             self.addPermanentWidget(w)
         self.set_busy(False)
-        self.set_zoom(1.0)
+        self.set_zoom(None)
         self.set_image_size(None)
         self.set_cursor(None)
         self.set_device("–")
@@ -71,17 +71,28 @@ class StatusBar(QStatusBar):
         if label:
             self.progress_label.setText(label.capitalize() + "…")
 
-    def set_zoom(self, zoom: float) -> None:
-        self.zoom.setText(f"{zoom * 100:.0f} %" if zoom >= 0.1 else f"{zoom * 100:.1f} %")
+    def set_zoom(self, zoom: float | None) -> None:
+        """None: no photo on screen, so no zoom to speak of."""
+        if zoom is None:
+            self.zoom.setText("–")
+        else:
+            self.zoom.setText(f"{zoom * 100:.0f} %" if zoom >= 0.1 else f"{zoom * 100:.1f} %")
 
-    def set_image_size(self, size: tuple[int, int] | None) -> None:
-        self.size.setText(f"{size[0]} × {size[1]}" if size else "no photo")
+    def set_image_size(self, size: tuple[int, int] | str | None) -> None:
+        """(w, h), a word such as "opening…", or None for no photo."""
+        if isinstance(size, str):
+            self.size.setText(size)
+        else:
+            self.size.setText(f"{size[0]} × {size[1]}" if size else "no photo")
 
     def set_cursor(self, pos: tuple[int, int] | None) -> None:
         self.cursor.setText(f"{pos[0]}, {pos[1]}" if pos else "–")
 
     def set_brush(self, size: int, label: str = "Brush") -> None:
         self.brush.setText(f"{label} {size} px")
+
+    def set_brush_text(self, text: str) -> None:
+        self.brush.setText(text)
 
     def set_device(self, device: str) -> None:
         self.device.setText(device.upper() if device in ("cpu", "cuda") else device)

@@ -25,6 +25,8 @@ class Tool(str, Enum):
     SKETCH_ERASER = "sketch_eraser"
     RECT = "rect"
     LASSO = "lasso"
+    SELECT = "select"  # select object: a box, then "object" / "not object" strokes
+    WAND = "wand"
 
     @property
     def layer(self) -> str:
@@ -50,6 +52,8 @@ _LABELS = {
     Tool.SKETCH_ERASER: "Sketch eraser",
     Tool.RECT: "Rectangle",
     Tool.LASSO: "Lasso",
+    Tool.SELECT: "Select object",
+    Tool.WAND: "Magic wand",
 }
 
 
@@ -145,6 +149,37 @@ def grow_mask(mask: np.ndarray, px: int) -> np.ndarray:
 def invert_mask(mask: np.ndarray) -> np.ndarray:
     """0 <-> 255 (layers are strictly 0/255, so a bitwise not is enough and fast)."""
     return cv2.bitwise_not(mask)
+
+
+# `[` and `]`: steps of about 12 %, so a step looks the same at 3 px and at 300 px
+BRUSH_RATIO = 1.12
+MAX_BRUSH_SIZE = 1000
+
+
+def _up(size: int) -> int:
+    return max(size + 1, int(round(size * BRUSH_RATIO)))
+
+
+def _down(size: int) -> int:
+    """The size that `]` turns into `size` (so `]` then `[` comes back), else ~size / 1.12."""
+    guess = size / BRUSH_RATIO
+    for d in range(int(guess) + 2, max(0, int(guess) - 2), -1):
+        if 1 <= d < size and _up(d) == size:
+            return d
+    return max(1, min(size - 1, int(round(guess))))
+
+
+def step_brush(size: int, steps: int) -> int:
+    """`steps` proportional steps up (> 0) or down (< 0) from `size` (1 .. 1000 px)."""
+    size = int(min(max(size, 1), MAX_BRUSH_SIZE))
+    for _ in range(abs(steps)):
+        size = min(MAX_BRUSH_SIZE, _up(size)) if steps > 0 else max(1, _down(size))
+    return size
+
+
+def brush_for_photo(width: int, height: int, share: float) -> int:
+    """Brush diameter that is `share` of the photo's long side (1 .. 1000 px)."""
+    return int(min(max(round(share * max(width, height)), 1), 1000))
 
 
 def binarize(gray: np.ndarray) -> np.ndarray:
