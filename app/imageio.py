@@ -573,6 +573,23 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -
     )
 
 
+def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(width, height) of a photo as load_image would return it, from its header alone."""
+    p = Path(path)
+    _stat_readable(p, "image")
+    with _pillow_session(), _opened(p, "image", _limit(None)) as im:
+        try:
+            _, orientation = read_exif(im)
+        except Exception:
+            orientation = 1
+        return oriented_size(_stored_size(im), orientation)
+
+
+def can_save(path: str | os.PathLike[str]) -> bool:
+    """True when save_image can write a file with this name's extension."""
+    return Path(path).suffix.lower() in _SAVE_FORMATS
+
+
 def _text_metadata(
     im: Image.Image, path: Path, notes: list[str]
 ) -> tuple[bytes | None, bytes | None, dict[str, str]]:
