@@ -63,6 +63,12 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_PIXELS = 250_000_000
 max_pixels: int = DEFAULT_MAX_PIXELS
 
+# Large photos are handled on purpose: our own guard above refuses hostile sizes from the
+# header (with a clear error), so Pillow's DecompressionBombWarning for anything over its
+# 89.5 MP default says nothing useful and must never reach stderr, in any thread or process
+# that opens photos (the editor's loader thread, batch workers, Ray actors).
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
 
 def _register_heif() -> bool:
     """Teach Pillow HEIC/HEIF (phone photos) through pillow-heif, when it is installed."""
