@@ -222,7 +222,8 @@ def inpaint_batch(
     device: str = "auto",
     threads: int | None = None,
     quality: int | None = 95,
-    progress: bool = False,
+    progress: bool | None = None,
+    ray_cpus: int | None = None,
     **options: Any,
 ) -> BatchReport:
     """Fill a folder (or list) of photos: what `python main.py batch` runs.
@@ -230,8 +231,9 @@ def inpaint_batch(
     masks: a folder with one mask per photo by file stem, or one mask file for every photo.
     Results go to `out_dir` under each photo's name and format, with `report.json` beside
     them. `workers`: local processes (each loads the model once); `ray`: "local" to start a
-    Ray instance for the run, or a cluster address. A photo that fails does not stop the
-    others: see `report.failed`. Raises EngineError for bad arguments.
+    Ray instance for the run (with `ray_cpus` CPUs, default all), or a cluster address. A photo that fails does not stop the
+    others: see `report.failed`. `progress`: True = a bar, False = one line per photo, None =
+    a bar on a terminal. Raises EngineError for bad arguments.
     """
     from .batch import BatchSettings, plan, run_batch
 
@@ -243,5 +245,5 @@ def inpaint_batch(
     )
     return run_batch(
         jobs, settings, Path(out_dir), resume=resume, workers=workers, ray=ray,
-        threads=threads, progress=progress,
+        threads=threads, progress=progress, ray_cpus=ray_cpus,
     )

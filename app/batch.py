@@ -138,7 +138,8 @@ def _companion(
         return None, None
     if index is None:  # one file for every photo
         return source, None
-    matches = index.get(photo.stem, [])
+    itself = photo.resolve()
+    matches = [p for p in index.get(photo.stem, []) if p.resolve() != itself]
     if len(matches) == 1:
         return matches[0], None
     if not matches:
