@@ -51,7 +51,10 @@ def load_inpainter(
     model: str | None = None, device: str = "auto", threads: int | None = None
 ) -> Inpainter:
     """The model `model` (installed name or file; None = the default) on `device`, loaded once
-    and kept. `threads`: CPU threads (default: every core). Raises EngineError."""
+    and kept. `threads`: CPU threads (default: every core). Raises EngineError.
+
+    The kept Inpainter serves one call at a time: threads that fill at once should each load
+    their own (`app.engine.pipeline.Inpainter.load`), or use `inpaint_batch(workers=N)`."""
     from .engine.pipeline import Inpainter
 
     return Inpainter.load(model, device, threads)

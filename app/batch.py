@@ -383,6 +383,7 @@ def run_batch(
             results[index] = rec
             bar.update(rec)
     finally:
+        runner.close()  # interrupted: stops the worker processes or the Ray instance now
         bar.close()
         for index, job in todo:
             results.setdefault(index, record(job, "skipped", "interrupted"))

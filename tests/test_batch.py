@@ -244,3 +244,24 @@ def test_report_lists_threads_and_backend(shoot):
     report = _report(out)
     assert report["backend"] == "in-process" and report["threads_per_worker"] == 1
     assert os.path.basename(report["photos"][0]["output"]) == "a.jpg"
+
+
+def test_interrupted_batch_still_writes_its_report(shoot, monkeypatch, capsys):
+    import app.batch_runners as runners
+
+    real = runners.fill_job
+    calls = []
+
+    def fill_then_stop(inpainter, job, settings):
+        calls.append(job.photo.name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(inpainter, job, settings)
+
+    monkeypatch.setattr(runners, "fill_job", fill_then_stop)
+    out = shoot["root"] / "out"
+    assert _batch(shoot, out) == 130
+    assert "interrupted" in capsys.readouterr().err
+    statuses = [(r["status"], r["reason"]) for r in _report(out)["photos"]]
+    assert statuses[0] == ("ok", None)
+    assert statuses[1:] == [("skipped", "interrupted")] * 3
