@@ -23,7 +23,7 @@ def _run(*args: str | Path, cwd: Path, env: dict | None = None) -> subprocess.Co
 
 
 def test_open_source_license_is_declared():
-    assert 'license = { text = "MIT" }' in (ROOT / "pyproject.toml").read_text()
+    assert 'license = "MIT"' in (ROOT / "pyproject.toml").read_text()
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
 
 
