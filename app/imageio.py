@@ -63,9 +63,30 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_PIXELS = 250_000_000
 max_pixels: int = DEFAULT_MAX_PIXELS
 
+# Large photos are handled on purpose: our own guard above refuses hostile sizes from the
+# header (with a clear error), so Pillow's DecompressionBombWarning for anything over its
+# 89.5 MP default says nothing useful and must never reach stderr, in any thread or process
+# that opens photos (the editor's loader thread, batch workers, Ray actors).
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+def _register_heif() -> bool:
+    """Teach Pillow HEIC/HEIF (phone photos) through pillow-heif, when it is installed."""
+    try:
+        import pillow_heif
+    except ImportError:  # an optional codec: everything else works without it
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+HEIF_AVAILABLE = _register_heif()
+
 # Formats we open (JPEG includes MPO). Anything else is refused, notably EPS (Pillow would
 # start Ghostscript on it) and the many rarely used formats Pillow can also parse.
-_OPEN_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "GIF", "BMP", "PPM")
+_OPEN_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "GIF", "BMP", "PPM") + (
+    ("HEIF",) if HEIF_AVAILABLE else ()
+)
 _SAVE_FORMATS = {
     ".png": "PNG",
     ".jpg": "JPEG",
@@ -76,9 +97,16 @@ _SAVE_FORMATS = {
     ".tif": "TIFF",
     ".tiff": "TIFF",
 }
-_FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF", "MPO": "JPEG"}
+if HEIF_AVAILABLE:
+    _SAVE_FORMATS.update({".heic": "HEIF", ".heif": "HEIF"})
+_FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF", "MPO": "JPEG", "HEIC": "HEIF"}
 _DEFAULT_EXT = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif"}
-_FORMAT_LIST = "PNG, JPEG, WebP, TIFF, GIF or BMP"
+if HEIF_AVAILABLE:
+    _DEFAULT_EXT["HEIF"] = ".heic"
+_FORMAT_LIST = "PNG, JPEG, WebP, TIFF, GIF, BMP" + (" or HEIC" if HEIF_AVAILABLE else "")
+_SAVE_LIST = "PNG, JPEG, WebP, TIFF" + (" or HEIC" if HEIF_AVAILABLE else "")
+_SAVE_EXTS = ".png, .jpg, .webp, .tif" + (" or .heic" if HEIF_AVAILABLE else "")
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 
 # Serialises our reads: Image.MAX_IMAGE_PIXELS is process-wide (see _pillow_session).
 _pillow_lock = threading.Lock()
@@ -174,6 +202,8 @@ def _signature(head: bytes) -> str | None:
     """The format a file's first bytes announce, for telling damaged files from foreign ones."""
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WebP"
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return "HEIC"
     return next((kind for magic, kind in _SIGNATURES if head.startswith(magic)), None)
 
 
@@ -549,6 +579,23 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -
     )
 
 
+def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(width, height) of a photo as load_image would return it, from its header alone."""
+    p = Path(path)
+    _stat_readable(p, "image")
+    with _pillow_session(), _opened(p, "image", _limit(None)) as im:
+        try:
+            _, orientation = read_exif(im)
+        except Exception:
+            orientation = 1
+        return oriented_size(_stored_size(im), orientation)
+
+
+def can_save(path: str | os.PathLike[str]) -> bool:
+    """True when save_image can write a file with this name's extension."""
+    return Path(path).suffix.lower() in _SAVE_FORMATS
+
+
 def _text_metadata(
     im: Image.Image, path: Path, notes: list[str]
 ) -> tuple[bytes | None, bytes | None, dict[str, str]]:
@@ -717,14 +764,14 @@ def _save_format(path: Path, format: str | None) -> str:
         fmt = _FORMAT_ALIASES.get(fmt, fmt)
         if fmt not in _DEFAULT_EXT:
             raise ImageSaveError(
-                f"Cannot save '{path}': {format} is not a supported format (PNG, JPEG, WebP or TIFF)."
+                f"Cannot save '{path}': {format} is not a supported format ({_SAVE_LIST})."
             )
         return fmt
     fmt = _SAVE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         shown = path.suffix or "(none)"
         raise ImageSaveError(
-            f"Cannot save '{path}': the file extension {shown} is not one of .png, .jpg, .webp or .tif."
+            f"Cannot save '{path}': the file extension {shown} is not one of {_SAVE_EXTS}."
         )
     return fmt
 
@@ -841,13 +888,13 @@ def save_image(
         params["exif"] = tags
     elif exif_data:
         params["exif"] = exif_data
-    if xmp_data and fmt in ("JPEG", "WEBP"):
+    if xmp_data and fmt in ("JPEG", "WEBP", "HEIF"):
         params["xmp"] = xmp_data
     if iptc and fmt == "JPEG":
         params["extra"] = iptc_jpeg_segment(iptc) or b""
     if icc:
         params["icc_profile"] = icc
-    if dpi and fmt != "WEBP":
+    if dpi and fmt not in ("WEBP", "HEIF"):  # neither has a DPI field (WebP: via EXIF)
         params["dpi"] = dpi
     if fmt == "JPEG":
         # 4:4:4 chroma at high quality so thin coloured edges of the fill stay crisp.
@@ -857,6 +904,8 @@ def save_image(
         # reads `quality` as effort: a middle value keeps a 24 MP save to seconds.
         lossless = quality >= 100
         params.update(quality=40 if lossless else quality, lossless=lossless, method=2)
+    elif fmt == "HEIF":
+        params["quality"] = quality
     elif fmt == "TIFF":
         # Uncompressed: 20x faster than deflate on photos, readable everywhere, and the only
         # Pillow path that can write the Exif/GPS sub-IFDs (libtiff's cannot).

@@ -60,12 +60,15 @@ from app.widgets.tools import Tool, grow_mask, invert_mask
 log = logging.getLogger(__name__)
 
 APP_TITLE = "DeepFill Studio"
-OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp *.gif);;All files (*)"
+OPEN_FILTER = (
+    "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp *.gif *.heic *.heif);;All files (*)"
+)
 SAVE_FILTERS = {
     ".png": "PNG image (*.png)",
     ".jpg": "JPEG image (*.jpg *.jpeg)",
     ".webp": "WebP image (*.webp)",
     ".tif": "TIFF image (*.tif *.tiff)",
+    ".heic": "HEIC image (*.heic *.heif)",
 }
 _TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
 
@@ -747,7 +750,7 @@ class MainWindow(FileActionsMixin, FillActionsMixin, SelectActionsMixin, QMainWi
 
     def ask_save_path(self, suggested: Path) -> Path | None:
         ext = suggested.suffix.lower()
-        ext = ".jpg" if ext == ".jpeg" else ".tif" if ext == ".tiff" else ext
+        ext = {".jpeg": ".jpg", ".tiff": ".tif", ".heif": ".heic"}.get(ext, ext)
         filters = list(SAVE_FILTERS.values())
         selected = SAVE_FILTERS.get(ext, filters[0])
         path, _ = QFileDialog.getSaveFileName(

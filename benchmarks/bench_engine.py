@@ -59,7 +59,7 @@ def print_bf16_quality(image: torch.Tensor, mask: torch.Tensor) -> None:
     err = (ref - low)[hole].abs() * 127.5
     print(f"  bf16 vs fp32 in the hole ({label}): mean |diff| {err.mean():.2f} / 255, "
           f"max {err.max():.1f} / 255")
-    sample = ROOT / "resources" / "sample" / "picos.jpg"
+    sample = ROOT / "app" / "resources" / "sample" / "picos.jpg"
     try:
         inpainter = Inpainter.load(None, "cpu")
     except Exception as error:  # noqa: BLE001 - no bundled model: skip this line

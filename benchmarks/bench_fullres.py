@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.engine.types import EngineError, InpaintRequest  # noqa: E402
 
-SAMPLE = ROOT / "resources" / "sample" / "picos.jpg"
+SAMPLE = ROOT / "app" / "resources" / "sample" / "picos.jpg"
 
 
 def mirrored(photo: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -184,7 +184,7 @@ def test_shortcut_sheet_shows_one_clean_key_per_action(qtbot, shown, photo_file)
 
 def test_about_shows_the_models_license_and_no_path_outside_the_project():
     torch = pytest.importorskip("torch")
-    path = ROOT / "resources/models/deepfill-studio-default.pt"
+    path = ROOT / "app/resources/models/deepfill-studio-default.pt"
     meta = torch.load(path, weights_only=True, map_location="cpu")["metadata"]
     info = {"name": meta["name"], "license": meta["license"], "device": "cpu",
             "parameters": 550000, "source": str(path)}
@@ -201,12 +201,12 @@ def test_readme_headless_output_is_ignored_by_git():
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
     readme = (ROOT / "README.md").read_text()
-    assert "python main.py inpaint resources/sample/picos.jpg" in readme
+    assert "python main.py inpaint app/resources/sample/picos.jpg" in readme
     for name in ("picos_inpainted.jpg", "picos_inpainted_2.jpg", "picos_selection.png"):
-        run = subprocess.run(["git", "check-ignore", "-q", f"resources/sample/{name}"], cwd=ROOT)
+        run = subprocess.run(["git", "check-ignore", "-q", f"app/resources/sample/{name}"], cwd=ROOT)
         assert run.returncode == 0, f"resources/sample/{name} would show up as untracked"
     for kept in ("picos.jpg", "picos_mask.png", "CREDITS.md"):
-        run = subprocess.run(["git", "check-ignore", "-q", f"resources/sample/{kept}"], cwd=ROOT)
+        run = subprocess.run(["git", "check-ignore", "-q", f"app/resources/sample/{kept}"], cwd=ROOT)
         assert run.returncode == 1
 
 

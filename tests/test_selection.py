@@ -118,7 +118,7 @@ def test_magic_wand_contiguous_and_global():
 
 
 def test_magic_wand_selects_the_sky_of_the_sample_photo():
-    photo = np.asarray(Image.open(ROOT / "resources/sample/picos.jpg").convert("RGB"))
+    photo = np.asarray(Image.open(ROOT / "app/resources/sample/picos.jpg").convert("RGB"))
     sky = magic_wand(photo, (800, 150), tolerance=32)
     assert sky[40, 40] and sky[60, 1200] and sky[250, 900]  # blue sky, left, right, low
     assert not sky[150, 250]  # the white cloud

@@ -23,17 +23,23 @@ def select_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def configure_cpu_threads() -> int:
-    """Use every core this process may run on, and flush denormal floats to zero.
+def available_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def configure_cpu_threads(threads: int | None = None) -> int:
+    """Use `threads` (default: every core this process may run on), and flush denormal floats
+    to zero. Batch workers pass their share of the cores.
 
     The attention softmax underflows into denormals for most keys; x86 arithmetic on denormals
     is ~100x slower, which made the attention paste (a large matmul) several times slower.
     """
     torch.set_flush_denormal(True)
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
+    cores = max(1, int(threads)) if threads else available_cores()
     if torch.get_num_threads() != cores:
         torch.set_num_threads(cores)
     return cores

@@ -1,4 +1,5 @@
-"""Where models live: the bundled ones beside the code, imported ones in the per-user folder."""
+"""Where models live: the bundled ones inside the package (`app/resources/models`, package
+data), imported ones in the per-user folder."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ MODEL_SUFFIXES = (".pt", ".pth", ".ckpt")
 
 
 def bundled_models_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "resources" / "models"
+    """The models shipped inside the package (package data, also in an installed wheel)."""
+    from app.resources import resource_dir
+
+    return resource_dir("models")
 
 
 def user_models_dir() -> Path:

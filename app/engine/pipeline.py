@@ -85,16 +85,19 @@ def _layer_checkpoints(network: torch.nn.Module, cancel: CancelFn | None) -> lis
 class Inpainter:
     """A loaded model on a device. Not thread-safe: one caller (thread) at a time."""
 
-    def __init__(self, model: LoadedModel, device: str = "auto") -> None:
+    def __init__(self, model: LoadedModel, device: str = "auto", threads: int | None = None) -> None:
         self.model = model
         self._device = select_device(device)
         if self._device.type == "cpu":
-            configure_cpu_threads()
+            configure_cpu_threads(threads)
         model.generator.to(self._device)
 
     @classmethod
-    def load(cls, name_or_path: str | None = None, device: str = "auto") -> Inpainter:
-        return cls(load_model(resolve_model(name_or_path)), device)
+    def load(
+        cls, name_or_path: str | None = None, device: str = "auto", threads: int | None = None
+    ) -> Inpainter:
+        """`threads`: CPU threads for this process (default: all its cores)."""
+        return cls(load_model(resolve_model(name_or_path)), device, threads)
 
     @property
     def device(self) -> str:

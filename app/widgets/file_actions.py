@@ -18,7 +18,7 @@ from app.widgets.compare import ViewMode
 from app.widgets.tools import binarize
 
 MASK_FILTER = "PNG mask (*.png);;Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp)"
-SAVEABLE = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+SAVEABLE = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".heic", ".heif")
 
 
 def qimage_to_rgb(img: QImage) -> tuple[np.ndarray, np.ndarray | None]:
@@ -219,7 +219,7 @@ class FileActionsMixin:
         from app.imageio import save_image
 
         path = Path(path)
-        if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
+        if path.suffix.lower() not in SAVEABLE:
             path = (
                 path.with_suffix(path.suffix + ".png") if path.suffix else path.with_suffix(".png")
             )
@@ -234,7 +234,9 @@ class FileActionsMixin:
         if self.file_guard.changed_on_disk(path) and not self.confirm_replace_changed(path):
             self.status.showMessage("Not saved: the file on disk was left as it is.", 5000)
             return False
-        fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP"}.get(path.suffix.lower())
+        fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP", ".heic": "HEIC", ".heif": "HEIC"}.get(
+            path.suffix.lower()
+        )
         if fmt and quality is None and path == self._save_path:
             quality = self._save_quality  # plain Save again: same file, same quality
         if fmt and quality is None:
