@@ -25,6 +25,11 @@ def add_fill_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--working-size", type=int, default=512, metavar="PX",
                    help="long side the network works at for the resize strategy (default 512)")
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast where the hardware has it")
+    p.add_argument("--texture", choices=("on", "off"), default="on",
+                   help="copy real texture from the photo into the fill (default on; off: the "
+                   "network's fill with CRA detail)")
+    p.add_argument("--seed", type=int, default=0, metavar="N",
+                   help="texture variant: another seed gives another plausible fill (default 0)")
     p.add_argument("--no-cra", action="store_true", help="plain upsampling instead of CRA detail")
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP/HEIC quality (default 95)")
 

@@ -24,6 +24,7 @@ from .types import (
     CancelFn,
     Cancelled,
     EngineError,
+    Guide,
     InpaintRequest,
     InpaintResult,
     ProgressFn,
@@ -180,27 +181,76 @@ class Inpainter:
                 "the mask covers the whole photo: leave some of it unmasked to borrow from"
             )
         request = dataclasses.replace(request, image=image, mask=mask, sketch=sketch)
-        strategy = options.strategy
-        if strategy == "auto":
-            from . import strategies  # imported late: strategies build on this module
-
-            strategy = strategies.choose_strategy(image.shape, mask, options)
         _check(cancel)
         report(0.02, "starting")
-        notes: list[str] = []
-        try:
-            result = self._dispatch(strategy, request, report, cancel)
-        except (Cancelled, EngineError):
-            raise
-        except Exception as error:  # noqa: BLE001 - memory errors are recognised, others re-raised
-            if not is_out_of_memory(error):
-                raise
-            result, notes = self._after_out_of_memory(strategy, request, report, cancel)
+        if request.guide is not None:  # another variant: the network's fill is known
+            result = InpaintResult(image=paste_guide(image, mask, request.guide), rect=mask_rect(mask))
+            result.strategy, network_share, notes = "variant", 0.0, []
+        else:
+            if options.texture:
+                # The texture stage brings the detail: the network's fill is upscaled plainly.
+                request = dataclasses.replace(request, options=dataclasses.replace(options, cra=False))
+            network_share = 0.7 if options.texture else 1.0
+            result, notes = self._network_fill(request, report, network_share, cancel)
+        if options.texture:
+            result = self._add_texture(request, result, report, network_share, cancel)
         result.notes = notes + result.notes
         result.request_id = request.request_id
         result.device = self.device
         result.timings["total"] = time.perf_counter() - started
         report(1.0, "done")
+        return result
+
+    def _network_fill(
+        self, request: InpaintRequest, report: ProgressFn, share: float, cancel: CancelFn | None
+    ) -> tuple[InpaintResult, list[str]]:
+        """The network's fill by the chosen strategy (progress scaled to [0, share])."""
+        strategy = request.options.strategy
+        if strategy == "auto":
+            from . import strategies  # imported late: strategies build on this module
+
+            strategy = strategies.choose_strategy(request.image.shape, request.mask, request.options)
+
+        def scaled(fraction: float, label: str) -> None:
+            report(fraction * share, label)
+
+        try:
+            return self._dispatch(strategy, request, scaled, cancel), []
+        except (Cancelled, EngineError):
+            raise
+        except Exception as error:  # noqa: BLE001 - memory errors are recognised, others re-raised
+            if not is_out_of_memory(error):
+                raise
+            return self._after_out_of_memory(strategy, request, scaled, cancel)
+
+    def _add_texture(
+        self,
+        request: InpaintRequest,
+        result: InpaintResult,
+        report: ProgressFn,
+        start: float,
+        cancel: CancelFn | None,
+    ) -> InpaintResult:
+        """Copy real texture from the photo into the network's fill (`texture.py`)."""
+        from .strategies import changed_rect
+        from .texture import synthesize
+
+        started = time.perf_counter()
+        _check(cancel)
+        report(start, "adding texture")
+        network = result.image
+        result.image = synthesize(
+            request.image,
+            request.mask,
+            network,
+            request.sketch,
+            seed=request.options.seed,
+            cancel=cancel,
+            progress=lambda f: report(start + f * (0.99 - start), "adding texture"),
+        )
+        result.guide = guide_of(network, request.mask)
+        result.rect = changed_rect(request.image, result.image, request.mask)
+        result.timings["texture"] = time.perf_counter() - started
         return result
 
     def _dispatch(
@@ -257,6 +307,29 @@ class Inpainter:
             timings={"network": t1 - t0},
             strategy="full",
         )
+
+
+def guide_of(network: np.ndarray, mask: np.ndarray) -> Guide:
+    """The network's fill over the hole's bounding box, kept for variants."""
+    x, y, w, h = mask_rect(mask)
+    return Guide(network[y : y + h, x : x + w].copy(), (x, y, w, h))
+
+
+def paste_guide(image: np.ndarray, mask: np.ndarray, guide: Guide) -> np.ndarray:
+    """The photo with the network's earlier fill in its hole (checked to cover the hole)."""
+    x, y, w, h = guide.rect
+    gh, gw = guide.image.shape[:2]
+    if (gh, gw) != (h, w) or guide.image.ndim != 3 or x < 0 or y < 0:
+        raise EngineError("the earlier fill does not match its rectangle")
+    if y + h > image.shape[0] or x + w > image.shape[1]:
+        raise EngineError("the earlier fill lies outside the photo")
+    outside = mask.copy()
+    outside[y : y + h, x : x + w] = False
+    if outside.any():
+        raise EngineError("the hole has changed since the fill: fill it again")
+    out = image.copy()
+    out[y : y + h, x : x + w][mask[y : y + h, x : x + w]] = guide.image[mask[y : y + h, x : x + w]]
+    return out
 
 
 def validate_request(

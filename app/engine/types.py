@@ -40,6 +40,16 @@ class InpaintOptions:
     cra: bool = True  # add full-resolution detail with CRA after a resized run
     cra_topk: int = 16  # keys kept per query cell in CRA (0 = all)
     feather: float = -1.0  # CRA blend feather in px; < 0 chooses from the scale
+    texture: bool = True  # copy real texture from the photo into the fill (texture stage)
+    seed: int = 0  # the texture stage's random choices: another seed gives another variant
+
+
+@dataclass
+class Guide:
+    """The network's fill of a request, before the texture stage, for re-running that stage."""
+
+    image: np.ndarray  # h x w x 3 uint8: the network's fill of the rectangle
+    rect: tuple[int, int, int, int]  # (x, y, w, h) of `image` in the photo; holds the whole hole
 
 
 @dataclass
@@ -49,6 +59,9 @@ class InpaintRequest:
     sketch: np.ndarray | None = None  # H x W bool, True = guide line (used inside the hole only)
     options: InpaintOptions = field(default_factory=InpaintOptions)
     request_id: int = 0
+    # The network's fill from an earlier result (`InpaintResult.guide`): when given, the network
+    # is skipped and only the texture stage runs (a new variant costs one texture pass).
+    guide: Guide | None = None
 
 
 @dataclass
@@ -61,3 +74,4 @@ class InpaintResult:
     device: str = "cpu"
     request_id: int = 0
     notes: list[str] = field(default_factory=list)  # user-facing remarks (e.g. "fell back to CPU")
+    guide: Guide | None = None  # the network's fill, when the texture stage ran (for variants)
