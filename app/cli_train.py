@@ -68,6 +68,9 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--masks", type=int, default=2, help="masks per photo")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bf16", action="store_true")
+    p.add_argument("--texture", choices=("on", "off"), default="on",
+                   help="also evaluate the model with the texture stage, and report the texture "
+                   "figures (struct, swd, hf, seam) for every method (default on)")
     p.add_argument("--json", metavar="OUT", help="write the full report here")
     p.add_argument("--examples", metavar="DIR", help="write before/after panels here")
     p.add_argument("--example-cases", nargs="*", metavar="NAME#K",
@@ -96,11 +99,12 @@ def run_eval(args: argparse.Namespace) -> int:
         from app.engine.weights import load_model
 
         model = load_model(resolve_model(args.model))
-    methods = default_methods(model, bf16=args.bf16)
+    texture = args.texture == "on"
+    methods = default_methods(model, bf16=args.bf16, texture=texture)
     reports = {}
     for side in args.long_side:
         cases = make_cases(paths, long_side=side, masks_per_image=args.masks, seed=args.seed)
-        report = evaluate(cases, methods)
+        report = evaluate(cases, methods, figures=texture)
         reports[str(side)] = report
         print(f"long side {side} px, {len(paths)} photos:")
         print(format_table(report))

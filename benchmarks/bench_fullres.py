@@ -4,11 +4,11 @@
 
 1. An 8K frame (7680 x 4320) with a ~10 % hole, end to end through the CLI
    (`python main.py inpaint ...`, JPEG in and out): wall time and peak memory (ru_maxrss of the
-   child process), with CRA and with plain upsampling (--no-cra).
+   child process), with the texture stage (the default), with CRA (--texture off) and with plain
+   upsampling (--texture off --no-cra).
 2. A 24 MP photo (6000 x 4000) with a small object (<= 300 px): request to result with the model
    already loaded, as the GUI sees it (median of the repeats after a warm-up).
-3. Fine detail inside the 8K hole: mean absolute Laplacian of the real photo, of the CRA result
-   and of plain upsampling.
+3. Fine detail inside the 8K hole: mean absolute Laplacian of the real photo and of each result.
 
 The frames are the bundled sample photo mirrored out to size, so they carry real full-resolution
 detail. The model is --model, else the installed default, else random weights of the bundled
@@ -108,8 +108,13 @@ def bench_8k(model: str, photo: np.ndarray, folder: Path) -> None:
     print(f"8K frame {w}x{h}, hole {hole.mean():.1%} of the frame")
 
     results = {}
-    for label, extra in (("CRA", []), ("plain upsampling", ["--no-cra"])):
-        out_path = folder / f"out8k_{'cra' if not extra else 'plain'}.jpg"
+    variants = (
+        ("texture stage", [], "texture"),
+        ("CRA", ["--texture", "off"], "cra"),
+        ("plain upsampling", ["--texture", "off", "--no-cra"], "plain"),
+    )
+    for label, extra, tag in variants:
+        out_path = folder / f"out8k_{tag}.jpg"
         args = ["inpaint", str(frame_path), "--mask", str(mask_path), "-o", str(out_path)]
         wall, cpu, peak, stdout = run_cli(args + ["--model", model, *extra], folder)
         print(

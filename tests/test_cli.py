@@ -108,7 +108,7 @@ def test_port_layout_file_reproduces_the_official_architecture(tmp_path):
     Image.fromarray(mask.astype(np.uint8) * 255).save(tmp_path / "mask.png")
     code = cli(["inpaint", str(tmp_path / "src.png"), "--mask", str(tmp_path / "mask.png"),
                 "--model", str(tmp_path / "states_tf_test.pth"), "--strategy", "full",
-                "-o", str(tmp_path / "out.png")])
+                "--texture", "off", "-o", str(tmp_path / "out.png")])
     assert code == 0
     out = np.asarray(Image.open(tmp_path / "out.png"))
     assert np.array_equal(out[~mask], rgb[~mask])

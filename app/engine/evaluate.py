@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .fill_metrics import hole_figures, summarise
 from .masks import eval_mask
 from .sketch import hole_sketch
 
@@ -152,8 +153,9 @@ def classical(flag: int) -> FillFn:
     return fill
 
 
-def model_fills(model, bf16: bool = False) -> dict[str, FillFn]:
-    """'model' and 'model+sketch' fills through the real pipeline (strategy "full", no growing).
+def model_fills(model, bf16: bool = False, texture: bool = False) -> dict[str, FillFn]:
+    """'model' and 'model+sketch' fills through the real pipeline (strategy "full", no growing),
+    the network alone; with `texture`, also both with the texture stage ('...+texture').
 
     `model` is a LoadedModel (app.engine.weights) or a bare Generator.
     """
@@ -164,32 +166,42 @@ def model_fills(model, bf16: bool = False) -> dict[str, FillFn]:
     if not isinstance(model, LoadedModel):
         model = LoadedModel(generator=model.eval(), config=model.config, color_order="RGB")
     inpainter = Inpainter(model, device="cpu")
-    options = InpaintOptions(strategy="full", grow_mask=0, bf16=bf16)
+    sketches = model.config is not None and model.config.sketch
 
-    def run(image: np.ndarray, mask: np.ndarray, sketch: np.ndarray | None) -> np.ndarray:
-        request = InpaintRequest(image=image, mask=mask, sketch=sketch, options=options)
-        return inpainter.run(request).image
+    def fill(use_texture: bool, use_sketch: bool) -> FillFn:
+        options = InpaintOptions(strategy="full", grow_mask=0, bf16=bf16, texture=use_texture)
 
-    fills: dict[str, FillFn] = {"model": lambda image, mask, sketch=None: run(image, mask, None)}
-    if model.config is not None and model.config.sketch:
-        fills["model+sketch"] = run
+        def run(image: np.ndarray, mask: np.ndarray, sketch: np.ndarray | None = None) -> np.ndarray:
+            given = sketch if use_sketch else None
+            request = InpaintRequest(image=image, mask=mask, sketch=given, options=options)
+            return inpainter.run(request).image
+
+        return run
+
+    fills: dict[str, FillFn] = {}
+    for use_texture in (False, True) if texture else (False,):
+        for use_sketch in (False, True) if sketches else (False,):
+            name = "model" + ("+sketch" if use_sketch else "") + ("+texture" if use_texture else "")
+            fills[name] = fill(use_texture, use_sketch)
     return fills
 
 
-def default_methods(model=None, bf16: bool = False) -> dict[str, FillFn]:
+def default_methods(model=None, bf16: bool = False, texture: bool = False) -> dict[str, FillFn]:
     methods: dict[str, FillFn] = {
         "telea": classical(cv2.INPAINT_TELEA),
         "navier-stokes": classical(cv2.INPAINT_NS),
     }
     if model is not None:
-        methods.update(model_fills(model, bf16))
+        methods.update(model_fills(model, bf16, texture))
     return methods
 
 
-def evaluate(cases: Sequence[EvalCase], methods: dict[str, FillFn]) -> dict:
-    """Run every method on every case; returns {"methods": {name: mean metrics}, "cases": [...]}"""
+def evaluate(cases: Sequence[EvalCase], methods: dict[str, FillFn], figures: bool = False) -> dict:
+    """Run every method on every case; returns {"methods": {name: mean metrics}, "cases": [...]}.
+    With `figures`, each method also gets the texture figures over all holes (fill_metrics)."""
     per_case = []
     sums: dict[str, dict[str, list[float]]] = {name: {} for name in methods}
+    holes: dict[str, list[dict]] = {name: [] for name in methods}
     for case in cases:
         row = {"name": case.name, "hole_fraction": float(case.mask.mean())}
         for name, fill in methods.items():
@@ -198,17 +210,24 @@ def evaluate(cases: Sequence[EvalCase], methods: dict[str, FillFn]) -> dict:
             row[name] = m
             for key, value in m.items():
                 sums[name].setdefault(key, []).append(value)
+            if figures:
+                holes[name].extend(hole_figures(result, case.image, case.mask))
         per_case.append(row)
     # PSNR is averaged in dB per case (the usual convention); inf (exact) cases are kept as inf.
     means = {name: {k: float(np.mean(v)) for k, v in ms.items()} for name, ms in sums.items()}
+    if figures:
+        for name in methods:
+            means[name].update(summarise(holes[name]))
     return {"methods": means, "cases": per_case, "count": len(per_case)}
 
 
 def format_table(report: dict) -> str:
     cols = ["psnr_hole", "ssim_hole", "l1_hole", "psnr", "ssim", "l1"]
-    lines = [f"{'method':<14}" + "".join(f"{c:>11}" for c in cols)]
+    first = next(iter(report["methods"].values()), {})
+    cols += [c for c in ("struct", "swd", "hf", "seam") if c in first]
+    lines = [f"{'method':<22}" + "".join(f"{c:>11}" for c in cols)]
     for name, m in report["methods"].items():
-        lines.append(f"{name:<14}" + "".join(f"{m[c]:>11.4f}" for c in cols))
+        lines.append(f"{name:<22}" + "".join(f"{m[c]:>11.4f}" for c in cols))
     lines.append(f"({report['count']} cases)")
     return "\n".join(lines)
 

@@ -152,14 +152,20 @@ def patchmatch(
 
 
 @njit(cache=True, nogil=True)
-def vote(tgt, src, ys, xs, index, label, nnf, cost, vr, sigma2):
+def vote(tgt, src, ys, xs, index, label, nnf, cost, vrad, sigma2):
     """New hole estimate: each pixel averages what the matched patches of its neighbours within
-    `vr` (same sketch side) put on it, weighted by exp(-cost / sigma2) (vr = 0: copy the centre)."""
+    its own radius `vrad[i]` (same sketch side) put on it, weighted by exp(-cost / sigma2);
+    radius 0 copies the pixel's own source (sharpest), larger radii blend (seamless edges)."""
     h, w = tgt.shape[0], tgt.shape[1]
     n = ys.shape[0]
     out = np.empty((n, 3), np.float32)
     for i in range(n):
         y, x = ys[i], xs[i]
+        vr = vrad[i]
+        if vr == 0:
+            sy, sx = nnf[i, 0], nnf[i, 1]
+            out[i, 0], out[i, 1], out[i, 2] = src[sy, sx, 0], src[sy, sx, 1], src[sy, sx, 2]
+            continue
         lab = label[y, x]
         acc0 = acc1 = acc2 = 0.0
         wsum = 0.0
@@ -177,8 +183,7 @@ def vote(tgt, src, ys, xs, index, label, nnf, cost, vr, sigma2):
                 qy, qx = nnf[j, 0] - dy, nnf[j, 1] - dx
                 if qy < 0 or qy >= h or qx < 0 or qx >= w:
                     continue
-                wt = np.exp(-cost[j] / sigma2) if sigma2 > 0 else 1.0
-                wt += 1e-12
+                wt = np.exp(-cost[j] / sigma2) + 1e-12
                 acc0 += wt * src[qy, qx, 0]
                 acc1 += wt * src[qy, qx, 1]
                 acc2 += wt * src[qy, qx, 2]

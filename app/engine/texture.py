@@ -41,19 +41,22 @@ from .types import CancelFn, Cancelled
 class TextureOptions:
     patch: int = 7  # patch side (odd) at the coarse levels
     fine_patch: int = 5  # patch side at levels whose hole has more than `fine_pixels` pixels
-    fine_pixels: int = 250_000
-    coarse_side: int = 48  # the hole's long side at the coarsest level (px)
+    fine_pixels: int = 30_000
+    coarse_side: int = 24  # the hole's long side at the coarsest level (px)
     em_coarse: int = 4  # search + vote rounds at the coarsest level
-    em_fine: int = 2  # ... at the finer levels
+    em_fine: int = 1  # ... at the finer levels
     pm_iterations: int = 2  # PatchMatch sweeps per round
     w_guide: float = 1.0  # weight of the network's low-pass (per patch pixel)
     guide_sigma: float = 2.0  # blur of the guide at every level (level px)
     w_edge: float = 2.0  # weight of the sketch/edge term (per patch pixel, on 0..255 edges)
-    vote_radius: int = 1  # voting neighbourhood (0 = copy each pixel's own source)
+    vote_radius: int = 0  # voting neighbourhood inside the hole (0 = copy each pixel's source)
+    edge_vote_radius: int = 2  # ... within `edge_band` px of the hole's edge (blends the seam)
+    edge_band: float = 3.0
     margin: float = 1.0  # search window margin around a region, as a share of its long side
     min_margin: int = 48  # ... at least this many px
     lowfix_sigma: float = 0.0  # correct the fill's low frequencies to the network's (0 = off)
     fine_radius: int = 8  # random-search radius at the finer levels (px of that level)
+    textured_start: bool = True  # coarsest estimate = the mirrored sources, not the smooth guide
 
 
 ProgressFn = Callable[[float], None]
@@ -228,21 +231,26 @@ def _synthesize_window(
         tgt = comp_l.copy()  # the network's fill is the first estimate at the coarsest level
         nnf = np.empty((ys.size, 2), np.int32)
         cost = np.empty(ys.size, np.float32)
+        vrad = _vote_radii(own_l, ys, xs, opts)
         if coarse_index is None:
             if not valid.any():
                 return _composite(image, guide, own)  # nowhere to copy from: keep the network's
             nnf[:] = _nearest_sources(valid, ys, xs, rng, jitter=2)
             radius = max(h, w) // k
             rounds = opts.em_coarse
+            if opts.textured_start:
+                # Start from the mirrored texture, not the network's smooth fill: matching a
+                # smooth estimate would favour the smoothest sources.
+                pm.refresh_costs(tgt, src, low, edge, ys, xs, nnf, cost, r, opts.w_guide, w_edge)
+                pm.vote(tgt, src, ys, xs, index, label, nnf, cost, vrad, _sigma2(cost))
         else:
             if not valid.any():
                 break  # the finer levels have no room for patches: keep what the coarser gave
             vy, vx = _any_valid(valid)
             pm.upsample_nnf(ys, xs, coarse_index, coarse_nnf, valid_u8, nnf, vy, vx)
             # The upsampled field defines the first estimate at this resolution.
-            if opts.vote_radius > 0:
-                pm.refresh_costs(tgt, src, low, edge, ys, xs, nnf, cost, r, opts.w_guide, w_edge)
-            pm.vote(tgt, src, ys, xs, index, label, nnf, cost, opts.vote_radius, _sigma2(cost))
+            pm.refresh_costs(tgt, src, low, edge, ys, xs, nnf, cost, r, opts.w_guide, w_edge)
+            pm.vote(tgt, src, ys, xs, index, label, nnf, cost, vrad, _sigma2(cost))
             radius = opts.fine_radius
             rounds = opts.em_fine
         for em in range(rounds):
@@ -252,7 +260,7 @@ def _synthesize_window(
                 r, opts.w_guide, w_edge, opts.pm_iterations, radius,
                 int(rng.integers(1 << 31)) + em,
             )  # fmt: skip
-            pm.vote(tgt, src, ys, xs, index, label, nnf, cost, opts.vote_radius, _sigma2(cost))
+            pm.vote(tgt, src, ys, xs, index, label, nnf, cost, vrad, _sigma2(cost))
         coarse_index, coarse_nnf = index, nnf
     if tgt.shape[:2] != (ph, pw):  # stopped early: bring the estimate up to full size
         tgt = _composite(comp, cv2.resize(tgt, (pw, ph), interpolation=cv2.INTER_LINEAR), own_p)
@@ -260,6 +268,17 @@ def _synthesize_window(
     if opts.lowfix_sigma > 0:
         filled = _lowfix(filled, _composite(image, guide, hole), own, opts.lowfix_sigma)
     return filled
+
+
+def _vote_radii(
+    own: np.ndarray, ys: np.ndarray, xs: np.ndarray, opts: TextureOptions
+) -> np.ndarray:
+    """Per hole pixel: blend more near the hole's edge, where a copied patch meets the photo."""
+    vrad = np.full(ys.size, opts.vote_radius, np.int32)
+    if opts.edge_vote_radius > opts.vote_radius and opts.edge_band > 0:
+        dist = cv2.distanceTransform(own.astype(np.uint8), cv2.DIST_L2, 3)
+        vrad[dist[ys, xs] <= opts.edge_band] = opts.edge_vote_radius
+    return vrad
 
 
 def _sigma2(cost: np.ndarray) -> float:

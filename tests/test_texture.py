@@ -1,0 +1,177 @@
+"""The texture stage (app/engine/texture.py): real texture copied from the photo, guided by the
+network's fill. Engine-level tests on synthetic textures with known answers."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import cv2
+import numpy as np
+import pytest
+
+from app.engine.texture import TextureOptions, _valid_sources, search_windows, synthesize
+
+MAGENTA = np.array([255, 0, 255], np.uint8)
+
+
+def noise_texture(h: int, w: int, base: tuple[int, int, int], amp: float, seed: int) -> np.ndarray:
+    """A photo-like texture: blurred noise around a base colour (no pure magenta anywhere)."""
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 1.2)
+    noise /= noise.std() + 1e-6
+    img = np.array(base, np.float32)[None, None] + amp * noise[..., None]
+    return np.clip(img, 10, 240).astype(np.uint8)
+
+
+def disk(h: int, w: int, cy: int, cx: int, r: int) -> np.ndarray:
+    yy, xx = np.mgrid[:h, :w]
+    return (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+
+
+def flat_guide(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A smooth 'network' fill: the mean colour of the known pixels (no texture at all)."""
+    guide = image.copy()
+    guide[mask] = image[~mask].mean(axis=0).astype(np.uint8)
+    return guide
+
+
+def test_outside_pixels_are_unchanged_and_the_hole_is_filled():
+    img = noise_texture(160, 200, (90, 140, 60), 25, 1)
+    mask = disk(160, 200, 80, 100, 30)
+    shown = img.copy()
+    shown[mask] = MAGENTA
+    out = synthesize(shown, mask, flat_guide(shown, mask), seed=0)
+    assert np.array_equal(out[~mask], shown[~mask])
+    assert not (out[mask] == MAGENTA).all(axis=1).any()
+
+
+def test_sources_never_lie_in_or_touch_the_hole():
+    img = noise_texture(120, 160, (120, 120, 120), 20, 2)
+    mask = disk(120, 160, 60, 80, 20)
+    img[mask] = MAGENTA  # the object: must never be copied
+    out = synthesize(img, mask, flat_guide(img, mask), seed=3)
+    # No copied pixel comes from the hole or its edge: no magenta in the fill, not even blended.
+    fill = out[mask].astype(int)
+    magenta_like = (fill[:, 0] > 200) & (fill[:, 1] < 60) & (fill[:, 2] > 200)
+    assert not magenta_like.any()
+    r = 3
+    valid = _valid_sources(mask, np.ones_like(mask), r)
+    grown = cv2.dilate(mask.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+    assert not (valid & grown).any()  # a valid centre's whole patch is outside the hole
+    assert valid.any()
+
+
+def test_the_fill_has_the_photos_texture_not_the_guides_smoothness():
+    img = noise_texture(200, 200, (100, 150, 70), 30, 4)
+    mask = disk(200, 200, 100, 100, 35)
+    out = synthesize(img, mask, flat_guide(img, mask), seed=0)
+    hp = lambda a: a.astype(np.float32) - cv2.GaussianBlur(a.astype(np.float32), (0, 0), 2)  # noqa: E731
+    g_true = hp(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY))[mask].std()
+    g_out = hp(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY))[mask].std()
+    assert 0.8 < g_out / g_true < 1.25  # as detailed as the photo (the guide has none)
+    assert abs(out[mask].mean() - img[mask].mean()) < 8
+
+
+def test_the_same_seed_gives_the_same_fill_and_another_seed_a_variant():
+    img = noise_texture(140, 180, (80, 120, 160), 25, 5)
+    mask = disk(140, 180, 70, 90, 25)
+    guide = flat_guide(img, mask)
+    a = synthesize(img, mask, guide, seed=7)
+    b = synthesize(img, mask, guide, seed=7)
+    c = synthesize(img, mask, guide, seed=8)
+    assert np.array_equal(a, b)
+    assert (a[mask] != c[mask]).any(axis=1).mean() > 0.3
+
+
+def test_a_sketch_line_keeps_each_side_to_its_own_texture():
+    """Two textures meet at a straight vertical edge; the hole crosses it; the guide is a smear
+    (one flat colour), so only the sketch can say where the edge runs."""
+    h, w, edge_x = 200, 240, 120
+    left = noise_texture(h, w, (60, 140, 50), 22, 6)  # grass green
+    right = noise_texture(h, w, (150, 150, 155), 22, 7)  # rock grey
+    img = np.where(np.arange(w)[None, :, None] < edge_x, left, right).astype(np.uint8)
+    mask = disk(h, w, 100, edge_x, 50)
+    sketch = np.zeros((h, w), bool)
+    sketch[:, edge_x] = True
+    sketch &= mask
+    out = synthesize(img, mask, flat_guide(img, mask), sketch, seed=0)
+    # Colour class of each filled pixel by its green-minus-blue (grass > 40, rock < 10).
+    cls = out[..., 1].astype(int) - out[..., 2].astype(int)
+    rows = slice(60, 141)
+    left_fill = mask[rows, : edge_x - 3] & np.ones_like(mask[rows, : edge_x - 3])
+    right_fill = mask[rows, edge_x + 3 :]
+    grass_left = (cls[rows, : edge_x - 3][left_fill] > 40).mean()
+    rock_right = (cls[rows, edge_x + 3 :][right_fill] < 20).mean()
+    assert grass_left > 0.95 and rock_right > 0.95
+    # The boundary follows the line: in every filled row, the switch lies within 3 px of it.
+    for y in range(60, 141):
+        row = cls[y, edge_x - 30 : edge_x + 30]
+        switch = edge_x - 30 + int(np.argmax(row < 25))
+        assert abs(switch - edge_x) <= 3, (y, switch)
+
+
+def test_holes_touching_the_border_and_one_pixel_holes():
+    img = noise_texture(100, 130, (110, 100, 90), 20, 8)
+    mask = np.zeros((100, 130), bool)
+    mask[:25, :30] = True  # a corner
+    mask[60:100, 110:] = True  # bottom right, touching two borders
+    mask[50, 60] = True  # one pixel
+    mask[10, 100] = True  # one pixel near the top border
+    shown = img.copy()
+    shown[mask] = MAGENTA
+    out = synthesize(shown, mask, flat_guide(shown, mask), seed=1)
+    assert np.array_equal(out[~mask], shown[~mask])
+    assert not (out[mask] == MAGENTA).all(axis=1).any()
+    # A one-pixel hole takes a neighbour-like value, not something far off.
+    assert np.abs(out[50, 60].astype(int) - img[49:52, 59:62].reshape(-1, 3).mean(0)).max() < 40
+
+
+def test_a_hole_with_no_room_for_sources_keeps_the_guide():
+    img = noise_texture(12, 12, (100, 100, 100), 20, 9)
+    mask = np.ones((12, 12), bool)
+    mask[0, 0] = False
+    guide = flat_guide(img, mask)
+    out = synthesize(img, mask, guide, seed=0)
+    assert np.array_equal(out[mask], guide[mask])
+
+
+def test_nearby_holes_share_one_window_and_far_ones_do_not():
+    mask = np.zeros((400, 1200), bool)
+    mask[100:120, 100:120] = True
+    mask[100:120, 150:170] = True  # close: same window
+    mask[300:320, 1000:1020] = True  # far: its own window
+    windows = search_windows(mask, TextureOptions())
+    assert len(windows) == 2
+    covered = np.zeros_like(mask)
+    for (x0, y0, x1, y1), own in windows:
+        covered[y0:y1, x0:x1] |= own
+    assert np.array_equal(covered, mask)
+
+
+def test_memory_stays_bounded_on_a_large_photo():
+    """A 24 MP photo with a small object: the stage works in a window around the hole, so its
+    allocations stay near one copy of the photo (the result), never float copies of it."""
+    h, w = 4000, 6000
+    img = np.full((h, w, 3), 120, np.uint8)
+    img[::2] = 130  # some texture
+    mask = disk(h, w, 2000, 3000, 60)
+    guide = flat_guide(img[1800:2200, 2800:3200], mask[1800:2200, 2800:3200])
+    full_guide = img.copy()
+    full_guide[1800:2200, 2800:3200] = guide
+    tracemalloc.start()
+    try:
+        synthesize(img, mask, full_guide, seed=0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * img.nbytes, peak / img.nbytes
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cancel_stops_the_stage(seed):
+    from app.engine.types import Cancelled
+
+    img = noise_texture(120, 120, (100, 100, 100), 20, 10)
+    mask = disk(120, 120, 60, 60, 25)
+    with pytest.raises(Cancelled):
+        synthesize(img, mask, flat_guide(img, mask), seed=seed, cancel=lambda: True)
