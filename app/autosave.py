@@ -45,8 +45,10 @@ import platformdirs
 from PySide6.QtCore import QEvent, QLockFile, QObject, QPoint, QTimer, Signal
 
 from app.commands import Patch, PatchCommand
-from app.document import ImageMeta, Rect, bbox_of, union_rect
+from app.document import ImageMeta
 from app.engine.atomic import atomic_write
+from app.engine.geometry import Rect, bounding_rect, union_rect
+from app.engine.models import APP_NAME
 from app.signal_emit import emit
 from app.widgets.background import run_in_background
 
@@ -55,7 +57,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "DeepFillStudio"  # the per-user folder name the model registry uses too
 ENV_FOLDER = "DEEPFILL_STUDIO_AUTOSAVE"
 # restore | discard | later: answers the start-up offer for every autosave found (no dialog)
 ENV_ANSWER = "DEEPFILL_STUDIO_RESTORE"
@@ -714,7 +715,7 @@ class Autosaver(QObject):
             before, after = rec.original[y : y + h, x : x + w], rec.image[y : y + h, x : x + w]
             patches.append(Patch.make("image", rect, before, after))
         for layer, arr in (("mask", rec.mask), ("sketch", rec.sketch)):
-            box = bbox_of(arr)
+            box = bounding_rect(arr)
             if box is not None:
                 x, y, w, h = box
                 before = doc.layer(layer)[y : y + h, x : x + w].copy()

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from app.autosave import Autosaver, AutosaveStore
 from app.commands import HistoryStack, layer_change_command
 from app.document import Document
+from app.engine.geometry import grow_mask
 from app.engine.worker import EngineWorker
 from app.file_guard import FileGuard, ask_replace_changed
 from app.settings import Settings
@@ -55,7 +56,7 @@ from app.widgets.select_actions import SelectActionsMixin
 from app.widgets.status import StatusBar
 from app.widgets.theme import THEMES, apply_theme
 from app.widgets.tool_panel import ToolPanel
-from app.widgets.tools import Tool, grow_mask, invert_mask
+from app.widgets.tools import Tool, invert_mask
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from app.engine.pipeline import Inpainter, grow_mask, mask_rect
+from app.engine.geometry import bounding_rect as mask_rect
+from app.engine.geometry import grow_mask
+from app.engine.pipeline import Inpainter
 from app.engine.types import Cancelled, EngineError, InpaintOptions, InpaintRequest
 from app.engine.weights import load_model
 

@@ -34,7 +34,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.commands import StrokeRecorder, layer_change_command
-from app.document import Document, Rect
+from app.document import Document
+from app.engine.geometry import Rect
 from app.signal_emit import emit
 from app.widgets.compare import SplitDividerItem, ViewBadges, ViewMode
 from app.widgets.raster import RasterLayer, alpha_ramp

@@ -59,7 +59,7 @@ def paint_mask(win, rect=(20, 30, 40, 25)) -> None:
 def _cmd(win, layer):
     """An undo step for an edit already drawn into the layer (like a finished stroke)."""
     from app.commands import Patch, PatchCommand
-    from app.document import bbox_of
+    from app.engine.geometry import bounding_rect as bbox_of
 
     arr = win.doc.layer(layer)
     x, y, w, h = bbox_of(arr)
