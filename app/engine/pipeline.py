@@ -18,6 +18,7 @@ from . import strategies
 from .device import bf16_supported, configure_cpu_threads, is_out_of_memory, select_device
 from .flow import flow_to_rgb
 from .geometry import bounding_rect, grow_mask
+from .loaders import load_model
 from .models import resolve_model
 from .network_call import NetworkOutput
 from .prefill import prefill_telea
@@ -31,7 +32,7 @@ from .types import (
     ProgressFn,
     check_cancel,
 )
-from .weights import LoadedModel, load_model
+from .weights import LoadedModel
 
 GRID = 8  # the network's size multiple (two stride-2 convs, then attention at rate 2)
 

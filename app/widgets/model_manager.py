@@ -1,7 +1,7 @@
 """The Models dialog: installed models (bundled + imported), import by file dialog or drag and
 drop, the default model, removal, and switching the running editor's model.
 
-The engine side lives in app/engine/importers.py; it imports torch, so this module imports it
+The engine side lives in app/engine/library.py; it imports torch, so this module imports it
 lazily and calls it on a pool thread (listing, importing), never on the GUI thread. Switching
 goes through the EngineWorker like a device change: the document and history are untouched.
 
@@ -44,7 +44,7 @@ from app.widgets.background import run_in_background
 from app.widgets.dialogs import confirm
 
 if TYPE_CHECKING:
-    from app.engine.importers import ModelInfo
+    from app.engine.library import ModelInfo
     from app.engine.worker import EngineWorker
     from app.settings import Settings
 
@@ -241,9 +241,9 @@ class ModelManager(QDialog):
         self.busy_bar.setVisible(True)
 
         def work() -> list[ModelInfo]:
-            from app.engine import importers
+            from app.engine import library
 
-            return importers.list_installed()
+            return library.list_installed()
 
         run_in_background(
             work,
@@ -431,7 +431,7 @@ class ModelManager(QDialog):
 
     def _plan_import(self, path: Path, name: str | None) -> tuple[str, bool] | None:
         """(name, overwrite) to install `path` under, asking about a name already taken."""
-        from app.engine.importers import suggested_name, valid_model_name
+        from app.engine.library import suggested_name, valid_model_name
 
         name = name or suggested_name(path)
         if not valid_model_name(name):
@@ -479,10 +479,10 @@ class ModelManager(QDialog):
         emit(self.busy_changed, True)
 
         def work() -> tuple[Path, Any, bool]:
-            from app.engine import importers
+            from app.engine import library
 
-            dest, model = importers.import_model(path, name, overwrite=overwrite)
-            return dest, model.describe(), importers.is_official_deepfill(model)
+            dest, model = library.import_model(path, name, overwrite=overwrite)
+            return dest, model.describe(), library.is_official_deepfill(model)
 
         run_in_background(
             work,
@@ -500,7 +500,7 @@ class ModelManager(QDialog):
     def _import_done(self, path: Path, dest: Path, info: dict, official: bool) -> None:
         if not isValid(self):
             return
-        from app.engine.importers import NON_COMMERCIAL_NOTE
+        from app.engine.library import NON_COMMERCIAL_NOTE
 
         self._end_import()
         name = Path(dest).stem
@@ -553,11 +553,11 @@ class ModelManager(QDialog):
             self.set_default(name)
 
     def set_default(self, name: str) -> bool:
-        from app.engine import importers
+        from app.engine import library
         from app.engine.types import EngineError
 
         try:
-            importers.set_default(name)
+            library.set_default(name)
         except (EngineError, OSError) as error:
             QMessageBox.warning(self, "Could not set the default", str(error))
             return False
@@ -588,7 +588,7 @@ class ModelManager(QDialog):
         )
 
     def remove(self, name: str) -> bool:
-        from app.engine import importers
+        from app.engine import library
         from app.engine.types import EngineError
 
         info = self._info(name)
@@ -603,7 +603,7 @@ class ModelManager(QDialog):
             return False
         in_use = info is not None and self._in_use_path() == info.path.resolve()
         try:
-            importers.remove_model(name)
+            library.remove_model(name)
         except (EngineError, OSError) as error:
             QMessageBox.warning(self, "Could not remove the model", str(error))
             return False
