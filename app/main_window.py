@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.application import Application
 from app.autosave import Autosaver, AutosaveStore
 from app.commands import HistoryStack, layer_change_command
 from app.document import Document
@@ -54,7 +55,7 @@ from app.widgets.icons import IconBinder
 from app.widgets.model_manager import ModelManager, is_model_path, open_model_manager
 from app.widgets.select_actions import SelectActionsMixin
 from app.widgets.status import StatusBar
-from app.widgets.theme import THEMES, apply_theme
+from app.widgets.theme import THEMES
 from app.widgets.tool_panel import ToolPanel
 from app.widgets.tools import Tool, invert_mask
 
@@ -88,9 +89,12 @@ class MainWindow(FileActionsMixin, FillActionsMixin, SelectActionsMixin, QMainWi
         start_engine: bool = True,
         history_limit: int | None = None,
         autosave: AutosaveStore | None = None,
+        application: Application | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings or Settings()
+        # the owner of every window, the theme and shutdown; a private one when made alone
+        self.application = application or Application(new_editor_window, self.settings, autosave)
         self.doc = Document(self)
         self.history = HistoryStack(parent=self)
         if history_limit is not None:
@@ -134,7 +138,11 @@ class MainWindow(FileActionsMixin, FillActionsMixin, SelectActionsMixin, QMainWi
         self._update_actions()
         # crash recovery and the changed-on-disk check: app/autosave.py, app/file_guard.py
         self.file_guard = FileGuard()
-        self.autosaver = Autosaver(self, autosave) if autosave is not None else None
+        self.autosaver = (
+            Autosaver(self, autosave, open_window=self._open_recovery_window)
+            if autosave is not None
+            else None
+        )
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self)
@@ -665,11 +673,10 @@ class MainWindow(FileActionsMixin, FillActionsMixin, SelectActionsMixin, QMainWi
 
     def set_theme(self, theme: str) -> None:
         self.settings.set("view/theme", theme)
-        app = QApplication.instance()
-        if isinstance(app, QApplication):
-            apply_theme(app, theme)
-        for win in editor_windows():  # every window shares the palette
-            win.refresh_icons()
+        self.application.set_theme(theme)
+
+    def _open_recovery_window(self) -> MainWindow:
+        return self.application.open_recovery_window(self)  # type: ignore[return-value]
 
     def refresh_icons(self) -> None:
         self.icons.refresh()
@@ -906,6 +913,9 @@ class MainWindow(FileActionsMixin, FillActionsMixin, SelectActionsMixin, QMainWi
         event.accept()
 
 
-def editor_windows() -> list[MainWindow]:
-    """Every editor window of the application (recovered work can open more than one)."""
-    return [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+
+def new_editor_window(
+    application: Application, settings: Settings, store: AutosaveStore | None
+) -> MainWindow:
+    """The application's window factory: a full editor sharing settings and autosave folder."""
+    return MainWindow(settings=settings, autosave=store, application=application)
