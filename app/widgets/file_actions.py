@@ -103,7 +103,7 @@ class FileActionsMixin:
     def set_photo(self, rgb: np.ndarray, meta: ImageMeta) -> None:
         """Show a new photo: empty mask and sketch, fresh history, nothing to save."""
         self.cancel_fill()
-        self._pending.clear()
+        self.fills.forget_pending()
         self.doc.load(rgb, meta)
         self.history.reset()
         self.history.setClean()
