@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -27,12 +27,10 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLineEdit,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QPlainTextEdit,
     QScrollArea,
     QTextEdit,
-    QToolBar,
     QWidget,
 )
 
@@ -59,6 +57,7 @@ from app.widgets.status import StatusBar
 from app.widgets.theme import THEMES
 from app.widgets.tool_panel import ToolPanel
 from app.widgets.tools import Tool, invert_mask
+from app.widgets.window_chrome import build_menus, build_toolbar
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +151,8 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
             QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
         )
         self._create_actions()
-        self._create_menus()
-        self._create_toolbar()
+        build_menus(self)
+        build_toolbar(self)
         self._create_panels()
         self._create_selection()
         self.status = StatusBar(self.icons, self)
@@ -217,89 +216,6 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
             a.triggered.connect(lambda _c=False, t=tool: self.set_tool(t))
             self.tool_group.addAction(a)
             self.tool_actions[tool] = a
-
-    def _create_menus(self) -> None:
-        mb = self.menuBar()
-        m = mb.addMenu("&File")
-        m.addAction(self.act_open)
-        self.recent_menu = QMenu("Open &Recent", self)
-        self.icons.bind(self.recent_menu.menuAction(), "recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        m.addMenu(self.recent_menu)
-        m.addSeparator()
-        m.addAction(self.act_save)
-        m.addAction(self.act_save_as)
-        m.addSeparator()
-        mm = m.addMenu("&Mask")
-        mm.addAction(self.act_import_mask)
-        mm.addAction(self.act_export_mask)
-        m.addSeparator()
-        m.addAction(self.act_quit)
-
-        m = mb.addMenu("&Edit")
-        m.addAction(self.act_undo)
-        m.addAction(self.act_redo)
-        m.addSeparator()
-        m.addAction(self.act_copy)
-        m.addAction(self.act_paste)
-        m.addSeparator()
-        for a in (self.act_clear, self.act_invert, self.act_grow, self.act_shrink):
-            m.addAction(a)
-
-        m = mb.addMenu("&Tools")
-        for a in self.tool_actions.values():
-            m.addAction(a)
-        m.addSeparator()
-        m.addAction(self.act_smaller)
-        m.addAction(self.act_larger)
-
-        m = mb.addMenu("&View")
-        for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual):
-            m.addAction(a)
-        m.addSeparator()
-        m.addAction(self.act_split)
-        m.addAction(self.act_flow)
-        m.addAction(self.act_show_mask)
-        m.addSeparator()
-        self.panels_menu = m.addMenu("&Panels")
-        tm = m.addMenu("&Theme")
-        for a in self.theme_actions.values():
-            tm.addAction(a)
-
-        m = mb.addMenu("&Run")
-        m.addAction(self.act_fill)
-        m.addAction(self.act_cancel)
-        m.addAction(self.act_auto)
-        m.addSeparator()
-        m.addAction(self.act_models)
-
-        m = mb.addMenu("&Help")
-        m.addAction(self.act_shortcuts)
-        m.addAction(self.act_about)
-
-    def _create_toolbar(self) -> None:
-        tb = QToolBar("Main toolbar", self)
-        tb.setObjectName("mainToolbar")
-        tb.setIconSize(QSize(20, 20))
-        tb.setMovable(False)
-        for a in (self.act_open, self.act_save, self.act_save_as):
-            tb.addAction(a)
-        tb.addSeparator()
-        tb.addAction(self.act_undo)
-        tb.addAction(self.act_redo)
-        tb.addSeparator()
-        for a in self.tool_actions.values():
-            tb.addAction(a)
-        tb.addSeparator()
-        for a in (self.act_zoom_out, self.act_zoom_in, self.act_fit, self.act_actual):
-            tb.addAction(a)
-        tb.addSeparator()
-        tb.addAction(self.act_split)
-        tb.addAction(self.act_flow)
-        tb.addSeparator()
-        tb.addAction(self.act_fill)
-        self.toolbar = tb
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
 
     def _create_panels(self) -> None:
         self.panel = ToolPanel(

@@ -38,10 +38,19 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from app.engine.tf_bundle import is_tf_checkpoint
 from app.signal_emit import emit
 from app.widgets.background import run_in_background
 from app.widgets.dialogs import confirm
+from app.widgets.model_files import (  # noqa: F401 - is_model_path and model_source: the API
+    MODEL_FILE_SUFFIXES,
+    MODEL_FILTER,
+    is_model_path,
+    megabytes,
+    model_source,
+    parameters_text,
+    short_license,
+    unique_name,
+)
 
 if TYPE_CHECKING:
     from app.engine.library import ModelInfo
@@ -61,64 +70,7 @@ COLUMNS = (
     "Default",
     "Kind",
 )
-MODEL_FILE_SUFFIXES = (".pt", ".pth", ".ckpt", ".index")
-MODEL_FILTER = (
-    "Model files (*.pt *.pth *.ckpt *.index checkpoint);;"
-    "TensorFlow checkpoint (*.index checkpoint);;All files (*)"
-)
 NAME_ROLE = Qt.ItemDataRole.UserRole
-
-
-def model_source(path: str | Path) -> Path | None:
-    """What to import when `path` is dropped or chosen, or None if it is not a model.
-
-    Model files by suffix, TensorFlow checkpoints (folder, `checkpoint` file, `.index`, data
-    shard) and a LaMa release folder (`models/best.ckpt` inside). Cheap: no file is read.
-    """
-    p = Path(path)
-    try:
-        if p.is_dir():
-            if is_tf_checkpoint(p):
-                return p
-            best = p / "models" / "best.ckpt"
-            return best if best.is_file() else None
-        if not p.is_file():
-            return None
-    except OSError:
-        return None
-    if p.suffix.lower() in MODEL_FILE_SUFFIXES or is_tf_checkpoint(p):
-        return p
-    return None
-
-
-def is_model_path(path: str | Path) -> bool:
-    """True for files/folders the editor imports as models instead of opening as photos."""
-    return model_source(path) is not None
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB" if n else "–"
-
-
-def _params(n: int) -> str:
-    return f"{n / 1e6:.2f} M" if n else "–"
-
-
-def _short_license(text: str) -> str:
-    """First clause of a licence note ('DeepFill v2 official weights: CC BY-NC 4.0 (...)')."""
-    if not text:
-        return ""
-    head = text.split(" (")[0]
-    return head if len(head) <= 60 else head[:57] + "…"
-
-
-def _unique_name(name: str, taken: set[str]) -> str:
-    n = 2
-    while True:
-        candidate = f"{name[:74]}-{n}"
-        if candidate not in taken:
-            return candidate
-        n += 1
 
 
 class ModelManager(QDialog):
@@ -296,10 +248,10 @@ class ModelManager(QDialog):
                 info.name,
                 arch,
                 info.color_order or "?",
-                _mb(info.size_bytes),
-                _params(info.parameters),
+                megabytes(info.size_bytes),
+                parameters_text(info.parameters),
                 source,
-                _short_license(info.license),
+                short_license(info.license),
                 "★" if info.is_default else "",
                 "bundled" if info.location == "bundled" else "imported",
             )
@@ -444,7 +396,7 @@ class ModelManager(QDialog):
         if answer == "replace" and info.location != "bundled":
             return name, True
         if answer == "rename":
-            return _unique_name(name, taken), False
+            return unique_name(name, taken), False
         return None
 
     def ask_name_taken(self, name: str, can_replace: bool) -> str:
@@ -507,7 +459,7 @@ class ModelManager(QDialog):
         params = int(info.get("parameters") or 0)
         self.status.setText(
             f"Imported {name}: {info.get('architecture') or 'model'}, "
-            f"{info.get('color_order', 'RGB')} input, {_params(params)} parameters."
+            f"{info.get('color_order', 'RGB')} input, {parameters_text(params)} parameters."
         )
         self._after_change(select=name)
         emit(self.imported, name, str(dest))
