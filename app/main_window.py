@@ -1,6 +1,6 @@
 """The main window: menus, toolbar, canvas, side panels, status bar, file and fill workflow.
 
-Data flow (DESIGN.md): widgets -> document/commands -> engine request -> engine thread ->
+Data flow (docs/design.md): widgets -> document/commands -> engine request -> engine thread ->
 result -> command on the undo stack -> document -> widgets repaint. Nothing here imports
 torch; the engine runs in EngineWorker's thread.
 """

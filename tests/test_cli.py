@@ -1,4 +1,4 @@
-"""The headless CLI: `python main.py inpaint ...` per the contract in DESIGN.md."""
+"""The headless CLI: `python main.py inpaint ...` per the contract in docs/design.md."""
 
 import pickle
 import subprocess
