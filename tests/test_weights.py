@@ -33,6 +33,7 @@ def test_own_format_round_trip(tmp_path):
 
 
 @needs_fixtures
+@pytest.mark.slow
 def test_port_tf_layout_loads_the_official_architecture(tmp_path):
     reference = torch.load(REFERENCE, weights_only=False)
     path = tmp_path / "states_tf_places2.pth"

@@ -100,6 +100,7 @@ def test_corpus_is_small():
     assert total < 200_000, f"the corpus grew to {total} bytes"
 
 
+@pytest.mark.slow
 def test_refused_corpus_files_through_the_real_cli_give_one_line(tmp_path, report):
     """Damaged TIFFs make libtiff print its own warnings to stderr: they must not get out."""
     Image.new("L", SIZE, 255).save(tmp_path / "mask.png")
