@@ -27,285 +27,49 @@ kept for the next start.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
 import threading
 import time
 import uuid
-import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-import platformdirs
-from PySide6.QtCore import QEvent, QLockFile, QObject, QPoint, QTimer, Signal
+from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
 
-from app.commands import Patch, PatchCommand
-from app.document import ImageMeta, Rect, bbox_of, union_rect
-from app.engine.atomic import atomic_write
+from app.autosave_files import (
+    FORMAT_VERSION,
+    STATE,
+    Recovered,
+    Snapshot,
+    read_manifest,
+    read_session,
+    write_npz,
+    write_snapshot,
+)
+from app.autosave_store import ENV_FOLDER, LOCK, AutosaveStore, Orphan, default_folder
+from app.engine.geometry import Rect, union_rect
 from app.signal_emit import emit
 from app.widgets.background import run_in_background
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from app.editor_window import EditorWindow
+
+__all__ = [  # the files and the store, re-exported: `from app.autosave import ...` is the API
+    "ENV_ANSWER", "ENV_FOLDER", "FORMAT_VERSION", "LOCK", "STATE", "AutosaveStore", "Autosaver",
+    "Orphan", "Recovered", "Snapshot", "default_folder", "read_manifest", "read_session",
+    "write_npz", "write_snapshot",
+]
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "DeepFillStudio"  # the per-user folder name the model registry uses too
-ENV_FOLDER = "DEEPFILL_STUDIO_AUTOSAVE"
 # restore | discard | later: answers the start-up offer for every autosave found (no dialog)
 ENV_ANSWER = "DEEPFILL_STUDIO_RESTORE"
 DEFAULT_DELAY_MS = 3000
-FORMAT_VERSION = 1
-STATE = "state.npz"
-LOCK = "session.lock"
 ANSWERS = ("restore", "discard", "later")
-
-
-def default_folder() -> Path:
-    override = os.environ.get(ENV_FOLDER)
-    if override:
-        return Path(override)
-    return platformdirs.user_data_path(APP_NAME, appauthor=False) / "autosave"
-
-
-# --------------------------------------------------------------------------- files
-
-
-def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write arrays as a compressed .npz atomically (temporary file, fsync, rename).
-
-    zlib level 1: photos barely compress at higher levels but take several times longer;
-    the packed masks shrink to almost nothing either way.
-    """
-
-    def write(raw) -> None:
-        with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-            for name, arr in arrays.items():
-                with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asarray(arr), allow_pickle=False)
-
-    atomic_write(path, write)
-
-
-def _bytes_array(data: bytes | None) -> np.ndarray:
-    return np.frombuffer(data or b"", np.uint8)
-
-
-def _pack(layer: np.ndarray) -> np.ndarray:
-    return np.packbits(layer > 0)
-
-
-def _unpack(bits: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    n = shape[0] * shape[1]
-    if bits.dtype != np.uint8 or bits.size * 8 < n:
-        raise ValueError("damaged layer")
-    return np.unpackbits(bits, count=n).reshape(shape) * np.uint8(255)
-
-
-@dataclass
-class Snapshot:
-    """Copies of the document taken on the GUI thread; written on a pool thread."""
-
-    token: str
-    manifest: dict[str, Any]
-    mask: np.ndarray
-    sketch: np.ndarray | None
-    image_patch: np.ndarray | None  # current pixels inside manifest["image_rect"]
-    original: np.ndarray | None = None  # only when original-<token>.npz is not written yet
-    alpha: np.ndarray | None = None
-    exif: bytes | None = None
-    icc: bytes | None = None
-    xmp: bytes | None = None
-    iptc: bytes | None = None
-
-
-def write_snapshot(folder: Path, snap: Snapshot) -> Path:
-    """Write one autosave into a session folder; returns the state file."""
-    original_file = folder / f"original-{snap.token}.npz"
-    if snap.original is not None:
-        arrays = {
-            "original": snap.original,
-            "exif": _bytes_array(snap.exif),
-            "icc": _bytes_array(snap.icc),
-            "xmp": _bytes_array(snap.xmp),
-            "iptc": _bytes_array(snap.iptc),
-        }
-        if snap.alpha is not None:
-            arrays["alpha"] = snap.alpha
-        write_npz(original_file, arrays)
-    state: dict[str, np.ndarray] = {
-        "manifest": np.array(json.dumps(snap.manifest)),
-        "mask": _pack(snap.mask),
-    }
-    if snap.sketch is not None:
-        state["sketch"] = _pack(snap.sketch)
-    if snap.image_patch is not None:
-        state["image_patch"] = snap.image_patch
-    write_npz(folder / STATE, state)
-    for old in folder.glob("original-*.npz"):  # the previous photo's, no longer referenced
-        if old.name != original_file.name:
-            with contextlib.suppress(OSError):
-                old.unlink()
-    return folder / STATE
-
-
-@dataclass
-class Recovered:
-    """A document read back from an autosave."""
-
-    manifest: dict[str, Any]
-    original: np.ndarray
-    image: np.ndarray
-    mask: np.ndarray
-    sketch: np.ndarray
-    meta: ImageMeta
-
-    @property
-    def image_rect(self) -> Rect | None:
-        rect = self.manifest.get("image_rect")
-        return tuple(rect) if rect else None  # type: ignore[return-value]
-
-
-def read_manifest(folder: Path) -> dict[str, Any]:
-    with np.load(folder / STATE, allow_pickle=False) as data:
-        manifest = json.loads(str(data["manifest"]))
-    if not isinstance(manifest, dict) or manifest.get("version") != FORMAT_VERSION:
-        raise ValueError("unknown autosave version")
-    return manifest
-
-
-def read_session(folder: Path) -> Recovered:
-    """Read a session's document (ValueError/OSError when it is damaged)."""
-    with np.load(folder / STATE, allow_pickle=False) as data:
-        manifest = json.loads(str(data["manifest"]))
-        if manifest.get("version") != FORMAT_VERSION:
-            raise ValueError("unknown autosave version")
-        w, h = (int(v) for v in manifest["size"])
-        mask = _unpack(data["mask"], (h, w))
-        sketch = _unpack(data["sketch"], (h, w)) if "sketch" in data else np.zeros((h, w), np.uint8)
-        patch = data.get("image_patch")
-    with np.load(folder / f"original-{manifest['token']}.npz", allow_pickle=False) as data:
-        original = np.ascontiguousarray(data["original"])
-        alpha = data.get("alpha")
-        exif = data["exif"].tobytes() or None
-        icc = data["icc"].tobytes() or None
-        # absent from autosaves written before XMP/IPTC were kept
-        xmp = (data["xmp"].tobytes() or None) if "xmp" in data else None
-        iptc = (data["iptc"].tobytes() or None) if "iptc" in data else None
-    if original.shape != (h, w, 3) or original.dtype != np.uint8:
-        raise ValueError("the saved photo does not match its manifest")
-    if alpha is not None and alpha.shape != (h, w):
-        raise ValueError("the saved alpha does not match the photo")
-    image = original.copy()
-    rect = manifest.get("image_rect")
-    if rect:
-        x, y, rw, rh = (int(v) for v in rect)
-        if patch is None or patch.shape != (rh, rw, 3):
-            raise ValueError("the saved image patch does not match its rectangle")
-        image[y : y + rh, x : x + rw] = patch
-    dpi = manifest.get("dpi")
-    source = manifest.get("source")
-    meta = ImageMeta(
-        path=Path(source) if source else None,
-        format=str(manifest.get("format") or "PNG"),
-        exif=exif,
-        icc=icc,
-        xmp=xmp,
-        iptc=iptc,
-        text={str(k): str(v) for k, v in (manifest.get("text") or {}).items()},
-        dpi=(float(dpi[0]), float(dpi[1])) if dpi else None,
-        alpha=alpha,
-        notes=[str(n) for n in manifest.get("notes", [])],
-        display_name=str(manifest.get("display_name") or "Recovered photo"),
-    )
-    return Recovered(manifest, original, image, mask, sketch, meta)
-
-
-# --------------------------------------------------------------------------- sessions
-
-
-def _lock(folder: Path) -> QLockFile | None:
-    """The session's lock if we could take it (its editor is gone), else None."""
-    lock = QLockFile(str(folder / LOCK))
-    lock.setStaleLockTime(0)  # stale only when the owning process is gone, never by age
-    return lock if lock.tryLock(0) else None
-
-
-@dataclass
-class Orphan:
-    """The autosave of an editor that did not close cleanly (we hold its lock)."""
-
-    folder: Path
-    manifest: dict[str, Any]
-    lock: QLockFile = field(repr=False)
-
-    @property
-    def name(self) -> str:
-        return str(self.manifest.get("display_name") or "a photo")
-
-    @property
-    def saved_at(self) -> float:
-        return float(self.manifest.get("saved_at", 0.0))
-
-    def release(self) -> None:
-        self.lock.unlock()
-
-    def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self.lock.unlock()
-        with contextlib.suppress(OSError):
-            (self.folder / LOCK).unlink()
-        with contextlib.suppress(OSError):
-            self.folder.rmdir()
-
-
-class AutosaveStore:
-    """The autosave folder: one locked session per running editor, orphans from crashes."""
-
-    def __init__(self, folder: Path | str | None = None) -> None:
-        self.folder = Path(folder) if folder is not None else default_folder()
-
-    def new_session(self) -> tuple[Path, QLockFile]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        session = self.folder / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        session.mkdir()
-        lock = _lock(session)
-        if lock is None:  # cannot happen for a fresh folder, unless the disk misbehaves
-            raise OSError(f"could not lock the autosave folder {session}")
-        return session, lock
-
-    def orphans(self, exclude: tuple[Path, ...] = ()) -> list[Orphan]:
-        """Sessions left by editors that died, newest first (their locks are now ours).
-
-        Left-over sessions without a readable state are removed on the way.
-        """
-        found: list[Orphan] = []
-        if not self.folder.is_dir():
-            return found
-        for folder in sorted(self.folder.iterdir()):
-            if not folder.is_dir() or folder in exclude:
-                continue
-            lock = _lock(folder)
-            if lock is None:
-                continue  # another editor is running with it
-            try:
-                manifest = read_manifest(folder)
-            except Exception as error:  # noqa: BLE001 - empty or damaged: nothing to offer
-                if (folder / STATE).exists():
-                    log.warning("autosave %s is damaged (%s); removing it", folder, error)
-                Orphan(folder, {}, lock).remove()
-                continue
-            found.append(Orphan(folder, manifest, lock))
-        found.sort(key=lambda o: o.saved_at, reverse=True)
-        return found
-
-
-# --------------------------------------------------------------------------- the autosaver
 
 
 class Autosaver(QObject):
@@ -318,7 +82,11 @@ class Autosaver(QObject):
     failed = Signal(str)  # an autosave could not be written or read (logged, not modal)
 
     def __init__(
-        self, window: MainWindow, store: AutosaveStore, delay_ms: int = DEFAULT_DELAY_MS
+        self,
+        window: EditorWindow,
+        store: AutosaveStore,
+        delay_ms: int = DEFAULT_DELAY_MS,
+        open_window: Callable[[], EditorWindow] | None = None,
     ) -> None:
         super().__init__(window)
         self.window = window
@@ -342,8 +110,9 @@ class Autosaver(QObject):
         self.recovery_dialog: QObject | None = None  # the start-up list while it is open
         self._recovering_here = False  # a recovered document is being read for this window
         # makes the window for recovered work when this one is taken (tests pass their own)
-        self.open_window: Callable[[], MainWindow] = self._new_window
-        self.extra_windows: list[MainWindow] = []  # opened for recovered work, while open
+        # makes the window for recovered work when this one is taken (the application's
+        # factory; tests pass their own); None: recovered work only goes into this window
+        self.open_window = open_window
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.timeout.connect(self.autosave_now)
@@ -402,7 +171,7 @@ class Autosaver(QObject):
         if rect is not None:
             x, y, w, h = rect
             patch = doc.image[y : y + h, x : x + w].copy()
-        stamp = getattr(self.window, "file_guard", None)
+        stamp = self.window.file_guard
         source_stamp = stamp.known(meta.path) if stamp is not None and meta.path else None
         manifest = {
             "version": FORMAT_VERSION,
@@ -616,7 +385,7 @@ class Autosaver(QObject):
         """Delete the orphan's autosave for good."""
         orphan.remove()
 
-    def recover(self, orphan: Orphan) -> MainWindow:
+    def recover(self, orphan: Orphan) -> EditorWindow:
         """Restore the orphan into this window while it is empty, otherwise into a new one."""
         if self._takes_recovery():
             self._recovering_here = True
@@ -629,40 +398,6 @@ class Autosaver(QObject):
 
     def _takes_recovery(self) -> bool:
         return not (self._closed or self._recovering_here or not self.window.doc.is_empty)
-
-    def _new_window(self) -> MainWindow:
-        """Another editor window, sharing settings and the autosave folder, a little offset."""
-        win = type(self.window)(settings=self.window.settings, autosave=self.store)
-        if win.autosaver is not None:
-            win.autosaver.offers_recovery = False
-        self._track(win)
-        win.show()
-        return win
-
-    def _track(self, win: MainWindow) -> None:
-        """Keep a window opened for recovered work alive until it closes, then free it."""
-        self.extra_windows.append(win)
-        win.installEventFilter(self)
-        k = len(self.extra_windows)
-        win.move(self.window.pos() + QPoint(32 * k, 32 * k))
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Close and obj in self.extra_windows:
-            QTimer.singleShot(0, lambda: self._window_closed(obj))  # after its closeEvent
-        return False
-
-    def _window_closed(self, win) -> None:
-        try:
-            if win.isVisible():  # the close was cancelled (unsaved changes)
-                return
-            if win.worker.running:  # a fill stuck between checkpoints: deleting would abort
-                return
-        except RuntimeError:  # already deleted
-            pass
-        else:
-            win.deleteLater()
-        with contextlib.suppress(ValueError):
-            self.extra_windows.remove(win)
 
     def restore(self, orphan: Orphan) -> None:
         """Read the orphan in the background, then make it the window's document."""
@@ -690,6 +425,8 @@ class Autosaver(QObject):
 
     def recover_elsewhere(self) -> Autosaver:
         """The autosaver of a new window for recovered work."""
+        if self.open_window is None:
+            raise RuntimeError("this window cannot open another for recovered work")
         win = self.open_window()
         if win.autosaver is None:
             raise RuntimeError("a window for recovered work needs autosave")
@@ -703,35 +440,9 @@ class Autosaver(QObject):
         self.autosave_now()
 
     def apply(self, rec: Recovered) -> None:
-        """Put a recovered document in the window: the photo as opened plus one undo step."""
-        win = self.window
-        win._set_photo(rec.original, rec.meta)
-        doc = win.doc
-        patches = []
-        rect = rec.image_rect
-        if rect is not None:
-            x, y, w, h = rect
-            before, after = rec.original[y : y + h, x : x + w], rec.image[y : y + h, x : x + w]
-            patches.append(Patch.make("image", rect, before, after))
-        for layer, arr in (("mask", rec.mask), ("sketch", rec.sketch)):
-            box = bbox_of(arr)
-            if box is not None:
-                x, y, w, h = box
-                before = doc.layer(layer)[y : y + h, x : x + w].copy()
-                patches.append(Patch.make(layer, box, before, arr[y : y + h, x : x + w]))
-        if rect is not None or patches:
-            win.history.push(
-                PatchCommand(doc, "Recovered unsaved edits", patches, kind="recovered")
-            )
-        if rect is not None:
-            self._image_rect = rect
+        """Put a recovered document in the window (the photo as opened plus one undo step)."""
+        self.window.load_recovered(rec)
+        if rec.image_rect is not None:
+            self._image_rect = rec.image_rect
         self._sketch_used = bool(rec.sketch.any())
-        guard = getattr(win, "file_guard", None)
-        stamp = rec.manifest.get("source_stamp")
-        if guard is not None and rec.meta.path is not None and stamp:
-            guard.remember(rec.meta.path, (float(stamp[0]), int(stamp[1])))
-        when = time.strftime("%H:%M", time.localtime(float(rec.manifest.get("saved_at", 0))))
-        win.status.showMessage(
-            f"Recovered your unsaved work on {rec.meta.display_name} (autosaved at {when}).", 10000
-        )
         emit(self.restored, rec.meta.display_name)

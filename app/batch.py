@@ -14,11 +14,13 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .engine.types import EngineError, InpaintOptions
+from . import batch_runners
+from .batch_jobs import BatchJob, BatchSettings, record
+from .engine.types import EngineError
 
 REPORT_NAME = "report.json"
 # what a PHOTOS folder is searched for (any other file there is ignored)
@@ -32,27 +34,6 @@ MASK_SUFFIXES = PHOTO_SUFFIXES + (".ppm", ".pgm", ".pbm")
 
 class BatchArgumentError(EngineError):
     """Bad arguments for a batch (missing folder, no photos, output over the photos)."""
-
-
-@dataclass
-class BatchJob:
-    """One photo to fill; `reason` is set when planning already knows it cannot run."""
-
-    photo: Path
-    mask: Path | None
-    sketch: Path | None
-    output: Path
-    reason: str | None = None
-
-
-@dataclass
-class BatchSettings:
-    """What every job of a batch shares (sent to each worker once)."""
-
-    model: str | None = None  # installed name or file; None = the default
-    device: str = "auto"
-    options: InpaintOptions = field(default_factory=InpaintOptions)
-    quality: int | None = 95
 
 
 @dataclass
@@ -203,53 +184,6 @@ def is_complete(job: BatchJob) -> bool:
         return False
 
 
-# --------------------------------------------------------------------------- records
-
-
-def record(job: BatchJob, status: str, reason: str | None = None, **extra: Any) -> dict[str, Any]:
-    """One photo's line in report.json."""
-    return {
-        "photo": str(job.photo),
-        "mask": str(job.mask) if job.mask else None,
-        "sketch": str(job.sketch) if job.sketch else None,
-        "output": str(job.output),
-        "status": status,
-        "reason": reason,
-        **extra,
-    }
-
-
-def fill_job(inpainter: Any, job: BatchJob, settings: BatchSettings) -> dict[str, Any]:
-    """Run one job with a loaded Inpainter; any failure becomes a 'failed' record."""
-    from .api import inpaint_file
-
-    if job.reason:
-        return record(job, "failed", job.reason)
-    try:
-        done = inpaint_file(
-            job.photo, job.mask, job.output, job.sketch,
-            inpainter=inpainter, options=settings.options, quality=settings.quality,
-        )
-    except EngineError as error:
-        return record(job, "failed", _one_line(str(error)))
-    except MemoryError:
-        return record(job, "failed", "not enough memory for this photo")
-    except Exception as error:  # noqa: BLE001 - one broken photo must not stop the batch
-        return record(job, "failed", _one_line(f"{type(error).__name__}: {error}"))
-    return record(
-        job, "ok", None, size=list(done.size), strategy=done.strategy, device=done.device,
-        model=done.model, timings=done.timings, notes=done.notes, worker=_worker_name(),
-    )
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())[:400] or "unknown error"
-
-
-def _worker_name() -> str:
-    return f"{os.uname().nodename}:{os.getpid()}" if hasattr(os, "uname") else str(os.getpid())
-
-
 # --------------------------------------------------------------------------- progress
 
 
@@ -293,8 +227,8 @@ def _model_for_workers(model: str | None) -> tuple[str, str]:
     """(the model's name, how workers find it). Validates the model here, once: bad models
     are a bad argument, not a failure of every photo. Bundled models go by name, so cluster
     nodes use their own installed copy; other models by path (shared storage)."""
+    from .engine.loaders import load_model
     from .engine.models import bundled_models_dir, resolve_model
-    from .engine.weights import load_model
 
     path = resolve_model(model)
     loaded = load_model(path)
@@ -335,7 +269,6 @@ def run_batch(
     Ray actor). progress: True = bar, False = plain lines, None = bar on a terminal.
     ray_cpus: CPUs of a local Ray instance (default: all).
     """
-    from . import batch_runners
     from .engine.device import available_cores
 
     started = time.perf_counter()

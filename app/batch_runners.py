@@ -1,7 +1,7 @@
 """Where batch jobs run: in this process, in local worker processes, or on Ray actors.
 
 Every runner yields (job index, report record) as photos finish. Each worker loads the model
-once and fills photos with `app.batch.fill_job`, which reads and writes the files itself
+once and fills photos with `app.batch_jobs.fill_job`, which reads and writes the files itself
 (on a cluster: shared storage), so results are the single-photo CLI's, byte for byte, when
 the thread count is the same (float sums in a different order can move a filled pixel by one
 level).
@@ -18,14 +18,14 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from .batch import BatchJob, BatchSettings, fill_job
+from .batch_jobs import BatchJob, BatchSettings, fill_job
 from .engine.types import EngineError
 
 Results = Iterator[tuple[int, dict[str, Any]]]
 
 
 def _load(settings: BatchSettings, threads: int) -> Any:
-    from .api import load_inpainter
+    from .fill_file import load_inpainter
 
     return load_inpainter(settings.model, settings.device, threads)
 
@@ -77,7 +77,7 @@ def process_results(
             try:
                 yield index, future.result()
             except Exception as error:  # noqa: BLE001 - a worker died (killed, out of memory)
-                from .batch import record
+                from .batch_jobs import record
 
                 yield index, record(job, "failed", f"the worker process failed ({type(error).__name__})")
     finally:
@@ -183,7 +183,7 @@ def ray_results(
             try:
                 rec = ray.get(ready[0])
             except Exception as error:  # noqa: BLE001 - the actor died (node lost, out of memory)
-                from .batch import record
+                from .batch_jobs import record
 
                 rec = record(job, "failed", f"the Ray worker failed ({type(error).__name__})")
                 if not idle and not running:  # no actor left alive: start a fresh one

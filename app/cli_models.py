@@ -57,9 +57,9 @@ def _mb(n: int) -> str:
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    from .engine import importers, models
+    from .engine import library, models
 
-    infos = importers.list_installed()
+    infos = library.list_installed()
     if getattr(args, "json", False):
         print(json.dumps([i.to_dict() for i in infos], indent=2))
         return 0
@@ -87,9 +87,9 @@ def _run_list(args: argparse.Namespace) -> int:
 
 
 def _run_import(args: argparse.Namespace) -> int:
-    from .engine import importers
+    from .engine import library
 
-    dest, model = importers.import_model(args.source, args.name, overwrite=args.replace)
+    dest, model = library.import_model(args.source, args.name, overwrite=args.replace)
     params = sum(p.numel() for p in model.generator.parameters())
     print(
         f"imported {model.name!r} ({model.architecture}, {model.color_order} input, "
@@ -99,21 +99,21 @@ def _run_import(args: argparse.Namespace) -> int:
     if skipped:
         parts = ", ".join(f"{kind} {n}" for kind, n in sorted(skipped.items()))
         print(f"skipped {sum(skipped.values())} variables that are not the generator ({parts})")
-    if importers.is_official_deepfill(model):
-        print(f"license: {importers.NON_COMMERCIAL_NOTE}")
+    if library.is_official_deepfill(model):
+        print(f"license: {library.NON_COMMERCIAL_NOTE}")
     elif model.license:
         print(f"license: {model.license}")
     if args.default:
-        importers.set_default(model.name)
+        library.set_default(model.name)
         print(f"{model.name!r} is now the default model")
     return 0
 
 
 def _run_default(args: argparse.Namespace) -> int:
-    from .engine import importers, models
+    from .engine import library, models
 
     if args.name:
-        path = importers.set_default(args.name)
+        path = library.set_default(args.name)
         print(f"default model: {args.name} ({path})")
         return 0
     path = models.default_model_path()
@@ -124,8 +124,8 @@ def _run_default(args: argparse.Namespace) -> int:
 
 
 def _run_remove(args: argparse.Namespace) -> int:
-    from .engine import importers
+    from .engine import library
 
-    path = importers.remove_model(args.name)
+    path = library.remove_model(args.name)
     print(f"removed {args.name!r} ({path})")
     return 0

@@ -38,8 +38,8 @@ def output_path(image: Path, output: str | None) -> Path:
 
 def run_select(args: argparse.Namespace) -> int:
     from . import imageio
-    from .cli import _c_library_warnings_silenced
     from .engine.selection import SelectionError, parse_box, select_object
+    from .quiet import c_library_warnings_silenced
 
     image_path = Path(args.image)
     out_path = output_path(image_path, args.output)
@@ -51,7 +51,7 @@ def run_select(args: argparse.Namespace) -> int:
         box = parse_box(args.box)
     except SelectionError as error:
         raise EngineError(str(error)) from None
-    with _c_library_warnings_silenced():
+    with c_library_warnings_silenced():
         loaded = imageio.load_image(image_path)
     started = time.perf_counter()
     try:

@@ -95,8 +95,8 @@ def run_eval(args: argparse.Namespace) -> int:
         paths = split_holdout(paths)[1]
     model = None
     if not args.no_model:
+        from app.engine.loaders import load_model
         from app.engine.models import resolve_model
-        from app.engine.weights import load_model
 
         model = load_model(resolve_model(args.model))
     texture = args.texture == "on"

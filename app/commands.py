@@ -15,7 +15,8 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from app.document import Document, FlowPatch, Rect, changed_rect, union_rect
+from app.document import Document, FlowPatch
+from app.engine.geometry import Rect, changed_rect, union_rect
 from app.signal_emit import emit
 
 log = logging.getLogger(__name__)

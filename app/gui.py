@@ -123,41 +123,27 @@ def run_editor(photo_path: str | None = None) -> int:
         return 1
     try:
         from PySide6.QtCore import QTimer
-        from PySide6.QtGui import QGuiApplication
+        from PySide6.QtGui import QGuiApplication  # noqa: F401 - fails without libEGL/libGL
     except ImportError as error:  # libEGL / libGL / fontconfig missing
         print(missing_libraries_message(str(error)), file=sys.stderr)
         return 1
 
-    from app.autosave import AutosaveStore
-    from app.engine.worker import live_workers
-    from app.main_window import MainWindow
+    from app.application import Application
+    from app.autosave_store import AutosaveStore
+    from app.main_window import new_editor_window
+    from app.settings import Settings
     from app.widgets.theme import apply_theme
 
-    app = create_application()
-    window = MainWindow(autosave=AutosaveStore())  # crash recovery in the per-user data folder
+    qapp = create_application()
+    # crash recovery in the per-user data folder
+    application = Application(new_editor_window, Settings(), AutosaveStore())
+    window = application.new_window()
     theme = str(window.settings.get("view/theme"))
     if theme != "system":
-        apply_theme(app, theme)
+        apply_theme(qapp, theme)
         window.refresh_icons()
-
-    def follow_system(*_args) -> None:
-        if str(window.settings.get("view/theme")) == "system":
-            window.set_theme("system")  # re-applies the palette and recolours every window
-
-    hints = QGuiApplication.styleHints()
-    if hasattr(hints, "colorSchemeChanged"):
-        hints.colorSchemeChanged.connect(follow_system)
+    application.follow_system_theme()
     window.show()
     if photo_path:
-        QTimer.singleShot(0, lambda: window.open_path(photo_path))
-    code = int(app.exec())
-    # Every window (recovered work may have opened more) stopped its engine on close; one
-    # may still be finishing a fill between checkpoints.
-    stuck = [w for w in live_workers() if w.running and not w.shutdown(30000)]
-    if stuck:
-        # leave without waiting (Qt would abort on destroying a running QThread);
-        # settings were saved in closeEvent
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
+        QTimer.singleShot(0, lambda: window.open_path(photo_path))  # type: ignore[attr-defined]
+    return application.exec(qapp)

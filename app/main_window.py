@@ -1,6 +1,6 @@
 """The main window: menus, toolbar, canvas, side panels, status bar, file and fill workflow.
 
-Data flow (DESIGN.md): widgets -> document/commands -> engine request -> engine thread ->
+Data flow (docs/design.md): widgets -> document/commands -> engine request -> engine thread ->
 result -> command on the undo stack -> document -> widgets repaint. Nothing here imports
 torch; the engine runs in EngineWorker's thread.
 """
@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -27,35 +27,37 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLineEdit,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QPlainTextEdit,
     QScrollArea,
     QTextEdit,
-    QToolBar,
     QWidget,
 )
 
+from app.application import Application
 from app.autosave import Autosaver, AutosaveStore
 from app.commands import HistoryStack, layer_change_command
 from app.document import Document
+from app.engine.geometry import grow_mask
 from app.engine.worker import EngineWorker
 from app.file_guard import FileGuard, ask_replace_changed
 from app.settings import Settings
 from app.signal_emit import emit
+from app.widgets.actions import create_actions, make_action
 from app.widgets.canvas import CanvasView
 from app.widgets.compare import ViewMode
 from app.widgets.dialogs import AboutDialog, ShortcutsDialog, confirm
 from app.widgets.file_actions import FileActionsMixin
-from app.widgets.fill_actions import FillActionsMixin, Pending
+from app.widgets.fill_controller import FillController
 from app.widgets.history_panel import HistoryPanel
 from app.widgets.icons import IconBinder
 from app.widgets.model_manager import ModelManager, is_model_path, open_model_manager
 from app.widgets.select_actions import SelectActionsMixin
 from app.widgets.status import StatusBar
-from app.widgets.theme import THEMES, apply_theme
+from app.widgets.theme import THEMES
 from app.widgets.tool_panel import ToolPanel
-from app.widgets.tools import Tool, grow_mask, invert_mask
+from app.widgets.tools import Tool, invert_mask
+from app.widgets.window_chrome import build_menus, build_toolbar
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +73,36 @@ SAVE_FILTERS = {
     ".heic": "HEIC image (*.heic *.heif)",
 }
 _TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
+# the tools: (tool, shortcut, icon, tip)
+TOOL_SPECS = [
+    (Tool.BRUSH, "B", "brush", "Paint the area to remove"),
+    (Tool.ERASER, "E", "eraser", "Erase parts of the mask"),
+    (
+        Tool.SKETCH,
+        "P",
+        "sketch",
+        "Draw guide lines: where edges should continue in the hole",
+    ),
+    (Tool.SKETCH_ERASER, "Shift+E", "sketch_eraser", "Erase sketch lines"),
+    (Tool.RECT, "R", "rect", "Drag a rectangle to mask it (Alt: remove)"),
+    (Tool.LASSO, "L", "lasso", "Draw around an area to mask it (Alt: remove)"),
+    (
+        Tool.SELECT,
+        "O",
+        "select",
+        "Drag a loose box around an object to mask it; then Shift+drag over what is "
+        "the object, Ctrl+drag over what is not (Alt: remove)",
+    ),
+    (
+        Tool.WAND,
+        "W",
+        "wand",
+        "Click an area of similar colour, e.g. the sky (Shift adds, Alt removes)",
+    ),
+]
 
 
-class MainWindow(FileActionsMixin, FillActionsMixin, SelectActionsMixin, QMainWindow):
+class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
     message_shown = Signal(str, str)  # title, text: every error/info box (tests listen)
     photo_loaded = Signal(str)
     saved = Signal(str)
@@ -87,9 +116,12 @@ class MainWindow(FileActionsMixin, FillActionsMixin, SelectActionsMixin, QMainWi
         start_engine: bool = True,
         history_limit: int | None = None,
         autosave: AutosaveStore | None = None,
+        application: Application | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings or Settings()
+        # the owner of every window, the theme and shutdown; a private one when made alone
+        self.application = application or Application(new_editor_window, self.settings, autosave)
         self.doc = Document(self)
         self.history = HistoryStack(parent=self)
         if history_limit is not None:
@@ -97,7 +129,7 @@ class MainWindow(FileActionsMixin, FillActionsMixin, SelectActionsMixin, QMainWi
         self.icons = IconBinder()
         self.canvas = CanvasView(self.doc, self.history, self)
         self.setCentralWidget(self.canvas)
-        self.worker = worker or EngineWorker(
+        self.worker: EngineWorker = worker or EngineWorker(
             model=str(self.settings.get("run/model")) or None,
             device=str(self.settings.get("run/device")),
             parent=self,
@@ -106,8 +138,6 @@ class MainWindow(FileActionsMixin, FillActionsMixin, SelectActionsMixin, QMainWi
             self.worker.setParent(self)
         self._start_engine = start_engine
         self._started = False
-        self._pending: dict[int, Pending] = {}
-        self._latest_request = 0
         self._save_path: Path | None = None
         self._save_quality: int | None = None
         self._load_token = 0
@@ -121,261 +151,38 @@ class MainWindow(FileActionsMixin, FillActionsMixin, SelectActionsMixin, QMainWi
             QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
         )
         self._create_actions()
-        self._create_menus()
-        self._create_toolbar()
+        build_menus(self)
+        build_toolbar(self)
         self._create_panels()
         self._create_selection()
         self.status = StatusBar(self.icons, self)
         self.setStatusBar(self.status)
+        self.fills = FillController(
+            self.doc, self.history, self.worker, self.panel, self.status, self.settings,
+            self.act_auto, self.act_cancel, self.strategy, self.show_message,
+            self._update_actions, self,
+        )
+        self.fills.applied.connect(self.fill_applied)
         self._connect()
         self._restore_settings()
         self._update_title()
         self._update_actions()
         # crash recovery and the changed-on-disk check: app/autosave.py, app/file_guard.py
         self.file_guard = FileGuard()
-        self.autosaver = Autosaver(self, autosave) if autosave is not None else None
+        self.autosaver = (
+            Autosaver(self, autosave, open_window=self._open_recovery_window)
+            if autosave is not None
+            else None
+        )
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self)
 
     # ================================================================== construction
-    def _action(
-        self,
-        text: str,
-        slot=None,
-        shortcuts: list | QKeySequence.StandardKey | str | None = None,
-        icon: str | None = None,
-        tip: str | None = None,
-        checkable: bool = False,
-        section: str = "General",
-    ) -> QAction:
-        a = QAction(text, self)
-        if isinstance(shortcuts, list):
-            a.setShortcuts([QKeySequence(s) if isinstance(s, str) else s for s in shortcuts])
-        elif isinstance(shortcuts, QKeySequence.StandardKey):
-            a.setShortcuts(shortcuts)
-        elif isinstance(shortcuts, str):
-            a.setShortcut(QKeySequence(shortcuts))
-        if icon:
-            self.icons.bind(a, icon)
-        keys = a.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-        tip = tip or text.replace("&", "").rstrip(".…")
-        a.setToolTip(f"{tip} ({keys})" if keys else tip)
-        a.setStatusTip(tip)
-        a.setCheckable(checkable)
-        a.setProperty("section", section)
-        if slot is not None and checkable:
-            a.toggled.connect(slot)
-        elif slot is not None:
-            # triggered(checked) must not reach the slot: save(then=False) called False()
-            a.triggered.connect(lambda _checked=False, f=slot: f())
-        self.addAction(a)  # shortcuts work even when menus/toolbars are hidden
-        return a
-
     def _create_actions(self) -> None:
-        A = self._action
-        SK = QKeySequence.StandardKey
-        self.act_open = A(
-            "&Open…", self.open_dialog, SK.Open, "open", "Open a photo", section="File"
-        )
-        self.act_save = A("&Save", self.save, SK.Save, "save", "Save the result", section="File")
-        self.act_save_as = A(
-            "Save &As…",
-            self.save_as,
-            SK.SaveAs,
-            "save_as",
-            "Save the result under a new name",
-            section="File",
-        )
-        if self.act_save_as.shortcut().isEmpty():
-            self.act_save_as.setShortcut(QKeySequence("Ctrl+Shift+S"))
-        self.act_import_mask = A(
-            "&Import Mask…",
-            self.import_mask_dialog,
-            None,
-            "import_mask",
-            "Load a mask image (non-zero pixels are the hole)",
-            section="File",
-        )
-        self.act_import_mask.setText("Import…")
-        self.act_export_mask = A(
-            "&Export Mask…",
-            self.export_mask_dialog,
-            None,
-            "export_mask",
-            "Save the mask as a black and white PNG",
-            section="File",
-        )
-        self.act_export_mask.setText("Export…")
-        self.act_quit = A("&Quit", self.close, SK.Quit, "quit", section="File")
-        if self.act_quit.shortcut().isEmpty():
-            self.act_quit.setShortcut(QKeySequence("Ctrl+Q"))
-
-        self.act_undo = self.history.createUndoAction(self, "&Undo")
-        self.act_undo.setShortcuts(SK.Undo)
-        self.icons.bind(self.act_undo, "undo")
-        self.act_redo = self.history.createRedoAction(self, "&Redo")
-        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.icons.bind(self.act_redo, "redo")
-        for a, name in ((self.act_undo, "Undo"), (self.act_redo, "Redo")):
-            a.setProperty("section", "Edit")
-            a.setProperty("sheet_text", name)  # their text follows the history
-            self.addAction(a)
-        self.act_copy = A(
-            "&Copy Image",
-            self.copy_image,
-            SK.Copy,
-            "copy",
-            "Copy the result to the clipboard",
-            section="Edit",
-        )
-        self.act_paste = A(
-            "&Paste Image",
-            self.paste,
-            SK.Paste,
-            "paste",
-            "Open the image (or image file) on the clipboard",
-            section="Edit",
-        )
-
-        # tools
-        self.tool_group = QActionGroup(self)
-        self.tool_actions: dict[Tool, QAction] = {}
-        specs = [
-            (Tool.BRUSH, "B", "brush", "Paint the area to remove"),
-            (Tool.ERASER, "E", "eraser", "Erase parts of the mask"),
-            (
-                Tool.SKETCH,
-                "P",
-                "sketch",
-                "Draw guide lines: where edges should continue in the hole",
-            ),
-            (Tool.SKETCH_ERASER, "Shift+E", "sketch_eraser", "Erase sketch lines"),
-            (Tool.RECT, "R", "rect", "Drag a rectangle to mask it (Alt: remove)"),
-            (Tool.LASSO, "L", "lasso", "Draw around an area to mask it (Alt: remove)"),
-            (
-                Tool.SELECT,
-                "O",
-                "select",
-                "Drag a loose box around an object to mask it; then Shift+drag over what is "
-                "the object, Ctrl+drag over what is not (Alt: remove)",
-            ),
-            (
-                Tool.WAND,
-                "W",
-                "wand",
-                "Click an area of similar colour, e.g. the sky (Shift adds, Alt removes)",
-            ),
-        ]
-        for tool, key, icon_key, tip in specs:
-            a = A(tool.label, None, key, icon_key, tip, checkable=True, section="Tools")
-            a.setData(tool.value)
-            a.triggered.connect(lambda _c=False, t=tool: self.set_tool(t))
-            self.tool_group.addAction(a)
-            self.tool_actions[tool] = a
-        self.act_smaller = A(
-            "Smaller Brush", lambda: self.canvas.change_brush_size(-1), "[", section="Tools"
-        )
-        self.act_larger = A(
-            "Larger Brush", lambda: self.canvas.change_brush_size(1), "]", section="Tools"
-        )
-
-        # mask operations
-        self.act_clear = A(
-            "Clear", self.clear_mask, "Del", "clear", "Clear the mask", section="Mask"
-        )
-        self.act_invert = A(
-            "Invert", self.invert_mask, "Ctrl+I", "invert", "Invert the mask", section="Mask"
-        )
-        self.act_grow = A(
-            "Grow",
-            lambda: self.grow_mask(1),
-            "Ctrl+]",
-            "grow",
-            "Grow the mask by N pixels",
-            section="Mask",
-        )
-        self.act_shrink = A(
-            "Shrink",
-            lambda: self.grow_mask(-1),
-            "Ctrl+[",
-            "shrink",
-            "Shrink the mask by N pixels",
-            section="Mask",
-        )
-
-        # run
-        self.act_fill = A(
-            "&Fill",
-            self.fill,
-            ["Ctrl+Return", "Ctrl+Enter"],
-            "fill",
-            "Remove the masked area",
-            section="Run",
-        )
-        self.act_cancel = A(
-            "&Cancel Fill",
-            self.cancel_fill,
-            "Esc",
-            "cancel",
-            "Stop the fill in progress",
-            section="Run",
-        )
-        self.act_auto = A(
-            "Fill automatically after each stroke",
-            self._auto_toggled,
-            None,
-            None,
-            "Run the fill as soon as a stroke or shape is finished",
-            checkable=True,
-            section="Run",
-        )
-        self.act_models = A(
-            "&Models…",
-            self.show_models,
-            None,
-            "models",
-            "Import, choose and remove inpainting models",
-            section="Run",
-        )
-
-        # view
-        self.act_zoom_in = A(
-            "Zoom &In", self.canvas.zoom_in, [SK.ZoomIn, "+", "="], "zoom_in", section="View"
-        )
-        self.act_zoom_out = A(
-            "Zoom &Out", self.canvas.zoom_out, [SK.ZoomOut, "-"], "zoom_out", section="View"
-        )
-        self.act_fit = A("&Fit to Window", self.canvas.fit, "Ctrl+0", "fit", section="View")
-        self.act_actual = A(
-            "&Actual Pixels (100 %)", self.canvas.actual_size, "Ctrl+1", "actual", section="View"
-        )
-        self.act_split = A(
-            "&Split Before/After",
-            self._split_toggled,
-            "Y",
-            "split",
-            "Original left of a draggable divider, result right of it",
-            checkable=True,
-            section="View",
-        )
-        self.act_flow = A(
-            "Show attention &flow",
-            self._flow_toggled,
-            "Shift+F",
-            "flow",
-            "Colour the last fill by where each part was borrowed from",
-            checkable=True,
-            section="View",
-        )
-        self.act_show_mask = A(
-            "Show &Mask",
-            self._overlay_toggled,
-            "M",
-            None,
-            "Show the mask and sketch overlays",
-            checkable=True,
-            section="View",
+        """The actions of app/widgets/actions.py, plus undo/redo, tools and themes."""
+        create_actions(
+            self, self.icons, before={"copy": self._create_undo_redo, "smaller": self._create_tools}
         )
         self.act_show_mask.setChecked(True)
         self.theme_group = QActionGroup(self)
@@ -388,93 +195,27 @@ class MainWindow(FileActionsMixin, FillActionsMixin, SelectActionsMixin, QMainWi
             self.theme_group.addAction(a)
             self.theme_actions[name] = a
 
-        self.act_shortcuts = A(
-            "&Keyboard Shortcuts", self.show_shortcuts, ["F1", "?"], "shortcuts", section="Help"
-        )
-        self.act_about = A("&About DeepFill Studio", self.show_about, None, "about", section="Help")
+    def _create_undo_redo(self) -> None:
+        self.act_undo = self.history.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcuts(QKeySequence.StandardKey.Undo)
+        self.icons.bind(self.act_undo, "undo")
+        self.act_redo = self.history.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.icons.bind(self.act_redo, "redo")
+        for a, name in ((self.act_undo, "Undo"), (self.act_redo, "Redo")):
+            a.setProperty("section", "Edit")
+            a.setProperty("sheet_text", name)  # their text follows the history
+            self.addAction(a)
 
-    def _create_menus(self) -> None:
-        mb = self.menuBar()
-        m = mb.addMenu("&File")
-        m.addAction(self.act_open)
-        self.recent_menu = QMenu("Open &Recent", self)
-        self.icons.bind(self.recent_menu.menuAction(), "recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        m.addMenu(self.recent_menu)
-        m.addSeparator()
-        m.addAction(self.act_save)
-        m.addAction(self.act_save_as)
-        m.addSeparator()
-        mm = m.addMenu("&Mask")
-        mm.addAction(self.act_import_mask)
-        mm.addAction(self.act_export_mask)
-        m.addSeparator()
-        m.addAction(self.act_quit)
-
-        m = mb.addMenu("&Edit")
-        m.addAction(self.act_undo)
-        m.addAction(self.act_redo)
-        m.addSeparator()
-        m.addAction(self.act_copy)
-        m.addAction(self.act_paste)
-        m.addSeparator()
-        for a in (self.act_clear, self.act_invert, self.act_grow, self.act_shrink):
-            m.addAction(a)
-
-        m = mb.addMenu("&Tools")
-        for a in self.tool_actions.values():
-            m.addAction(a)
-        m.addSeparator()
-        m.addAction(self.act_smaller)
-        m.addAction(self.act_larger)
-
-        m = mb.addMenu("&View")
-        for a in (self.act_zoom_in, self.act_zoom_out, self.act_fit, self.act_actual):
-            m.addAction(a)
-        m.addSeparator()
-        m.addAction(self.act_split)
-        m.addAction(self.act_flow)
-        m.addAction(self.act_show_mask)
-        m.addSeparator()
-        self.panels_menu = m.addMenu("&Panels")
-        tm = m.addMenu("&Theme")
-        for a in self.theme_actions.values():
-            tm.addAction(a)
-
-        m = mb.addMenu("&Run")
-        m.addAction(self.act_fill)
-        m.addAction(self.act_cancel)
-        m.addAction(self.act_auto)
-        m.addSeparator()
-        m.addAction(self.act_models)
-
-        m = mb.addMenu("&Help")
-        m.addAction(self.act_shortcuts)
-        m.addAction(self.act_about)
-
-    def _create_toolbar(self) -> None:
-        tb = QToolBar("Main toolbar", self)
-        tb.setObjectName("mainToolbar")
-        tb.setIconSize(QSize(20, 20))
-        tb.setMovable(False)
-        for a in (self.act_open, self.act_save, self.act_save_as):
-            tb.addAction(a)
-        tb.addSeparator()
-        tb.addAction(self.act_undo)
-        tb.addAction(self.act_redo)
-        tb.addSeparator()
-        for a in self.tool_actions.values():
-            tb.addAction(a)
-        tb.addSeparator()
-        for a in (self.act_zoom_out, self.act_zoom_in, self.act_fit, self.act_actual):
-            tb.addAction(a)
-        tb.addSeparator()
-        tb.addAction(self.act_split)
-        tb.addAction(self.act_flow)
-        tb.addSeparator()
-        tb.addAction(self.act_fill)
-        self.toolbar = tb
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+    def _create_tools(self) -> None:
+        self.tool_group = QActionGroup(self)
+        self.tool_actions: dict[Tool, QAction] = {}
+        for tool, key, icon_key, tip in TOOL_SPECS:
+            a = make_action(self, self.icons, tool.label, None, key, icon_key, tip, True, "Tools")
+            a.setData(tool.value)
+            a.triggered.connect(lambda _c=False, t=tool: self.set_tool(t))
+            self.tool_group.addAction(a)
+            self.tool_actions[tool] = a
 
     def _create_panels(self) -> None:
         self.panel = ToolPanel(
@@ -529,15 +270,6 @@ class MainWindow(FileActionsMixin, FillActionsMixin, SelectActionsMixin, QMainWi
         self.history.indexChanged.connect(self._on_index_changed)
         self.doc.mask_changed.connect(self._on_mask_changed)
         self.doc.replaced.connect(self._update_actions)
-        w = self.worker
-        w.progress.connect(self._on_progress)
-        w.finished.connect(self._on_result)
-        w.failed.connect(self._on_failed)
-        w.cancelled.connect(self._on_cancelled)
-        w.model_loaded.connect(self._on_model_loaded)
-        w.model_failed.connect(self._on_model_failed)
-        w.switch_failed.connect(self._on_switch_failed)
-        w.busy_changed.connect(self._on_busy)
 
     def _on_clean_changed(self, _clean: bool) -> None:
         self._update_title()
@@ -602,6 +334,17 @@ class MainWindow(FileActionsMixin, FillActionsMixin, SelectActionsMixin, QMainWi
         s.set("view/show_flow", self.act_flow.isChecked())
         s.sync()
 
+    # ================================================================== filling (FillController)
+    def fill(self) -> int | None:
+        """Send the current image, mask and sketch to the engine; returns the request id."""
+        return self.fills.fill()
+
+    def cancel_fill(self) -> None:
+        self.fills.cancel_fill()
+
+    def _edit_finished(self, kind: str) -> None:
+        self.fills.edit_finished(kind)
+
     # ================================================================== small state helpers
     def strategy(self) -> str:
         return str(self.panel.strategy.currentData() or "auto")
@@ -645,30 +388,29 @@ class MainWindow(FileActionsMixin, FillActionsMixin, SelectActionsMixin, QMainWi
         self.panel.device_label.setText("loading…")
         self.worker.load_model(str(self.settings.get("run/model")) or None, device)
 
-    def _auto_toggled(self, on: bool) -> None:
+    def auto_toggled(self, on: bool) -> None:
         self.settings.set("run/auto_run", on)
 
-    def _flow_toggled(self, on: bool) -> None:
+    def flow_toggled(self, on: bool) -> None:
         self.canvas.set_show_flow(on)
         self.settings.set("view/show_flow", on)
         if on and self.doc.flow is None and not self.doc.is_empty:
             self.status.showMessage("The attention flow appears after a fill.", 4000)
 
-    def _overlay_toggled(self, on: bool) -> None:
+    def overlay_toggled(self, on: bool) -> None:
         self.canvas.item.show_mask = on
         self.canvas.item.show_sketch = on
         self.canvas.item.update()
 
-    def _split_toggled(self, on: bool) -> None:
+    def split_toggled(self, on: bool) -> None:
         self.canvas.set_view_mode(ViewMode.SPLIT if on else ViewMode.NORMAL)
 
     def set_theme(self, theme: str) -> None:
         self.settings.set("view/theme", theme)
-        app = QApplication.instance()
-        if isinstance(app, QApplication):
-            apply_theme(app, theme)
-        for win in editor_windows():  # every window shares the palette
-            win.refresh_icons()
+        self.application.set_theme(theme)
+
+    def _open_recovery_window(self) -> MainWindow:
+        return self.application.open_recovery_window(self)  # type: ignore[return-value]
 
     def refresh_icons(self) -> None:
         self.icons.refresh()
@@ -905,6 +647,9 @@ class MainWindow(FileActionsMixin, FillActionsMixin, SelectActionsMixin, QMainWi
         event.accept()
 
 
-def editor_windows() -> list[MainWindow]:
-    """Every editor window of the application (recovered work can open more than one)."""
-    return [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+
+def new_editor_window(
+    application: Application, settings: Settings, store: AutosaveStore | None
+) -> MainWindow:
+    """The application's window factory: a full editor sharing settings and autosave folder."""
+    return MainWindow(settings=settings, autosave=store, application=application)

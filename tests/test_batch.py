@@ -180,6 +180,7 @@ def test_results_equal_the_single_photo_cli_with_sketches(shoot):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_two_worker_processes_give_the_cli_results(shoot):
     out = shoot["root"] / "out"
     assert _batch(shoot, out, "--workers", "2", "--threads", "1") == 1

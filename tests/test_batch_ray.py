@@ -20,6 +20,7 @@ H, W = 64, 80
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_ray_batch_equals_the_single_photo_cli(tmp_path: Path, tiny_model_path: Path) -> None:
     photos, masks = tmp_path / "photos", tmp_path / "masks"
     photos.mkdir()

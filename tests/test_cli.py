@@ -1,4 +1,4 @@
-"""The headless CLI: `python main.py inpaint ...` per the contract in DESIGN.md."""
+"""The headless CLI: `python main.py inpaint ...` per the contract in docs/design.md."""
 
 import pickle
 import subprocess
@@ -96,6 +96,7 @@ def test_bad_inputs_exit_2_with_one_line(case, capsys):
 
 
 @needs_fixtures
+@pytest.mark.slow
 def test_port_layout_file_reproduces_the_official_architecture(tmp_path):
     """Done-when of the engine issue: states_tf_*.pth through the CLI, sides not multiples of 8."""
     reference = torch.load(REFERENCE, weights_only=False)

@@ -30,6 +30,7 @@ def test_unknown_word_is_refused_instead_of_opening_the_editor(tmp_path):
 
 
 @pytest.mark.reliability
+@pytest.mark.slow
 def test_large_photo_gives_no_decompression_warning(tmp_path):
     """95 MP is over Pillow's 89.5 MP warning limit and under our 250 MP guard: handled on
     purpose, silently, even with every warning switched on."""

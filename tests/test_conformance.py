@@ -18,6 +18,7 @@ def reference():
 
 
 @pytest.mark.parametrize("fuse", [True, False], ids=["fuse", "nofuse"])
+@pytest.mark.slow
 def test_generator_matches_official_outputs(reference, fuse):
     generator = Generator(GeneratorConfig(fuse=fuse)).eval()
     generator.load_state_dict(reference["G"], strict=True)

@@ -187,6 +187,7 @@ def test_identity_attention_reproduces_the_residual_exactly():
 
 
 @pytest.mark.parametrize("variant", ["a", "b"])
+@pytest.mark.slow
 def test_cra_restores_fine_texture_far_better_than_plain_upsampling_at_4k(variant):
     image = texture(2160, 3840, period=128)  # 4K: s = 8, cells of 64 px
     mask = np.zeros(image.shape[:2], bool)
@@ -215,6 +216,7 @@ def test_attention_on_hole_keys_is_dropped_and_renormalised():
     assert np.array_equal(clean, decoyed)
 
 
+@pytest.mark.slow
 def test_keys_touching_a_thin_hole_are_never_used():
     mask = np.zeros((1024, 1536), bool)
     mask[:, 700] = True  # a 1-pixel vertical line through the whole photo
@@ -382,6 +384,7 @@ _MEMORY_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_memory_stays_bounded_on_a_large_photo():
     """12 MP with a 30 % hole: a float copy of the photo alone would be 144 MB and a dense
     full-resolution L x L residual matrix several GB; the aggregation must stay far below."""

@@ -7,7 +7,8 @@ import pytest
 
 from app.commands import HistoryStack, StrokeRecorder, fill_command, layer_change_command
 from app.document import Document, FlowPatch
-from app.widgets.tools import draw_segment, grow_mask, invert_mask, segment_rect
+from app.engine.geometry import grow_mask
+from app.widgets.tools import draw_segment, invert_mask, segment_rect
 from tests.conftest import make_photo
 
 

@@ -114,9 +114,9 @@ def test_menu_and_side_panel_open_the_dialog(qtbot, make_window, model_dirs):
 
 
 def test_listing_shows_bundled_and_imported_with_their_columns(qtbot, make_window, model_dirs):
-    from app.engine import importers
+    from app.engine import library
 
-    importers.import_model(model_dirs["bundled"] / "bundled-tiny.pt", "mine")
+    library.import_model(model_dirs["bundled"] / "bundled-tiny.pt", "mine")
     win = make_window()
     dlg = listed_dialog(qtbot, win)
     headers = [dlg.table.horizontalHeaderItem(c).text() for c in range(dlg.table.columnCount())]
@@ -161,7 +161,7 @@ def test_tf_checkpoint_folder_imports_with_the_non_commercial_notice(
 ):
     if not TF_FIXTURE.is_dir():
         pytest.skip("TF checkpoint fixture absent")
-    from app.engine.importers import NON_COMMERCIAL_NOTE
+    from app.engine.library import NON_COMMERCIAL_NOTE
 
     win = make_window()
     dlg = open_manager(qtbot, win)
@@ -197,9 +197,9 @@ def test_a_name_already_taken_can_be_kept_beside_or_replaced(
 
 
 def test_set_default_persists_in_the_user_config(qtbot, make_window, model_dirs, settings):
-    from app.engine import importers, models
+    from app.engine import library, models
 
-    importers.import_model(model_dirs["bundled"] / "bundled-tiny.pt", "mine")
+    library.import_model(model_dirs["bundled"] / "bundled-tiny.pt", "mine")
     settings.set("run/model", "bundled-tiny")  # an earlier "Use now"
     win = make_window()
     dlg = open_manager(qtbot, win)
@@ -217,10 +217,10 @@ def test_set_default_persists_in_the_user_config(qtbot, make_window, model_dirs,
 def test_remove_deletes_an_imported_file_and_refuses_bundled(
     qtbot, make_window, model_dirs, boxes, settings
 ):
-    from app.engine import importers
+    from app.engine import library
 
-    dest, _ = importers.import_model(model_dirs["bundled"] / "bundled-tiny.pt", "mine")
-    importers.set_default("mine")
+    dest, _ = library.import_model(model_dirs["bundled"] / "bundled-tiny.pt", "mine")
+    library.set_default("mine")
     settings.set("run/model", "mine")
     win = make_window()
     dlg = open_manager(qtbot, win)
@@ -294,9 +294,9 @@ def test_use_now_that_fails_keeps_the_working_model(qtbot, make_window, model_di
             raise ModelFileError("mine.pt is damaged.")
         return runner
 
-    from app.engine import importers
+    from app.engine import library
 
-    importers.import_model(model_dirs["bundled"] / "bundled-tiny.pt", "mine")
+    library.import_model(model_dirs["bundled"] / "bundled-tiny.pt", "mine")
     win = make_window(runner=runner)
     win.show()
     win.worker._factory = factory

@@ -490,7 +490,7 @@ def test_pixel_limit_is_configurable(tmp_path: Path, monkeypatch: pytest.MonkeyP
     p = tmp_path / "small.png"
     Image.new("RGB", (64, 64)).save(p)
     _refused(p, "64x64", "4,096 pixels", "limit of 1,000 pixels", max_pixels=1000)
-    monkeypatch.setattr(imageio, "max_pixels", 4000)
+    monkeypatch.setattr(imageio.formats, "max_pixels", 4000)
     _refused(p, "limit of 4,000 pixels")
     assert load_image(p, max_pixels=4096).size == (64, 64)
 
@@ -801,7 +801,7 @@ def test_interrupted_rename_keeps_old_file(tmp_path: Path, monkeypatch: pytest.M
     def busy(src: str, dst: object) -> None:
         raise PermissionError(errno.EACCES, "file is in use")
 
-    monkeypatch.setattr(imageio.os, "replace", busy)
+    monkeypatch.setattr(imageio.save.os, "replace", busy)
     with pytest.raises(ImageSaveError):
         save_image(target, np.full((2, 2, 3), 255, np.uint8))
     assert target.read_bytes() == before

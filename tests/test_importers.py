@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from app import cli, cli_models
-from app.engine import importers, models, weights
+from app.engine import deepfill_checkpoints, library, loaders, models, weights
 from app.engine.generator import Generator, GeneratorConfig
 from app.engine.lama import LaMaConfig, LaMaGenerator
 from app.engine.types import InpaintOptions, InpaintRequest, ModelFileError
@@ -52,7 +52,7 @@ def _tf_variables(generator: Generator, scope: str = "inpaint_net/") -> dict[str
     out = {}
     for key, value in generator.state_dict().items():
         array = value.numpy()
-        out[importers.tf_name_for(key, scope)] = (
+        out[deepfill_checkpoints.tf_name_for(key, scope)] = (
             array.transpose(2, 3, 1, 0) if array.ndim == 4 else array
         )
     return out
@@ -66,7 +66,7 @@ def _tf_variables(generator: Generator, scope: str = "inpaint_net/") -> dict[str
 def test_fixture_checkpoint_converts_to_exactly_the_reference_generator(
     spelling: str, reference: dict
 ) -> None:
-    model = weights.load_model(TF_CKPT / spelling if spelling else TF_CKPT)
+    model = loaders.load_model(TF_CKPT / spelling if spelling else TF_CKPT)
     state = model.generator.state_dict()
     assert list(state) == list(reference["G"])
     for key, value in reference["G"].items():
@@ -81,7 +81,7 @@ def test_fixture_checkpoint_converts_to_exactly_the_reference_generator(
 
 @needs_fixtures
 def test_fixture_checkpoint_reproduces_the_reference_outputs(reference: dict) -> None:
-    model = weights.load_model(TF_CKPT / "snap-0.index")
+    model = loaders.load_model(TF_CKPT / "snap-0.index")
     image, mask = reference["input"][:, :3], reference["mask"]
     with torch.inference_mode():
         out = model.generator(image, mask)
@@ -99,8 +99,8 @@ def test_variable_classification() -> None:
         "global_step": "counter",
         "inpaint_net/conv13_upsample/other_conv/kernel": "other",
     }
-    assert {name: importers.classify_tf_variable(name) for name in kinds} == kinds
-    assert importers.tf_name_for("allconv15_upsample.conv.conv.weight") == (
+    assert {name: deepfill_checkpoints.classify_tf_variable(name) for name in kinds} == kinds
+    assert deepfill_checkpoints.tf_name_for("allconv15_upsample.conv.conv.weight") == (
         "inpaint_net/allconv15_upsample/allconv15_upsample_conv/kernel"
     )
 
@@ -127,7 +127,7 @@ def _v1_checkpoint(folder: Path, seed: int = 0) -> Generator:
 
 def test_deepfill_v1_imports_from_its_official_naming(tmp_path: Path) -> None:
     original = _v1_checkpoint(tmp_path / "release_places2_256")
-    model = weights.load_model(tmp_path / "release_places2_256")
+    model = loaders.load_model(tmp_path / "release_places2_256")
     assert model.architecture == "deepfill_v1" and model.config == V1
     assert model.color_order == "BGR" and "CC BY-NC" in model.license
     assert model.name == "release_places2_256" and model.metadata["global_step"] == 42
@@ -146,7 +146,7 @@ def test_deepfill_v1_runs_through_the_pipeline_with_cra(tmp_path: Path) -> None:
     from app.engine.pipeline import Inpainter
 
     _v1_checkpoint(tmp_path / "v1")
-    inpainter = Inpainter(weights.load_model(tmp_path / "v1"), device="cpu")
+    inpainter = Inpainter(loaders.load_model(tmp_path / "v1"), device="cpu")
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (200, 240, 3), dtype=np.uint8)
     mask = np.zeros((200, 240), bool)
@@ -165,17 +165,17 @@ def test_incomplete_or_foreign_tf_checkpoints_are_refused(tmp_path: Path) -> Non
     (tmp_path / "a").mkdir()
     write_bundle(tmp_path / "a" / "m", variables, per_block=32)
     with pytest.raises(ModelFileError, match="lacks 1 generator variables"):
-        weights.load_model(tmp_path / "a")
+        loaders.load_model(tmp_path / "a")
     (tmp_path / "b").mkdir()
     write_bundle(tmp_path / "b" / "m", {"resnet/conv1/kernel": np.zeros((3, 3, 3, 8), np.float32)})
     with pytest.raises(ModelFileError, match="no DeepFill generator"):
-        weights.load_model(tmp_path / "b" / "m.index")
+        loaders.load_model(tmp_path / "b" / "m.index")
     variables = _tf_variables(Generator(V1))
     variables["inpaint_net/conv3/kernel"] = np.zeros((3, 3, 32, 7), np.float32)
     (tmp_path / "c").mkdir()
     write_bundle(tmp_path / "c" / "m", variables, per_block=32)
     with pytest.raises(ModelFileError, match="conv3"):
-        weights.load_model(tmp_path / "c")
+        loaders.load_model(tmp_path / "c")
 
 
 # --------------------------------------------------------------------------- installing models
@@ -191,7 +191,7 @@ def test_cli_imports_the_official_checkpoint_and_it_reproduces_the_reference(
     assert "skipped 6 variables" in out
     installed = models.user_models_dir() / "places2.pt"
     assert installed.is_file()
-    model = weights.load_model(models.resolve_model("places2"))  # our format, weights_only
+    model = loaders.load_model(models.resolve_model("places2"))  # our format, weights_only
     assert model.color_order == "BGR" and "CC BY-NC" in model.license
     assert model.architecture == "deepfill_v2" and model.config == GeneratorConfig()
     assert model.metadata["source"] == str(TF_CKPT.resolve())
@@ -240,7 +240,7 @@ def test_list_default_remove(
     assert _cli("models", "default", "lama", monkeypatch=monkeypatch) == 0
     assert json.loads(models.user_config_file().read_text())["default"] == "lama"
     assert models.default_model_path() == models.user_models_dir() / "lama.pt"
-    loaded = weights.load_model(models.resolve_model(None))
+    loaded = loaders.load_model(models.resolve_model(None))
     assert loaded.architecture == "lama" and loaded.generator.config == LaMaConfig(
         ngf=8, n_blocks=1
     )
@@ -249,7 +249,7 @@ def test_list_default_remove(
     assert _cli("models", "remove", "lama", monkeypatch=monkeypatch) == 0
     assert not (models.user_models_dir() / "lama.pt").exists()
     assert "default" not in json.loads(models.user_config_file().read_text())
-    assert [i.name for i in importers.list_installed()] == ["v1ckpt"]
+    assert [i.name for i in library.list_installed()] == ["v1ckpt"]
     capsys.readouterr()
     assert _cli("models", "remove", "lama", monkeypatch=monkeypatch) == 2
     assert "no installed model" in capsys.readouterr().err
@@ -259,12 +259,12 @@ def test_bundled_models_cannot_be_removed(tmp_path: Path) -> None:
     bundled = tmp_path / "bundled"
     bundled.mkdir()
     weights.save_model(bundled / "tiny.pt", Generator(GeneratorConfig(cnum=8, padding="reflect")))
-    infos = importers.list_installed()
+    infos = library.list_installed()
     assert [(i.name, i.location, i.architecture) for i in infos] == [
         ("tiny", "bundled", "deepfill_v2")
     ]
     with pytest.raises(ModelFileError, match="bundled"):
-        importers.remove_model("tiny")
+        library.remove_model("tiny")
     assert (bundled / "tiny.pt").exists()
 
 
@@ -278,10 +278,10 @@ def test_torchscript_import_keeps_the_export_with_its_metadata(tmp_path: Path) -
             return torch.sigmoid(self.conv(torch.cat([image * (1 - mask), mask], dim=1)))
 
     torch.jit.save(torch.jit.script(Export()), str(tmp_path / "export.pt"))
-    dest, model = importers.import_model(tmp_path / "export.pt", "exported")
+    dest, model = library.import_model(tmp_path / "export.pt", "exported")
     assert dest == models.user_models_dir() / "exported.pt"
     assert model.architecture == "lama_torchscript" and model.name == "exported"
-    (info,) = importers.list_installed()
+    (info,) = library.list_installed()
     assert info.architecture == "lama_torchscript"
     assert info.source == str((tmp_path / "export.pt").resolve())
 
@@ -290,8 +290,8 @@ def test_unreadable_files_are_listed_not_fatal(tmp_path: Path) -> None:
     folder = models.user_models_dir()
     folder.mkdir(parents=True)
     (folder / "broken.pt").write_bytes(b"\x00not a model")
-    (info,) = importers.list_installed()
+    (info,) = library.list_installed()
     assert info.name == "broken" and info.error
     with pytest.raises(ModelFileError):
-        importers.import_model(folder / "broken.pt", "again")
+        library.import_model(folder / "broken.pt", "again")
     assert not (folder / "again.pt").exists()

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from app.engine import importers, weights
+from app.engine import lama_checkpoints, loaders
 from app.engine.lama import (
     FourierUnit,
     LaMaConfig,
@@ -78,7 +78,7 @@ def test_big_lama_loads_a_state_dict_in_the_release_layout_and_fills() -> None:
     listing = json.loads(LAYOUT.read_text())["generator"]
     state = {f"generator.{k}": v for k, v in _random_state(listing).items()}
     state["discriminator.model0.0.ffc.convl2l.weight"] = torch.zeros(64, 4, 3, 3)  # skipped
-    model = importers.lama_from_state_dict(state, "best.ckpt")
+    model = lama_checkpoints.lama_from_state_dict(state, "best.ckpt")
     assert model.config == LaMaConfig()
     torch.testing.assert_close(
         model.net.state_dict()["model.5.conv1.ffc.convg2g.fu.conv_layer.weight"],
@@ -184,7 +184,7 @@ def test_lightning_checkpoint_loads_without_running_its_pickled_objects(tmp_path
     _lightning_checkpoint(path, net, {"payload": _Bomb(str(marker))})
     with pytest.raises(Exception):  # noqa: B017 - plain safe loading refuses the file
         torch.load(path, weights_only=True)
-    model = weights.load_model(path)
+    model = loaders.load_model(path)
     assert not marker.exists()
     assert model.architecture == "lama" and model.color_order == "RGB" and model.config is None
     assert isinstance(model.generator, LaMaModel) and model.generator.config == SMALL
@@ -198,11 +198,11 @@ def test_damaged_lama_checkpoint_is_a_model_file_error(tmp_path: Path) -> None:
     del state["generator.model.1.bn_l.weight"]
     torch.save({"state_dict": state}, tmp_path / "cut.ckpt")
     with pytest.raises(ModelFileError, match="does not fit the LaMa generator"):
-        weights.load_model(tmp_path / "cut.ckpt")
+        loaders.load_model(tmp_path / "cut.ckpt")
     blob = (tmp_path / "cut.ckpt").read_bytes()
     (tmp_path / "trunc.ckpt").write_bytes(blob[: len(blob) // 2])
     with pytest.raises(ModelFileError):
-        weights.load_model(tmp_path / "trunc.ckpt")
+        loaders.load_model(tmp_path / "trunc.ckpt")
 
 
 class _ExportWrapper(nn.Module):
@@ -232,7 +232,7 @@ def test_torchscript_export_of_lama_reuses_its_weights(tmp_path: Path) -> None:
         traced = torch.jit.trace(_ExportWrapper(net), (image, mask), check_trace=False)
         expected = traced(image, mask)
     torch.jit.save(traced, str(tmp_path / "big-lama.pt"))
-    model = weights.load_model(tmp_path / "big-lama.pt")
+    model = loaders.load_model(tmp_path / "big-lama.pt")
     assert isinstance(model.generator.net, LaMaGenerator)  # rebuilt natively
     with torch.no_grad():
         out = model.generator(image * 2 - 1, mask).refined
@@ -255,7 +255,7 @@ def test_opaque_torchscript_export_is_called_with_image_and_mask(tmp_path: Path)
     torch.manual_seed(4)
     scripted = torch.jit.script(_Opaque().eval())
     torch.jit.save(scripted, str(tmp_path / "export.pt"))
-    model = weights.load_model(tmp_path / "export.pt")
+    model = loaders.load_model(tmp_path / "export.pt")
     assert model.architecture == "lama_torchscript"
     assert isinstance(model.generator.net, LaMaTorchScript)
     image, mask = _inputs()
@@ -273,7 +273,7 @@ def test_lama_fills_through_the_pipeline(tmp_path: Path) -> None:
     torch.manual_seed(5)
     net = LaMaGenerator(SMALL).eval()
     _lightning_checkpoint(tmp_path / "best.ckpt", net)
-    inpainter = Inpainter(weights.load_model(tmp_path / "best.ckpt"), device="cpu")
+    inpainter = Inpainter(loaders.load_model(tmp_path / "best.ckpt"), device="cpu")
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (90, 100, 3), dtype=np.uint8)
     mask = np.zeros((90, 100), bool)

@@ -37,6 +37,7 @@ def test_bundled_files_are_read_from_the_package():
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_wheel_in_a_fresh_venv_fills_the_sample_from_another_folder(tmp_path):
     # the source as a clean clone would have it (no build/ or egg-info of the checkout)
     src = tmp_path / "src"

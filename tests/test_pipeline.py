@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from app.engine.pipeline import Inpainter, grow_mask, mask_rect
+from app.engine.geometry import bounding_rect as mask_rect
+from app.engine.geometry import grow_mask
+from app.engine.loaders import load_model
+from app.engine.pipeline import Inpainter
 from app.engine.types import Cancelled, EngineError, InpaintOptions, InpaintRequest
-from app.engine.weights import load_model
 
 from .fixtures_path import REFERENCE, needs_fixtures
 from .tiny import tiny_model

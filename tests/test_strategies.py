@@ -10,7 +10,8 @@ import torch
 
 from app.engine import strategies
 from app.engine.cra import plan_grid
-from app.engine.pipeline import Inpainter, NetworkOutput
+from app.engine.network_call import NetworkOutput
+from app.engine.pipeline import Inpainter
 from app.engine.strategies import (
     MAX_WINDOWS,
     choose_strategy,

@@ -135,7 +135,7 @@ def test_training_init_keeps_the_signal_alive_through_the_coarse_stage():
 
 def test_cli_smoke_run_resumes_and_exports_a_loadable_model(tmp_path):
     from app.cli_train import main
-    from app.engine.weights import load_model
+    from app.engine.loaders import load_model
 
     data = tmp_path / "data"
     data.mkdir()

@@ -6,9 +6,11 @@ import pickle
 import pytest
 import torch
 
+from app.engine.deepfill_checkpoints import _PORT_NETWORKS_RENAMES
 from app.engine.generator import Generator, GeneratorConfig
+from app.engine.loaders import load_model
 from app.engine.types import ModelFileError
-from app.engine.weights import _PORT_NETWORKS_RENAMES, load_model, save_model
+from app.engine.weights import save_model
 
 from .fixtures_path import LAYOUTS, REFERENCE, needs_fixtures
 
@@ -31,6 +33,7 @@ def test_own_format_round_trip(tmp_path):
 
 
 @needs_fixtures
+@pytest.mark.slow
 def test_port_tf_layout_loads_the_official_architecture(tmp_path):
     reference = torch.load(REFERENCE, weights_only=False)
     path = tmp_path / "states_tf_places2.pth"

@@ -127,7 +127,7 @@ def render(
             rgb, name = loaded.rgb, Path(photo).name
         else:
             rgb, name = synthetic_landscape(*scene_size), "lake.jpg"
-        win._set_photo(rgb, ImageMeta(path=None, format="JPEG", display_name=name))
+        win.set_photo(rgb, ImageMeta(path=None, format="JPEG", display_name=name))
         win.canvas.fit()
         _spin(app, 0.1)
         h, w = rgb.shape[:2]

@@ -11,7 +11,7 @@ import platformdirs
 
 from .types import ModelFileError
 
-APP_NAME = "DeepFillStudio"
+APP_NAME = "DeepFillStudio"  # the per-user folder name (models, config, autosave)
 BUNDLED_DEFAULT = "deepfill-studio-default"
 MODEL_SUFFIXES = (".pt", ".pth", ".ckpt")
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
 
+from . import strategies
 from .device import bf16_supported, configure_cpu_threads, is_out_of_memory, select_device
 from .flow import flow_to_rgb
+from .geometry import bounding_rect, changed_rect_in_hole, grow_mask
+from .loaders import load_model
 from .models import resolve_model
+from .network_call import NetworkOutput
 from .prefill import prefill_telea
 from .types import (
     STRATEGIES,
@@ -28,35 +31,11 @@ from .types import (
     InpaintRequest,
     InpaintResult,
     ProgressFn,
+    check_cancel,
 )
-from .weights import LoadedModel, load_model
+from .weights import LoadedModel
 
 GRID = 8  # the network's size multiple (two stride-2 convs, then attention at rate 2)
-
-
-@dataclass
-class NetworkOutput:
-    image: np.ndarray  # H x W x 3 uint8 RGB: hole filled, everything else the input's bytes
-    attention: torch.Tensor | None  # [Lk, Hq, Wq] post-softmax scores on the padded grid
-    offsets: np.ndarray | None  # [2, Hq, Wq] best key cell minus query cell
-    grid: tuple[int, int]  # (Hq, Wq): attention cells, each GRID x GRID input pixels
-    padded_size: tuple[int, int]  # (H, W) after padding at the bottom and right
-
-
-def mask_rect(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """Bounding box (x, y, w, h) of the True pixels; (0, 0, 0, 0) when there are none."""
-    x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
-    return int(x), int(y), int(w), int(h)
-
-
-def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
-    """Dilate the hole by `pixels` with a round kernel (negative values shrink it)."""
-    if pixels == 0:
-        return mask
-    size = 2 * abs(pixels) + 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    op = cv2.dilate if pixels > 0 else cv2.erode
-    return op(mask.astype(np.uint8), kernel).astype(bool)
 
 
 def flow_image(offsets: np.ndarray, mask: np.ndarray, padded: tuple[int, int]) -> np.ndarray:
@@ -69,18 +48,13 @@ def flow_image(offsets: np.ndarray, mask: np.ndarray, padded: tuple[int, int]) -
     return out
 
 
-def _check(cancel: CancelFn | None) -> None:
-    if cancel is not None and cancel():
-        raise Cancelled()
-
-
 def _layer_checkpoints(network: torch.nn.Module, cancel: CancelFn | None) -> list:
     """A cancel check before each top-level layer (removed again after the call): a cancel
     or a newer request is then honoured within one layer instead of one whole stage, which
     takes over a second on a large photo."""
     if cancel is None:
         return []
-    return [layer.register_forward_pre_hook(lambda *_: _check(cancel)) for layer in network.children()]
+    return [layer.register_forward_pre_hook(lambda *_: check_cancel(cancel)) for layer in network.children()]
 
 
 class Inpainter:
@@ -145,7 +119,7 @@ class Inpainter:
                 torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16),
             ):
                 out = self.model.generator(
-                    x, m, s, return_attention=attention, between_stages=lambda: _check(cancel)
+                    x, m, s, return_attention=attention, between_stages=lambda: check_cancel(cancel)
                 )
         finally:
             for handle in checkpoints:
@@ -181,10 +155,10 @@ class Inpainter:
                 "the mask covers the whole photo: leave some of it unmasked to borrow from"
             )
         request = dataclasses.replace(request, image=image, mask=mask, sketch=sketch)
-        _check(cancel)
+        check_cancel(cancel)
         report(0.02, "starting")
         if request.guide is not None:  # another variant: the network's fill is known
-            result = InpaintResult(image=paste_guide(image, mask, request.guide), rect=mask_rect(mask))
+            result = InpaintResult(image=paste_guide(image, mask, request.guide), rect=bounding_rect(mask) or (0, 0, 0, 0))
             result.strategy, network_share, notes = "variant", 0.0, []
         else:
             if options.texture:
@@ -207,8 +181,6 @@ class Inpainter:
         """The network's fill by the chosen strategy (progress scaled to [0, share])."""
         strategy = request.options.strategy
         if strategy == "auto":
-            from . import strategies  # imported late: strategies build on this module
-
             strategy = strategies.choose_strategy(request.image.shape, request.mask, request.options)
 
         def scaled(fraction: float, label: str) -> None:
@@ -232,11 +204,10 @@ class Inpainter:
         cancel: CancelFn | None,
     ) -> InpaintResult:
         """Copy real texture from the photo into the network's fill (`texture.py`)."""
-        from .strategies import changed_rect
-        from .texture import synthesize
+        from .texture import synthesize  # numba-backed: loaded on the first textured fill
 
         started = time.perf_counter()
-        _check(cancel)
+        check_cancel(cancel)
         report(start, "adding texture")
         network = result.image
         result.image = synthesize(
@@ -249,7 +220,7 @@ class Inpainter:
             progress=lambda f: report(start + f * (0.99 - start), "adding texture"),
         )
         result.guide = guide_of(network, request.mask)
-        result.rect = changed_rect(request.image, result.image, request.mask)
+        result.rect = changed_rect_in_hole(request.image, result.image, request.mask)
         result.timings["texture"] = time.perf_counter() - started
         return result
 
@@ -258,8 +229,6 @@ class Inpainter:
     ) -> InpaintResult:
         if strategy == "full":
             return self._run_full(request, report, cancel)
-        from . import strategies
-
         if strategy == "crop":
             return strategies.run_crop(self, request, report, cancel)
         if strategy == "resize":
@@ -296,13 +265,13 @@ class Inpainter:
             request.image, request.mask, request.sketch, bf16=request.options.bf16, cancel=cancel
         )
         t1 = time.perf_counter()
-        _check(cancel)
+        check_cancel(cancel)
         flow = None
         if out.offsets is not None:
             flow = flow_image(out.offsets, request.mask, out.padded_size)
         return InpaintResult(
             image=out.image,
-            rect=mask_rect(request.mask),
+            rect=bounding_rect(request.mask) or (0, 0, 0, 0),
             flow=flow,
             timings={"network": t1 - t0},
             strategy="full",
@@ -311,7 +280,7 @@ class Inpainter:
 
 def guide_of(network: np.ndarray, mask: np.ndarray) -> Guide:
     """The network's fill over the hole's bounding box, kept for variants."""
-    x, y, w, h = mask_rect(mask)
+    x, y, w, h = bounding_rect(mask) or (0, 0, 0, 0)
     return Guide(network[y : y + h, x : x + w].copy(), (x, y, w, h))
 
 

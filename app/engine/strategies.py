@@ -17,26 +17,23 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .cra import cra_upscale, downscale_image, downscale_mask, plan_grid
 from .flow import flow_to_rgb
-from .geometry import Box, hole_regions
+from .geometry import Box, changed_rect_in_hole, hole_regions
 from .geometry import bbox as _bbox
+from .network_call import Network
 from .types import (
     CancelFn,
-    Cancelled,
     EngineError,
     InpaintOptions,
     InpaintRequest,
     InpaintResult,
     ProgressFn,
+    check_cancel,
 )
-
-if TYPE_CHECKING:
-    from .pipeline import Inpainter
 
 NATIVE_MARGIN = 0.5  # context margin of a native window, as a share of the region's long side
 RESIZE_MARGIN = 1.0  # larger context for windows that are downscaled anyway
@@ -173,17 +170,12 @@ def choose_strategy(image_shape: tuple[int, ...], mask: np.ndarray, options: Inp
 # ---------------------------------------------------------------------------------- filling
 
 
-def _check(cancel: CancelFn | None) -> None:
-    if cancel is not None and cancel():
-        raise Cancelled()
-
-
 class _Run:
     """State shared by the windows of one request: output, flow, timings, progress."""
 
     def __init__(
         self,
-        inpainter: Inpainter,
+        inpainter: Network,
         request: InpaintRequest,
         report: ProgressFn,
         cancel: CancelFn | None,
@@ -260,7 +252,7 @@ class _Run:
         low_sketch = downscale_mask(req.sketch[ys, xs], grid) if req.sketch is not None else None
         net_in = np.rint(low_in).astype(np.uint8)
         started = self.add_time("prepare", started)
-        _check(self.cancel)
+        check_cancel(self.cancel)
         self.report(lo + 0.05 * (hi - lo), "filling")
         net = self.inpainter.infer(net_in, low_mask, low_sketch, bf16=opts.bf16, cancel=self.cancel)
         started = self.add_time("network", started)
@@ -291,7 +283,7 @@ class _Run:
 
     def result(self, strategy: str) -> InpaintResult:
         started = time.perf_counter()
-        rect = changed_rect(self.request.image, self.out, self.request.mask)
+        rect = changed_rect_in_hole(self.request.image, self.out, self.request.mask)
         self.add_time("composite", started)
         return InpaintResult(
             image=self.out,
@@ -300,21 +292,6 @@ class _Run:
             timings=self.timings,
             strategy=strategy,
         )
-
-
-def changed_rect(
-    before: np.ndarray, after: np.ndarray, mask: np.ndarray
-) -> tuple[int, int, int, int]:
-    """(x, y, w, h) bounding the pixels that differ (only hole pixels can); the hole's box if none."""
-    box = _bbox(mask)
-    if box is None:
-        return 0, 0, 0, 0
-    x0, y0, x1, y1 = box
-    diff = (before[y0:y1, x0:x1] != after[y0:y1, x0:x1]).any(axis=2)
-    inner = _bbox(diff)
-    if inner is not None:
-        x0, y0, x1, y1 = x0 + inner[0], y0 + inner[1], x0 + inner[2], y0 + inner[3]
-    return x0, y0, x1 - x0, y1 - y0
 
 
 def _spans(windows: list[Window]) -> list[tuple[float, float]]:
@@ -333,7 +310,7 @@ def _noop(fraction: float, label: str) -> None:
 
 
 def run_crop(
-    inpainter: Inpainter,
+    inpainter: Network,
     request: InpaintRequest,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
@@ -344,13 +321,13 @@ def run_crop(
     windows = plan_windows(request.mask, request.options.working_size)
     run.add_time("prepare", started)
     for window, span in zip(windows, _spans(windows), strict=True):
-        _check(cancel)
+        check_cancel(cancel)
         run.fill_resized(window, span, crop_size(request.options.working_size))
     return run.result("crop")
 
 
 def run_resize(
-    inpainter: Inpainter,
+    inpainter: Network,
     request: InpaintRequest,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,

@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from .geometry import Box, bbox, hole_regions
-from .types import CancelFn, Cancelled
+from .types import CancelFn, check_cancel
 
 
 @dataclass(frozen=True)
@@ -175,11 +175,6 @@ def _composite(image: np.ndarray, guide: np.ndarray, hole: np.ndarray) -> np.nda
     return out
 
 
-def _check(cancel: CancelFn | None) -> None:
-    if cancel is not None and cancel():
-        raise Cancelled()
-
-
 def _synthesize_window(
     pm,
     image: np.ndarray,
@@ -215,7 +210,7 @@ def _synthesize_window(
     coarse_index = coarse_nnf = None
     tgt = comp
     for level in range(levels, -1, -1):
-        _check(cancel)
+        check_cancel(cancel)
         k = 2**level
         src, comp_l, hole_l, own_l, inside_l = pyramid[level]
         ys, xs = np.nonzero(own_l)
@@ -254,7 +249,7 @@ def _synthesize_window(
             radius = opts.fine_radius
             rounds = opts.em_fine
         for em in range(rounds):
-            _check(cancel)
+            check_cancel(cancel)
             pm.patchmatch(
                 tgt, src, low, edge, ys, xs, index, label, valid_u8, nnf, cost,
                 r, opts.w_guide, w_edge, opts.pm_iterations, radius,

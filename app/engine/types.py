@@ -27,6 +27,12 @@ class Cancelled(Exception):
     """Raised at a checkpoint when the caller's cancel() returned True."""
 
 
+def check_cancel(cancel: CancelFn | None) -> None:
+    """A checkpoint: raise Cancelled when the caller's cancel() says so."""
+    if cancel is not None and cancel():
+        raise Cancelled()
+
+
 class ModelFileError(EngineError):
     """A model file that is missing, unreadable, of unknown layout, or unsafe."""
 

@@ -7,8 +7,8 @@ loading never executes pickled code:
      "config": GeneratorConfig as a dict, "color_order": "RGB" | "BGR",
      "metadata": {name, license, source, training facts, metrics ...}, "state_dict": {...}}
 
-Foreign layouts are small functions that rename keys onto the one generator definition
-(the way timm keeps one model and a filter function per upstream checkpoint).
+Foreign layouts live in deepfill_checkpoints.py and lama_checkpoints.py; loaders.py lists every
+loader and reads any supported file (`load_model`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import pickle
 import re
 import warnings
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,92 +62,6 @@ class LoadedModel:
         }
 
 
-# ---------------------------------------------------------------- the PyTorch port's layouts
-
-_PORT_NETWORKS_RENAMES = {
-    "stage1.conv1": "conv1",
-    "stage1.down_block1.conv1_downsample": "conv2_downsample",
-    "stage1.down_block1.conv2": "conv3",
-    "stage1.down_block2.conv1_downsample": "conv4_downsample",
-    "stage1.down_block2.conv2": "conv5",
-    "stage1.conv_bn1": "conv6",
-    "stage1.conv_bn2": "conv7_atrous",
-    "stage1.conv_bn3": "conv8_atrous",
-    "stage1.conv_bn4": "conv9_atrous",
-    "stage1.conv_bn5": "conv10_atrous",
-    "stage1.conv_bn6": "conv11",
-    "stage1.conv_bn7": "conv12",
-    "stage1.up_block1.conv1_upsample": "conv13_upsample",
-    "stage1.up_block1.conv2": "conv14",
-    "stage1.up_block2.conv1_upsample": "conv15_upsample",
-    "stage1.up_block2.conv2": "conv16",
-    "stage1.conv_to_rgb": "conv17",
-    "stage2.conv_conv1": "xconv1",
-    "stage2.conv_down_block1.conv1_downsample": "xconv2_downsample",
-    "stage2.conv_down_block1.conv2": "xconv3",
-    "stage2.conv_down_block2.conv1_downsample": "xconv4_downsample",
-    "stage2.conv_down_block2.conv2": "xconv5",
-    "stage2.conv_conv_bn1": "xconv6",
-    "stage2.conv_conv_bn2": "xconv7_atrous",
-    "stage2.conv_conv_bn3": "xconv8_atrous",
-    "stage2.conv_conv_bn4": "xconv9_atrous",
-    "stage2.conv_conv_bn5": "xconv10_atrous",
-    "stage2.ca_conv1": "pmconv1",
-    "stage2.ca_down_block1.conv1_downsample": "pmconv2_downsample",
-    "stage2.ca_down_block1.conv2": "pmconv3",
-    "stage2.ca_down_block2.conv1_downsample": "pmconv4_downsample",
-    "stage2.ca_down_block2.conv2": "pmconv5",
-    "stage2.ca_conv_bn1": "pmconv6",
-    "stage2.ca_conv_bn4": "pmconv9",
-    "stage2.ca_conv_bn5": "pmconv10",
-    "stage2.conv_bn6": "allconv11",
-    "stage2.conv_bn7": "allconv12",
-    "stage2.up_block1.conv1_upsample": "allconv13_upsample",
-    "stage2.up_block1.conv2": "allconv14",
-    "stage2.up_block2.conv1_upsample": "allconv15_upsample",
-    "stage2.up_block2.conv2": "allconv16",
-    "stage2.conv_to_rgb": "allconv17",
-}
-_PORT_MODULES = sorted(_PORT_NETWORKS_RENAMES, key=len, reverse=True)  # longest prefix first
-_PORT_DROPPED = {"stage2.contextual_attention.fuse_weight"}
-
-
-def rename_port_networks(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The port's `networks.py` names (stage1.down_block1...) -> official layer names."""
-    out = {}
-    for key, value in state.items():
-        if key in _PORT_DROPPED:
-            continue
-        module = next((m for m in _PORT_MODULES if key.startswith(m + ".")), None)
-        if module is None:
-            raise ModelFileError(f"unexpected tensor {key!r} for the DeepFill v2 port layout")
-        out[_PORT_NETWORKS_RENAMES[module] + key[len(module):]] = value
-    return out
-
-
-def _port_model(state: dict[str, torch.Tensor], source: Path) -> LoadedModel | None:
-    """Recognise the two state-dict layouts of the widely used PyTorch port from their keys."""
-    if "stage1.conv1.conv.weight" in state:
-        state, padding, layout = rename_port_networks(state), "zero", "port networks.py (fine-tuned)"
-    elif "conv1.conv.weight" in state and "allconv17.conv.weight" in state:
-        padding, layout = "same", "port networks_tf.py (converted official)"
-    else:
-        return None
-    in_channels = state["conv1.conv.weight"].shape[1]
-    cnum = state["conv1.conv.weight"].shape[0]
-    config = GeneratorConfig(cnum=cnum, in_channels=in_channels, padding=padding)
-    generator = build_generator(config, state, source)
-    return LoadedModel(
-        generator=generator,
-        config=config,
-        color_order="BGR",  # trained on cv2-read (BGR) images by the official code
-        metadata={"layout": layout},
-        name=source.stem,
-        license=OFFICIAL_LICENSE,
-        source=str(source),
-    )
-
-
 # ---------------------------------------------------------------- building and checking
 
 def build_generator(
@@ -180,7 +93,7 @@ def build_generator(
     return generator.eval()
 
 
-def _read_torch_file(path: Path) -> object:
+def read_torch_file(path: Path) -> object:
     try:
         with warnings.catch_warnings():  # e.g. "pickle protocol 4": noise for a file we refuse
             warnings.simplefilter("ignore")
@@ -213,7 +126,7 @@ def _read_torch_file(path: Path) -> object:
         raise ModelFileError(f"{path.name} is not a readable model file ({first})") from None
 
 
-def _own_model(data: dict, source: Path) -> LoadedModel:
+def own_model(data: dict, source: Path) -> LoadedModel:
     if data.get("format_version", 0) > FORMAT_VERSION:
         raise ModelFileError(f"{source.name} was written by a newer DeepFill Studio; please update")
     try:
@@ -237,38 +150,6 @@ def _own_model(data: dict, source: Path) -> LoadedModel:
     )
 
 
-# Loaders for other formats (TensorFlow checkpoints, LaMa, ...) register here: each takes the path
-# and returns a LoadedModel, or None when the file is not of its kind.
-FOREIGN_LOADERS: list[Callable[[Path], LoadedModel | None]] = []
-
-
-def load_model(path: str | os.PathLike) -> LoadedModel:
-    """Read any supported model file; ModelFileError with one clear sentence otherwise."""
-    path = Path(path)
-    if not path.exists():
-        raise ModelFileError(f"model file not found: {path}")
-    from . import importers  # noqa: F401 - registers the TensorFlow and LaMa loaders
-    for loader in FOREIGN_LOADERS:
-        model = loader(path)
-        if model is not None:
-            return model
-    if path.is_dir():
-        raise ModelFileError(f"{path} is a folder without a model DeepFill Studio can read")
-    if path.stat().st_size == 0:
-        raise ModelFileError(f"{path.name} is empty")
-    data = _read_torch_file(path)
-    if not isinstance(data, dict):
-        raise ModelFileError(f"{path.name} does not hold a model (found {type(data).__name__})")
-    if data.get("format") == FORMAT:
-        return _own_model(data, path)
-    state = data.get("G", data.get("state_dict", data))
-    if isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values()):
-        model = _port_model(state, path)
-        if model is not None:
-            return model
-    raise ModelFileError(f"{path.name} is not a DeepFill model layout DeepFill Studio knows")
-
-
 def save_model(
     path: str | os.PathLike,
     generator: Generator,
@@ -285,18 +166,18 @@ def save_model(
         "architecture": "deepfill",
         "config": generator.config.to_dict(),
         "color_order": color_order,
-        "metadata": _plain(metadata or {}),
+        "metadata": plain_data(metadata or {}),
         "state_dict": {k: v.detach().cpu().clone() for k, v in generator.state_dict().items()},
     }
     atomic_write(path, lambda fh: torch.save(payload, fh))
 
 
-def _plain(value: object) -> object:
+def plain_data(value: object) -> object:
     """Metadata restricted to what weights_only loading accepts (and NaN-free numbers)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_data(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if value is None or isinstance(value, (bool, int, float, str)):

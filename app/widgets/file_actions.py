@@ -3,6 +3,7 @@ drop, save / save as with metadata, mask import and export. Mixed into MainWindo
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication, QFileDialog
 
+from app.autosave_files import Recovered, recovered_edits
 from app.commands import layer_change_command
 from app.document import ImageMeta
 from app.signal_emit import emit
@@ -89,7 +91,7 @@ class FileActionsMixin:
             iptc=loaded.iptc,
             text=dict(loaded.text),
         )
-        self._set_photo(loaded.rgb, meta)
+        self.set_photo(loaded.rgb, meta)
         self.file_guard.remember(meta.path, (loaded.mtime, loaded.size_on_disk))
         self.settings.add_recent_file(meta.path)
         self.settings.set("files/last_dir", str(meta.path.parent))
@@ -98,9 +100,10 @@ class FileActionsMixin:
         self.status.showMessage(f"Opened {meta.display_name} ({w} × {h}). {note}".strip(), 8000)
         emit(self.photo_loaded, str(meta.path))
 
-    def _set_photo(self, rgb: np.ndarray, meta: ImageMeta) -> None:
+    def set_photo(self, rgb: np.ndarray, meta: ImageMeta) -> None:
+        """Show a new photo: empty mask and sketch, fresh history, nothing to save."""
         self.cancel_fill()
-        self._pending.clear()
+        self.fills.forget_pending()
         self.doc.load(rgb, meta)
         self.history.reset()
         self.history.setClean()
@@ -113,6 +116,20 @@ class FileActionsMixin:
             self.canvas.set_view_mode(ViewMode.SPLIT)
         self._update_title()
         self._update_actions()
+
+    def load_recovered(self, rec: Recovered) -> None:
+        """Show a recovered document: the photo as opened plus one undo step with the edits."""
+        self.set_photo(rec.original, rec.meta)
+        cmd = recovered_edits(self.doc, rec)
+        if cmd is not None:
+            self.history.push(cmd)
+        stamp = rec.manifest.get("source_stamp")
+        if rec.meta.path is not None and stamp:
+            self.file_guard.remember(rec.meta.path, (float(stamp[0]), int(stamp[1])))
+        when = time.strftime("%H:%M", time.localtime(float(rec.manifest.get("saved_at", 0))))
+        self.status.showMessage(
+            f"Recovered your unsaved work on {rec.meta.display_name} (autosaved at {when}).", 10000
+        )
 
     def _load_failed(self, token: int, path: Path, error: BaseException) -> None:
         QApplication.restoreOverrideCursor()
@@ -156,7 +173,7 @@ class FileActionsMixin:
             if not img.isNull():
                 rgb, alpha = qimage_to_rgb(img)
                 meta = ImageMeta(path=None, format="PNG", alpha=alpha, display_name="Pasted image")
-                self.maybe_save(lambda: self._set_photo(rgb, meta))
+                self.maybe_save(lambda: self.set_photo(rgb, meta))
                 return
         self.status.showMessage("The clipboard holds no image.", 4000)
 

@@ -1,7 +1,7 @@
 """The Models dialog: installed models (bundled + imported), import by file dialog or drag and
 drop, the default model, removal, and switching the running editor's model.
 
-The engine side lives in app/engine/importers.py; it imports torch, so this module imports it
+The engine side lives in app/engine/library.py; it imports torch, so this module imports it
 lazily and calls it on a pool thread (listing, importing), never on the GUI thread. Switching
 goes through the EngineWorker like a device change: the document and history are untouched.
 
@@ -38,13 +38,22 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from app.engine.tf_bundle import is_tf_checkpoint
 from app.signal_emit import emit
 from app.widgets.background import run_in_background
 from app.widgets.dialogs import confirm
+from app.widgets.model_files import (  # noqa: F401 - is_model_path and model_source: the API
+    MODEL_FILE_SUFFIXES,
+    MODEL_FILTER,
+    is_model_path,
+    megabytes,
+    model_source,
+    parameters_text,
+    short_license,
+    unique_name,
+)
 
 if TYPE_CHECKING:
-    from app.engine.importers import ModelInfo
+    from app.engine.library import ModelInfo
     from app.engine.worker import EngineWorker
     from app.settings import Settings
 
@@ -61,64 +70,7 @@ COLUMNS = (
     "Default",
     "Kind",
 )
-MODEL_FILE_SUFFIXES = (".pt", ".pth", ".ckpt", ".index")
-MODEL_FILTER = (
-    "Model files (*.pt *.pth *.ckpt *.index checkpoint);;"
-    "TensorFlow checkpoint (*.index checkpoint);;All files (*)"
-)
 NAME_ROLE = Qt.ItemDataRole.UserRole
-
-
-def model_source(path: str | Path) -> Path | None:
-    """What to import when `path` is dropped or chosen, or None if it is not a model.
-
-    Model files by suffix, TensorFlow checkpoints (folder, `checkpoint` file, `.index`, data
-    shard) and a LaMa release folder (`models/best.ckpt` inside). Cheap: no file is read.
-    """
-    p = Path(path)
-    try:
-        if p.is_dir():
-            if is_tf_checkpoint(p):
-                return p
-            best = p / "models" / "best.ckpt"
-            return best if best.is_file() else None
-        if not p.is_file():
-            return None
-    except OSError:
-        return None
-    if p.suffix.lower() in MODEL_FILE_SUFFIXES or is_tf_checkpoint(p):
-        return p
-    return None
-
-
-def is_model_path(path: str | Path) -> bool:
-    """True for files/folders the editor imports as models instead of opening as photos."""
-    return model_source(path) is not None
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB" if n else "–"
-
-
-def _params(n: int) -> str:
-    return f"{n / 1e6:.2f} M" if n else "–"
-
-
-def _short_license(text: str) -> str:
-    """First clause of a licence note ('DeepFill v2 official weights: CC BY-NC 4.0 (...)')."""
-    if not text:
-        return ""
-    head = text.split(" (")[0]
-    return head if len(head) <= 60 else head[:57] + "…"
-
-
-def _unique_name(name: str, taken: set[str]) -> str:
-    n = 2
-    while True:
-        candidate = f"{name[:74]}-{n}"
-        if candidate not in taken:
-            return candidate
-        n += 1
 
 
 class ModelManager(QDialog):
@@ -241,9 +193,9 @@ class ModelManager(QDialog):
         self.busy_bar.setVisible(True)
 
         def work() -> list[ModelInfo]:
-            from app.engine import importers
+            from app.engine import library
 
-            return importers.list_installed()
+            return library.list_installed()
 
         run_in_background(
             work,
@@ -296,10 +248,10 @@ class ModelManager(QDialog):
                 info.name,
                 arch,
                 info.color_order or "?",
-                _mb(info.size_bytes),
-                _params(info.parameters),
+                megabytes(info.size_bytes),
+                parameters_text(info.parameters),
                 source,
-                _short_license(info.license),
+                short_license(info.license),
                 "★" if info.is_default else "",
                 "bundled" if info.location == "bundled" else "imported",
             )
@@ -431,7 +383,7 @@ class ModelManager(QDialog):
 
     def _plan_import(self, path: Path, name: str | None) -> tuple[str, bool] | None:
         """(name, overwrite) to install `path` under, asking about a name already taken."""
-        from app.engine.importers import suggested_name, valid_model_name
+        from app.engine.library import suggested_name, valid_model_name
 
         name = name or suggested_name(path)
         if not valid_model_name(name):
@@ -444,7 +396,7 @@ class ModelManager(QDialog):
         if answer == "replace" and info.location != "bundled":
             return name, True
         if answer == "rename":
-            return _unique_name(name, taken), False
+            return unique_name(name, taken), False
         return None
 
     def ask_name_taken(self, name: str, can_replace: bool) -> str:
@@ -479,10 +431,10 @@ class ModelManager(QDialog):
         emit(self.busy_changed, True)
 
         def work() -> tuple[Path, Any, bool]:
-            from app.engine import importers
+            from app.engine import library
 
-            dest, model = importers.import_model(path, name, overwrite=overwrite)
-            return dest, model.describe(), importers.is_official_deepfill(model)
+            dest, model = library.import_model(path, name, overwrite=overwrite)
+            return dest, model.describe(), library.is_official_deepfill(model)
 
         run_in_background(
             work,
@@ -500,14 +452,14 @@ class ModelManager(QDialog):
     def _import_done(self, path: Path, dest: Path, info: dict, official: bool) -> None:
         if not isValid(self):
             return
-        from app.engine.importers import NON_COMMERCIAL_NOTE
+        from app.engine.library import NON_COMMERCIAL_NOTE
 
         self._end_import()
         name = Path(dest).stem
         params = int(info.get("parameters") or 0)
         self.status.setText(
             f"Imported {name}: {info.get('architecture') or 'model'}, "
-            f"{info.get('color_order', 'RGB')} input, {_params(params)} parameters."
+            f"{info.get('color_order', 'RGB')} input, {parameters_text(params)} parameters."
         )
         self._after_change(select=name)
         emit(self.imported, name, str(dest))
@@ -553,11 +505,11 @@ class ModelManager(QDialog):
             self.set_default(name)
 
     def set_default(self, name: str) -> bool:
-        from app.engine import importers
+        from app.engine import library
         from app.engine.types import EngineError
 
         try:
-            importers.set_default(name)
+            library.set_default(name)
         except (EngineError, OSError) as error:
             QMessageBox.warning(self, "Could not set the default", str(error))
             return False
@@ -588,7 +540,7 @@ class ModelManager(QDialog):
         )
 
     def remove(self, name: str) -> bool:
-        from app.engine import importers
+        from app.engine import library
         from app.engine.types import EngineError
 
         info = self._info(name)
@@ -603,7 +555,7 @@ class ModelManager(QDialog):
             return False
         in_use = info is not None and self._in_use_path() == info.path.resolve()
         try:
-            importers.remove_model(name)
+            library.remove_model(name)
         except (EngineError, OSError) as error:
             QMessageBox.warning(self, "Could not remove the model", str(error))
             return False

@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QImage, QPainter
 
-from app.document import Rect
+from app.engine.geometry import Rect
 
 _MIN_LEVEL_SIDE = 256
 _MAX_LEVELS = 8

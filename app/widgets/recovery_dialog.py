@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:
-    from app.autosave import Orphan
+    from app.autosave_store import Orphan
 
 ROLE = Qt.ItemDataRole.UserRole
 

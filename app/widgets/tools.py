@@ -12,7 +12,7 @@ from enum import Enum
 import cv2
 import numpy as np
 
-from app.document import Rect, bbox_of
+from app.engine.geometry import Rect
 
 _SHIFT = 4  # OpenCV fixed-point bits: strokes keep sub-pixel precision at high zoom
 _ONE = 1 << _SHIFT
@@ -114,36 +114,6 @@ def fill_polygon(arr: np.ndarray, points: list[tuple[float, float]], value: int)
     ys = [p[1] for p in points]
     x0, y0 = int(np.floor(min(xs))) - 1, int(np.floor(min(ys))) - 1
     return (x0, y0, int(np.ceil(max(xs))) - x0 + 2, int(np.ceil(max(ys))) - y0 + 2)
-
-
-def grow_mask(mask: np.ndarray, px: int) -> np.ndarray:
-    """Dilate (px > 0) or erode (px < 0) a 0/255 mask by a Euclidean distance of |px| pixels.
-
-    Works on the mask's bounding box only and uses a distance transform, so the cost does
-    not grow with px (a 101 x 101 kernel on a 50 MP photo would take seconds).
-    """
-    out = mask.copy()
-    if px == 0:
-        return out
-    box = bbox_of(mask)
-    if box is None:
-        return out
-    h, w = mask.shape
-    pad = abs(px) + 2
-    x0, y0 = max(0, box[0] - pad), max(0, box[1] - pad)
-    x1, y1 = min(w, box[0] + box[2] + pad), min(h, box[1] + box[3] + pad)
-    sub = mask[y0:y1, x0:x1] > 0
-    if px > 0:
-        # distance of every non-hole pixel to the nearest hole pixel
-        dist = cv2.distanceTransform((~sub).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        new = dist <= px
-    else:
-        # distance of every hole pixel to the nearest non-hole pixel (image border counts)
-        padded = np.pad(sub, 1, constant_values=False)
-        dist = cv2.distanceTransform(padded.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        new = dist[1:-1, 1:-1] > -px
-    out[y0:y1, x0:x1] = new.view(np.uint8) * np.uint8(255)
-    return out
 
 
 def invert_mask(mask: np.ndarray) -> np.ndarray:

@@ -59,7 +59,7 @@ def paint_mask(win, rect=(20, 30, 40, 25)) -> None:
 def _cmd(win, layer):
     """An undo step for an edit already drawn into the layer (like a finished stroke)."""
     from app.commands import Patch, PatchCommand
-    from app.document import bbox_of
+    from app.engine.geometry import bounding_rect as bbox_of
 
     arr = win.doc.layer(layer)
     x, y, w, h = bbox_of(arr)
@@ -233,7 +233,7 @@ def test_autosave_of_a_24_mp_photo_does_not_freeze_the_gui(qtbot, editor, report
     photo = np.empty((h, w, 3), np.uint8)
     photo[:] = rng.integers(0, 256, (h, 1, 3), dtype=np.uint8)  # cheap to make, not trivial
     photo[::7] = rng.integers(0, 256, (1, w, 3), dtype=np.uint8)
-    win._set_photo(photo, ImageMeta(display_name="big.tif"))
+    win.set_photo(photo, ImageMeta(display_name="big.tif"))
     del photo
     # as after a real open: the copy buffers are faulted in on a pool thread meanwhile
     qtbot.waitUntil(lambda: "original" in win.autosaver._buffers, timeout=10000)
@@ -343,7 +343,7 @@ def test_autosave_failure_is_shown_and_retried_after_the_next_change(
 def crashed_editor(qtbot, editor, name: str, seed: int, rect=(4, 6, 20, 10)):
     """An editor with its own photo and mask, autosaved, then 'crashed' (files left, lock free)."""
     win = editor()
-    win._set_photo(make_photo(48, 64, seed), ImageMeta(display_name=name))
+    win.set_photo(make_photo(48, 64, seed), ImageMeta(display_name=name))
     paint_mask(win, rect)
     wait_saved(qtbot, win)
     win.autosaver.abandon()
@@ -502,10 +502,10 @@ def test_a_window_opened_for_recovered_work_is_a_full_editor_freed_on_close(
     fake_orphan(store, "a.png", time.time() - 60, seed=1)
     fake_orphan(store, "b.png", time.time() - 30, seed=2)
     main = editor()
-    main._set_photo(make_photo(), ImageMeta(display_name="busy.png"))  # the window is taken
+    main.set_photo(make_photo(), ImageMeta(display_name="busy.png"))  # the window is taken
     monkeypatch.setenv(ENV_ANSWER, "restore")
     assert offer(qtbot, main) == 2
-    extra = list(main.autosaver.extra_windows)
+    extra = list(main.application.extra_windows)
     assert len(extra) == 2
     for win in extra:
         qtbot.waitUntil(lambda w=win: not w.doc.is_empty, timeout=10000)
@@ -521,8 +521,8 @@ def test_a_window_opened_for_recovered_work_is_a_full_editor_freed_on_close(
     extra[0]._close_approved = True  # (skips the unsaved-changes question)
     extra[0].close()
     qtbot.waitUntil(lambda: bool(destroyed), timeout=10000)  # freed, photo and all
-    assert main.autosaver.extra_windows == [extra[1]]
+    assert main.application.extra_windows == [extra[1]]
     assert not session.exists()  # a clean close removes its autosave
     extra[1]._close_approved = True
     extra[1].close()
-    qtbot.waitUntil(lambda: main.autosaver.extra_windows == [], timeout=10000)
+    qtbot.waitUntil(lambda: main.application.extra_windows == [], timeout=10000)

@@ -98,7 +98,7 @@ def test_a_hundred_rapid_strokes_run_only_the_newest_and_memory_stays_flat(
         x = 150 + (i % 30) * 30
         y = 150 + (i // 30) * 150
         stroke(qtbot, win, (x, y), (x + 10, y + 10))
-        ids.append(win._latest_request)
+        ids.append(win.fills.latest_request)
     during = rss_mb()
     runner.release.set()
     qtbot.waitUntil(lambda: not win.worker.busy, timeout=30000)

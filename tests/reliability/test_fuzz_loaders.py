@@ -53,7 +53,7 @@ def _kind(outcome: str) -> str:
 @pytest.mark.parametrize("loader", sorted(LOADERS))
 def test_fuzzed_files_only_ever_raise_image_load_error(loader, tmp_path, monkeypatch, request,
                                                        report):
-    monkeypatch.setattr(imageio, "max_pixels", FUZZ_MAX_PIXELS)
+    monkeypatch.setattr(imageio.formats, "max_pixels", FUZZ_MAX_PIXELS)
     load = LOADERS[loader]
     counts: Counter[str] = Counter()
     finds = Path(request.config.cache.mkdir("reliability")) / "fuzz-finds"
@@ -85,7 +85,7 @@ CORPUS_FILES = sorted(expected())
 
 @pytest.mark.parametrize("name", CORPUS_FILES)
 def test_corpus_replays_with_the_recorded_outcome(name, monkeypatch, report):
-    monkeypatch.setattr(imageio, "max_pixels", FUZZ_MAX_PIXELS)
+    monkeypatch.setattr(imageio.formats, "max_pixels", FUZZ_MAX_PIXELS)
     path = CORPUS / name
     recorded = expected()[name]
     got = {loader: outcome_of(load, path) for loader, load in LOADERS.items()}
@@ -100,6 +100,7 @@ def test_corpus_is_small():
     assert total < 200_000, f"the corpus grew to {total} bytes"
 
 
+@pytest.mark.slow
 def test_refused_corpus_files_through_the_real_cli_give_one_line(tmp_path, report):
     """Damaged TIFFs make libtiff print its own warnings to stderr: they must not get out."""
     Image.new("L", SIZE, 255).save(tmp_path / "mask.png")

@@ -154,7 +154,7 @@ def test_failing_mid_write_keeps_the_old_file(tmp_path, monkeypatch, report):
     def full_disk(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(imageio.os, "fsync", full_disk)
+    monkeypatch.setattr(imageio.save.os, "fsync", full_disk)
     with pytest.raises(ImageSaveError) as info:
         save_image(target, make_photo(60, 80, seed=2))
     assert "disk is full" in str(info.value)
@@ -177,7 +177,7 @@ def test_failed_save_in_the_editor_keeps_file_and_edits(
     def refuse(src, dst):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(imageio.os, "replace", refuse)
+    monkeypatch.setattr(imageio.save.os, "replace", refuse)
     with qtbot.waitSignal(win.message_shown, timeout=15000) as msg:
         win.save_to(target)
     assert msg.args[0] == "Could not save" and "not writable" in msg.args[1]
