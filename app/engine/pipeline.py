@@ -159,7 +159,8 @@ class Inpainter:
         report(0.02, "starting")
         if request.guide is not None:  # another variant: the network's fill is known
             result = InpaintResult(image=paste_guide(image, mask, request.guide), rect=bounding_rect(mask) or (0, 0, 0, 0))
-            result.strategy, network_share, notes = "variant", 0.0, []
+            result.strategy, network_share = "variant", 0.0
+            notes: list[str] = []
         else:
             if options.texture:
                 # The texture stage brings the detail: the network's fill is upscaled plainly.
