@@ -96,13 +96,14 @@ def _rand_int(state, lo, hi):
 
 @njit(cache=True, nogil=True)
 def patchmatch(
-    tgt, src, low, edge, ys, xs, index, label, valid, nnf, cost,
+    tgt, src, low, edge, ys, xs, index, oy, ox, label, valid, nnf, cost,
     r, w_guide, w_edge, iterations, radius, seed,
 ):  # fmt: skip
     """Improve `nnf`/`cost` in place: alternating scan-line propagation and random search.
     Each pixel's cost for its current source is recomputed on the first sweep (the target
     changed since the last call), where the patch is in cache anyway."""
     h, w = valid.shape[0], valid.shape[1]
+    ih, iw = index.shape[0], index.shape[1]
     n = ys.shape[0]
     state = np.empty(1, np.uint64)
     state[0] = np.uint64(seed) * np.uint64(2654435761) + np.uint64(88172645463325252)
@@ -125,9 +126,9 @@ def patchmatch(
             for nb in range(2):
                 ny = y - step if nb == 0 else y
                 nx = x if nb == 0 else x - step
-                if ny < 0 or ny >= h or nx < 0 or nx >= w:
+                if ny - oy < 0 or ny - oy >= ih or nx - ox < 0 or nx - ox >= iw:
                     continue
-                j = index[ny, nx]
+                j = index[ny - oy, nx - ox]
                 if j < 0 or label[ny, nx] != lab:
                     continue
                 cy, cx = nnf[j, 0] + (y - ny), nnf[j, 1] + (x - nx)
@@ -152,11 +153,13 @@ def patchmatch(
 
 
 @njit(cache=True, nogil=True)
-def vote(tgt, src, ys, xs, index, label, nnf, cost, vrad, sigma2):
+def vote(tgt, src, ys, xs, index, oy, ox, label, nnf, cost, vrad, sigma2):
     """New hole estimate: each pixel averages what the matched patches of its neighbours within
     its own radius `vrad[i]` (same sketch side) put on it, weighted by exp(-cost / sigma2);
-    radius 0 copies the pixel's own source (sharpest), larger radii blend (seamless edges)."""
+    radius 0 copies the pixel's own source (sharpest), larger radii blend (seamless edges);
+    sigma2 <= 0 weighs every patch alike. `index` covers the hole's box from (oy, ox)."""
     h, w = tgt.shape[0], tgt.shape[1]
+    ih, iw = index.shape[0], index.shape[1]
     n = ys.shape[0]
     out = np.empty((n, 3), np.float32)
     for i in range(n):
@@ -171,19 +174,19 @@ def vote(tgt, src, ys, xs, index, label, nnf, cost, vrad, sigma2):
         wsum = 0.0
         for dy in range(-vr, vr + 1):
             py = y + dy
-            if py < 0 or py >= h:
+            if py - oy < 0 or py - oy >= ih:
                 continue
             for dx in range(-vr, vr + 1):
                 px = x + dx
-                if px < 0 or px >= w:
+                if px - ox < 0 or px - ox >= iw:
                     continue
-                j = index[py, px]
+                j = index[py - oy, px - ox]
                 if j < 0 or label[py, px] != lab:
                     continue
                 qy, qx = nnf[j, 0] - dy, nnf[j, 1] - dx
                 if qy < 0 or qy >= h or qx < 0 or qx >= w:
                     continue
-                wt = np.exp(-cost[j] / sigma2) + 1e-12
+                wt = (np.exp(-cost[j] / sigma2) if sigma2 > 0 else 1.0) + 1e-12
                 acc0 += wt * src[qy, qx, 0]
                 acc1 += wt * src[qy, qx, 1]
                 acc2 += wt * src[qy, qx, 2]
@@ -200,7 +203,7 @@ def vote(tgt, src, ys, xs, index, label, nnf, cost, vrad, sigma2):
 
 
 @njit(cache=True, nogil=True)
-def upsample_nnf(ys, xs, coarse_index, coarse_nnf, valid, nnf, fallback_y, fallback_x):
+def upsample_nnf(ys, xs, coarse_index, coy, cox, coarse_nnf, valid, nnf, fallback_y, fallback_x):
     """Offsets of the level below (half size) -> this level: each pixel takes its parent's source,
     doubled, plus its own position within the parent. Where that is no valid source the nearest
     valid pixel within 8 px is taken, else (fallback_y, fallback_x); random search improves it."""
@@ -208,8 +211,10 @@ def upsample_nnf(ys, xs, coarse_index, coarse_nnf, valid, nnf, fallback_y, fallb
     ch, cw = coarse_index.shape[0], coarse_index.shape[1]
     for i in range(ys.shape[0]):
         y, x = ys[i], xs[i]
-        py, px = min(y // 2, ch - 1), min(x // 2, cw - 1)
-        j = coarse_index[py, px]
+        py, px = y // 2, x // 2
+        j = -1
+        if 0 <= py - coy < ch and 0 <= px - cox < cw:
+            j = coarse_index[py - coy, px - cox]
         cy, cx = fallback_y, fallback_x
         if j >= 0:
             cy = 2 * coarse_nnf[j, 0] + (y - 2 * py)

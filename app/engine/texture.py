@@ -56,6 +56,7 @@ class TextureOptions:
     min_margin: int = 48  # ... at least this many px
     lowfix_sigma: float = 0.0  # correct the fill's low frequencies to the network's (0 = off)
     fine_radius: int = 8  # random-search radius at the finer levels (px of that level)
+    copy_only_pixels: int = 1_000_000  # above this many hole pixels the finest level only copies
     textured_start: bool = True  # coarsest estimate = the mirrored sources, not the smooth guide
 
 
@@ -194,9 +195,12 @@ def _synthesize_window(
     ph, pw = -(-h // f) * f, -(-w // f) * f
     pad = ((0, ph - h), (0, pw - w))
     # Padding (reflected photo, outside the window) is never a source nor a target.
+    padded = ph != h or pw != w
     inside = np.pad(np.ones((h, w), bool), pad)
-    comp = np.pad(_composite(image, guide, hole), pad + ((0, 0),), mode="reflect")
-    photo = np.pad(image, pad + ((0, 0),), mode="reflect")
+    comp = _composite(image, guide, hole)
+    if padded:  # (a copy of a whole 8K photo costs 0.1 s: only when the sides need it)
+        comp = np.pad(comp, pad + ((0, 0),), mode="reflect")
+    photo = np.pad(image, pad + ((0, 0),), mode="reflect") if padded else image
     hole_p = np.pad(hole, pad)
     own_p = np.pad(own, pad)
     sketch_p = None if sketch is None else np.pad(sketch & hole, pad)
@@ -207,56 +211,65 @@ def _synthesize_window(
         pyramid.append((_downscale(p), _downscale(c), _pool2(hl), _pool2(ow), _pool2(ins)))
     rng = np.random.default_rng(seed)
 
-    coarse_index = coarse_nnf = None
+    coarse: tuple[np.ndarray, int, int, np.ndarray] | None = None  # index, oy, ox, nnf
     tgt = comp
     for level in range(levels, -1, -1):
         check_cancel(cancel)
         k = 2**level
         src, comp_l, hole_l, own_l, inside_l = pyramid[level]
-        ys, xs = np.nonzero(own_l)
-        ys, xs = ys.astype(np.int32), xs.astype(np.int32)
-        patch = opts.patch if ys.size <= opts.fine_pixels else opts.fine_patch
-        r = patch // 2
+        # The hole's box (plus one pixel): the pixel index and distances are kept only there.
+        ob = bbox(own_l)
+        if ob is None:
+            continue
+        ox, oy = max(ob[0] - 1, 0), max(ob[1] - 1, 0)
+        own_box = own_l[oy : ob[3] + 1, ox : ob[2] + 1]
+        ys, xs = np.nonzero(own_box)
+        index = np.full(own_box.shape, -1, np.int32)
+        index[ys, xs] = np.arange(ys.size, dtype=np.int32)
+        vrad = _vote_radii(own_box, ys, xs, opts)
+        ys, xs = (ys + oy).astype(np.int32), (xs + ox).astype(np.int32)
+        r = (opts.patch if ys.size <= opts.fine_pixels else opts.fine_patch) // 2
         valid = _valid_sources(hole_l, inside_l, r)
         valid_u8 = valid.view(np.uint8)
-        index = np.full(own_l.shape, -1, np.int32)
-        index[ys, xs] = np.arange(ys.size, dtype=np.int32)
-        low = cv2.GaussianBlur(comp_l, (0, 0), opts.guide_sigma)
         edge, w_edge, label = _sketch_planes(src, hole_l, own_l, sketch_p, k, opts)
         tgt = comp_l.copy()  # the network's fill is the first estimate at the coarsest level
         nnf = np.empty((ys.size, 2), np.int32)
-        cost = np.empty(ys.size, np.float32)
-        vrad = _vote_radii(own_l, ys, xs, opts)
-        if coarse_index is None:
+        cost = np.zeros(ys.size, np.float32)
+        copy_only = coarse is not None and level == 0 and ys.size > opts.copy_only_pixels
+        # Huge holes: the field solved at half size, upsampled, already places coherent
+        # full-resolution patches; searching here would cost seconds for little change.
+        low = comp_l if copy_only else cv2.GaussianBlur(comp_l, (0, 0), opts.guide_sigma)
+        args = (r, opts.w_guide, w_edge)
+        if coarse is None:
             if not valid.any():
                 return _composite(image, guide, own)  # nowhere to copy from: keep the network's
             nnf[:] = _nearest_sources(valid, ys, xs, rng, jitter=2)
-            radius = max(h, w) // k
-            rounds = opts.em_coarse
+            radius, rounds = max(h, w) // k, opts.em_coarse
             if opts.textured_start:
                 # Start from the mirrored texture, not the network's smooth fill: matching a
                 # smooth estimate would favour the smoothest sources.
-                pm.refresh_costs(tgt, src, low, edge, ys, xs, nnf, cost, r, opts.w_guide, w_edge)
-                pm.vote(tgt, src, ys, xs, index, label, nnf, cost, vrad, _sigma2(cost))
+                pm.refresh_costs(tgt, src, low, edge, ys, xs, nnf, cost, *args)
+                pm.vote(tgt, src, ys, xs, index, oy, ox, label, nnf, cost, vrad, _sigma2(cost))
         else:
             if not valid.any():
                 break  # the finer levels have no room for patches: keep what the coarser gave
             vy, vx = _any_valid(valid)
-            pm.upsample_nnf(ys, xs, coarse_index, coarse_nnf, valid_u8, nnf, vy, vx)
+            c_index, c_oy, c_ox, c_nnf = coarse
+            pm.upsample_nnf(ys, xs, c_index, c_oy, c_ox, c_nnf, valid_u8, nnf, vy, vx)
             # The upsampled field defines the first estimate at this resolution.
-            pm.refresh_costs(tgt, src, low, edge, ys, xs, nnf, cost, r, opts.w_guide, w_edge)
-            pm.vote(tgt, src, ys, xs, index, label, nnf, cost, vrad, _sigma2(cost))
-            radius = opts.fine_radius
-            rounds = opts.em_fine
+            if not copy_only:
+                pm.refresh_costs(tgt, src, low, edge, ys, xs, nnf, cost, *args)
+            sigma2 = 0.0 if copy_only else _sigma2(cost)
+            pm.vote(tgt, src, ys, xs, index, oy, ox, label, nnf, cost, vrad, sigma2)
+            radius, rounds = opts.fine_radius, 0 if copy_only else opts.em_fine
         for em in range(rounds):
             check_cancel(cancel)
             pm.patchmatch(
-                tgt, src, low, edge, ys, xs, index, label, valid_u8, nnf, cost,
-                r, opts.w_guide, w_edge, opts.pm_iterations, radius,
-                int(rng.integers(1 << 31)) + em,
+                tgt, src, low, edge, ys, xs, index, oy, ox, label, valid_u8, nnf, cost,
+                *args, opts.pm_iterations, radius, int(rng.integers(1 << 31)) + em,
             )  # fmt: skip
-            pm.vote(tgt, src, ys, xs, index, label, nnf, cost, vrad, _sigma2(cost))
-        coarse_index, coarse_nnf = index, nnf
+            pm.vote(tgt, src, ys, xs, index, oy, ox, label, nnf, cost, vrad, _sigma2(cost))
+        coarse = (index, oy, ox, nnf)
     if tgt.shape[:2] != (ph, pw):  # stopped early: bring the estimate up to full size
         tgt = _composite(comp, cv2.resize(tgt, (pw, ph), interpolation=cv2.INTER_LINEAR), own_p)
     filled = tgt[:h, :w]
