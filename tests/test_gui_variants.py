@@ -104,6 +104,8 @@ def test_another_variant_reruns_only_the_texture_stage_one_undo_step_each(
     assert not win.act_variant.isEnabled()  # nothing filled yet
     assert win.act_variant.shortcut().toString() == "Ctrl+Shift+Return"
     assert win.panel.variant_button.defaultAction() is win.act_variant
+    run_menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&Run")
+    assert win.act_variant in run_menu.actions()
     original = win.doc.image.copy()
     mask = hole_mask(win)
     hole = mask > 0
