@@ -87,6 +87,9 @@ class PatchCommand(QUndoCommand):
         self.patches = patches
         self.kind = kind
         self._flow = flow
+        # what the step was made from, for whoever made it (a fill's variant source); kept by
+        # clone(), so trimming the history keeps it
+        self.source: object | None = None
         # strokes are drawn live, so the first redo() (called by QUndoStack.push) is a no-op
         self._skip_redo = applied
 
@@ -129,9 +132,11 @@ class PatchCommand(QUndoCommand):
 
     def clone(self) -> PatchCommand:
         """A copy already applied to the document (used when the history is trimmed)."""
-        return PatchCommand(
+        copy = PatchCommand(
             self.doc, self.text(), self.patches, applied=True, flow=self._flow, kind=self.kind
         )
+        copy.source = self.source
+        return copy
 
 
 # --- builders ------------------------------------------------------------------------------

@@ -159,7 +159,7 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
         self.setStatusBar(self.status)
         self.fills = FillController(
             self.doc, self.history, self.worker, self.panel, self.status, self.settings,
-            self.act_auto, self.act_cancel, self.strategy, self.show_message,
+            self.act_auto, self.act_cancel, self.act_variant, self.strategy, self.show_message,
             self._update_actions, self,
         )
         self.fills.applied.connect(self.fill_applied)
@@ -229,6 +229,7 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
                 "export": self.act_export_mask,
             },
             self.act_fill,
+            self.act_variant,
             self.act_auto,
             self.act_flow,
         )
@@ -338,6 +339,10 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
     def fill(self) -> int | None:
         """Send the current image, mask and sketch to the engine; returns the request id."""
         return self.fills.fill()
+
+    def another_variant(self) -> int | None:
+        """Re-run only the texture stage of the last fill with a new seed (one undo step)."""
+        return self.fills.another_variant()
 
     def cancel_fill(self) -> None:
         self.fills.cancel_fill()

@@ -28,6 +28,7 @@ _DEFAULTS: dict[str, tuple[object, type]] = {
     "wand/contiguous": (True, bool),
     "run/auto_run": (False, bool),
     "run/strategy": ("auto", str),
+    "run/texture": (True, bool),
     "run/device": ("auto", str),
     "run/model": ("", str),
     "view/show_flow": (False, bool),

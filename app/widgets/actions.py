@@ -87,6 +87,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "Remove the masked area", "Run",
     ),
     ActionSpec(
+        "variant", "Another &Variant", "another_variant", ["Ctrl+Shift+Return", "Ctrl+Shift+Enter"],
+        "variant", "Fill the last hole again with other texture from the photo (new seed)", "Run",
+    ),
+    ActionSpec(
         "cancel", "&Cancel Fill", "cancel_fill", "Esc", "cancel", "Stop the fill in progress",
         "Run",
     ),

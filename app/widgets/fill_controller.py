@@ -1,8 +1,9 @@
 """The fill side of the editor window: requests to the engine thread, results onto the undo
-stack, progress / cancel / errors, model status."""
+stack, progress / cancel / errors, model status, and "Another variant" of a textured fill."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -12,12 +13,27 @@ from PySide6.QtGui import QAction
 
 from app.commands import HistoryStack, fill_command
 from app.document import Document, FlowPatch
-from app.engine.types import InpaintOptions, InpaintRequest, InpaintResult
+from app.engine.types import Guide, InpaintOptions, InpaintRequest, InpaintResult
 from app.engine.worker import EngineWorker
 from app.settings import Settings
 from app.signal_emit import emit
 from app.widgets.status import StatusBar
 from app.widgets.tool_panel import ToolPanel
+
+
+@dataclass(eq=False)
+class VariantSource:
+    """What a textured fill leaves for "Another variant": its request and the network's fill.
+
+    Every variant of one fill shares this object (kept on each of their undo steps as
+    `PatchCommand.source`); `last_seed` only grows, so a variant never repeats one undone."""
+
+    mask: np.ndarray  # bool, the mask the fill used
+    sketch: np.ndarray | None
+    options: InpaintOptions  # the fill's options (its seed is the first variant's)
+    guide: Guide  # the network's fill before the texture stage (InpaintResult.guide)
+    flow: FlowPatch | None  # the fill's attention flow (a variant runs no network)
+    last_seed: int
 
 
 @dataclass
@@ -27,6 +43,8 @@ class Pending:
     image_revision: int
     mask: np.ndarray  # bool, the mask the request used
     sketch: np.ndarray | None
+    options: InpaintOptions
+    variant_of: VariantSource | None = None  # set for "Another variant" requests
 
 
 class FillController(QObject):
@@ -44,6 +62,7 @@ class FillController(QObject):
         settings: Settings,
         auto_action: QAction,
         cancel_action: QAction,
+        variant_action: QAction,
         strategy: Callable[[], str],
         show_message: Callable[[str, str], object],
         update_actions: Callable[[], None],
@@ -53,6 +72,7 @@ class FillController(QObject):
         self.doc, self.history, self.worker = doc, history, worker
         self.panel, self.status, self.settings = panel, status, settings
         self.auto_action, self.cancel_action = auto_action, cancel_action
+        self.variant_action = variant_action
         self._strategy, self._show_message = strategy, show_message
         self._update_actions = update_actions
         self._pending: dict[int, Pending] = {}
@@ -65,6 +85,11 @@ class FillController(QObject):
         worker.model_failed.connect(self.on_model_failed)
         worker.switch_failed.connect(self.on_switch_failed)
         worker.busy_changed.connect(self.on_busy)
+        history.indexChanged.connect(self.update_variant_action)
+        doc.replaced.connect(self.update_variant_action)
+        panel.texture.setChecked(bool(settings.get("run/texture")))
+        panel.texture.toggled.connect(lambda on: settings.set("run/texture", on))
+        self.update_variant_action()
 
     def forget_pending(self) -> None:
         """A new photo: results of requests made for the old one are dropped."""
@@ -83,20 +108,64 @@ class FillController(QObject):
             return None
         mask = self.doc.mask > 0
         sketch = (self.doc.sketch > 0) if self.doc.sketch.any() else None
+        options = InpaintOptions(strategy=self._strategy(), texture=self.panel.texture.isChecked())
+        return self._submit(InpaintRequest(self.doc.image.copy(), mask, sketch, options))
+
+    def another_variant(self) -> int | None:
+        """Re-run only the texture stage of the last fill with the next seed: the engine gets
+        the fill's mask, sketch and network fill (`guide`), so the network does not run."""
+        source = self.variant_source()
+        if source is None:
+            self.status.showMessage(self._no_variant_reason(), 6000)
+            return None
+        if self.worker.busy:
+            self.status.showMessage("Wait for the fill in progress (or press Esc).", 4000)
+            return None
+        options = dataclasses.replace(source.options, seed=source.last_seed + 1)
         request = InpaintRequest(
-            image=self.doc.image.copy(),
-            mask=mask,
-            sketch=sketch,
-            options=InpaintOptions(strategy=self._strategy()),
+            self.doc.image.copy(), source.mask, source.sketch, options, guide=source.guide
         )
+        return self._submit(request, source, f"Variant {options.seed + 1}…")
+
+    def _submit(
+        self, request: InpaintRequest, variant_of: VariantSource | None = None, busy: str = ""
+    ) -> int:
+        """The one way a request reaches the engine (fills and variants alike)."""
         rid = self.worker.submit(request)
         # older requests are superseded (never applied): drop their masks, or a burst of
         # auto-fill strokes keeps one mask per stroke alive
         self._pending.clear()
-        self._pending[rid] = Pending(self.doc.image_revision, mask, sketch)
+        self._pending[rid] = Pending(
+            self.doc.image_revision, request.mask, request.sketch, request.options, variant_of
+        )
         self.latest_request = rid
-        self.status.set_busy(True, "Filling…")
+        self.status.set_busy(True, busy or "Filling…")
         return rid
+
+    # ================================================================== variants
+    def variant_source(self) -> VariantSource | None:
+        """The textured fill (or variant) that is the latest undo step, if any: variants are
+        offered only while nothing (a stroke, a mask change, a paint) came after it."""
+        index = self.history.index()
+        top = self.history.command(index - 1) if index > 0 else None
+        source = getattr(top, "source", None)
+        return source if isinstance(source, VariantSource) else None
+
+    def _no_variant_reason(self) -> str:
+        done = self.history.commands()[: self.history.index()]
+        if not any(isinstance(getattr(c, "source", None), VariantSource) for c in done):
+            return "Another variant needs a fill with Texture on first."
+        return (
+            "The photo or mask changed after the last fill, so it has no more variants; "
+            "undo back to the fill, or fill again."
+        )
+
+    def update_variant_action(self, *_args: object) -> None:
+        try:
+            ok = self.variant_source() is not None and not self.worker.busy
+            self.variant_action.setEnabled(ok)
+        except RuntimeError:  # the window is being destroyed: QUndoStack's clear() still signals
+            pass
 
     def cancel_fill(self) -> None:
         if self.worker.busy:
@@ -114,6 +183,7 @@ class FillController(QObject):
     def on_busy(self, busy: bool) -> None:
         self.status.set_busy(busy, "Filling…")
         self.cancel_action.setEnabled(busy)
+        self.update_variant_action()
 
     def on_result(self, result: InpaintResult) -> None:
         info = self._pending.pop(result.request_id, None)
@@ -124,7 +194,13 @@ class FillController(QObject):
                 "The photo changed while the fill was running; press Fill again.", 6000
             )
             return
-        flow = None
+        variant = info.variant_of
+        if variant is not None and self.variant_source() is not variant:
+            self.status.showMessage(
+                "The photo or mask changed while the variant was made; nothing was changed.", 6000
+            )
+            return
+        flow = variant.flow if variant is not None else None
         if result.flow is not None:
             x, y, w, h = self.doc.clip(result.rect)
             if w > 0 and h > 0:
@@ -133,13 +209,26 @@ class FillController(QObject):
                 rgba[..., 3] = np.where(info.mask[y : y + h, x : x + w], 255, 0)
                 flow = FlowPatch((x, y, w, h), rgba)
         seconds = result.timings.get("total") or sum(result.timings.values())
-        text = f"Fill ({result.strategy}, {seconds:.1f} s)"
+        number = info.options.seed + 1  # variant 1 is the fill itself (seed 0)
+        if variant is not None:
+            text = f"Variant {number} ({seconds:.1f} s)"
+            done = f"Variant {number} in {seconds:.2f} s (Ctrl+Z: the one before)."
+        else:
+            text = f"Fill ({result.strategy}, {seconds:.1f} s)"
+            done = f"Filled in {seconds:.2f} s."
         cmd = fill_command(self.doc, result.image, result.rect, info.mask, info.sketch, flow, text)
+        if variant is not None:
+            variant.last_seed = max(variant.last_seed, info.options.seed)
+            cmd.source = variant
+        elif result.guide is not None and info.options.texture:
+            cmd.source = VariantSource(
+                info.mask, info.sketch, info.options, result.guide, flow, info.options.seed
+            )
         self.history.push(cmd)
-        self.status.set_last_run(seconds)
+        self.status.set_last_run(seconds, number if variant is not None else None)
         self.status.set_device(result.device)
         note = " ".join(result.notes)
-        self.status.showMessage(f"Filled in {seconds:.2f} s. {note}".strip(), 6000)
+        self.status.showMessage(f"{done} {note}".strip(), 6000)
         emit(self.applied, result)
 
     def on_failed(self, rid: int, message: str) -> None:
@@ -154,7 +243,7 @@ class FillController(QObject):
     def on_cancelled(self, rid: int) -> None:
         self._pending.pop(rid, None)
         if rid == self.latest_request:
-            self.status.showMessage("Fill cancelled. Nothing was changed.", 4000)
+            self.status.showMessage("Cancelled. Nothing was changed.", 4000)
 
     @staticmethod
     def _no_model_text(error: str) -> str:

@@ -32,6 +32,7 @@ ICONS = {
     "import_mask": "mdi6.file-import-outline",
     "export_mask": "mdi6.file-export-outline",
     "fill": "mdi6.auto-fix",
+    "variant": "mdi6.dice-multiple-outline",  # another variant of the last fill's texture
     "cancel": "mdi6.close-circle-outline",
     "models": "mdi6.brain",  # the Models dialog: import, choose and remove networks
     "zoom_in": "mdi6.magnify-plus-outline",

@@ -97,7 +97,11 @@ class StatusBar(QStatusBar):
     def set_device(self, device: str) -> None:
         self.device.setText(device.upper() if device in ("cpu", "cuda") else device)
 
-    def set_last_run(self, seconds: float | None) -> None:
-        self.last_run.setText(
-            f"last fill {seconds:.2f} s" if seconds is not None else "no fill yet"
-        )
+    def set_last_run(self, seconds: float | None, variant: int | None = None) -> None:
+        """How long the last fill took; `variant`: the number of the variant it made."""
+        if seconds is None:
+            self.last_run.setText("no fill yet")
+        elif variant is not None:
+            self.last_run.setText(f"variant {variant} · {seconds:.2f} s")
+        else:
+            self.last_run.setText(f"last fill {seconds:.2f} s")

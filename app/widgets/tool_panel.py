@@ -54,6 +54,7 @@ class ToolPanel(QWidget):
         tool_actions: list[QAction],
         mask_actions: dict[str, QAction],
         fill_action: QAction,
+        variant_action: QAction,
         auto_run_action: QAction,
         flow_action: QAction,
         parent: QWidget | None = None,
@@ -124,6 +125,15 @@ class ToolPanel(QWidget):
         fill_action.changed.connect(self._sync_fill_button)
         self._sync_fill_button()
         fl.addWidget(self.fill_button)
+        self.variant_button = _tool_button(variant_action)
+        fl.addWidget(self.variant_button)
+        self.texture = QCheckBox("Texture")
+        self.texture.setObjectName("textureCheck")
+        self.texture.setToolTip(
+            "Copy real texture from the photo into the fill (off: the network's fill with CRA "
+            "detail only)"
+        )
+        fl.addWidget(self.texture)
         self.auto_run = QCheckBox()
         self._bind_check(self.auto_run, auto_run_action)
         fl.addWidget(self.auto_run)

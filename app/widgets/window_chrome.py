@@ -62,6 +62,7 @@ def build_menus(win: Any) -> None:
 
     m = mb.addMenu("&Run")
     m.addAction(win.act_fill)
+    m.addAction(win.act_variant)
     m.addAction(win.act_cancel)
     m.addAction(win.act_auto)
     m.addSeparator()
