@@ -29,7 +29,7 @@ from .fill_file import FileResult, PathLike, inpaint_file, load_inpainter, run
 
 if TYPE_CHECKING:  # torch is imported only when a fill actually runs
     from .batch import BatchReport
-    from .engine.pipeline import Inpainter
+    from .engine.inference.pipeline import Inpainter
 
 __all__ = [
     "FileResult", "ImageLike", "inpaint", "inpaint_batch", "inpaint_file", "load_inpainter",

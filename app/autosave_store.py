@@ -16,7 +16,7 @@ import platformdirs
 from PySide6.QtCore import QLockFile
 
 from app.autosave_files import STATE, read_manifest
-from app.engine.models import APP_NAME
+from app.engine.checkpoints.models import APP_NAME
 
 log = logging.getLogger(__name__)
 

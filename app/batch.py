@@ -227,8 +227,8 @@ def _model_for_workers(model: str | None) -> tuple[str, str]:
     """(the model's name, how workers find it). Validates the model here, once: bad models
     are a bad argument, not a failure of every photo. Bundled models go by name, so cluster
     nodes use their own installed copy; other models by path (shared storage)."""
-    from .engine.loaders import load_model
-    from .engine.models import bundled_models_dir, resolve_model
+    from .engine.checkpoints.loaders import load_model
+    from .engine.checkpoints.models import bundled_models_dir, resolve_model
 
     path = resolve_model(model)
     loaded = load_model(path)

@@ -57,7 +57,7 @@ def _mb(n: int) -> str:
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    from .engine import library, models
+    from .engine.checkpoints import library, models
 
     infos = library.list_installed()
     if getattr(args, "json", False):
@@ -87,7 +87,7 @@ def _run_list(args: argparse.Namespace) -> int:
 
 
 def _run_import(args: argparse.Namespace) -> int:
-    from .engine import library
+    from .engine.checkpoints import library
 
     dest, model = library.import_model(args.source, args.name, overwrite=args.replace)
     params = sum(p.numel() for p in model.generator.parameters())
@@ -110,7 +110,7 @@ def _run_import(args: argparse.Namespace) -> int:
 
 
 def _run_default(args: argparse.Namespace) -> int:
-    from .engine import library, models
+    from .engine.checkpoints import library, models
 
     if args.name:
         path = library.set_default(args.name)
@@ -124,7 +124,7 @@ def _run_default(args: argparse.Namespace) -> int:
 
 
 def _run_remove(args: argparse.Namespace) -> int:
-    from .engine import library
+    from .engine.checkpoints import library
 
     path = library.remove_model(args.name)
     print(f"removed {args.name!r} ({path})")

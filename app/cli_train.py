@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
-    from app.engine.train import TrainConfig
+    from app.engine.training.train import TrainConfig
 
     p = subparsers.add_parser("train", help="train a model on a folder of photos (resumable)")
     p.add_argument("--data", required=True, help="folder of training photos")
@@ -37,10 +37,10 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from app.engine.train import TrainConfig, run
+    from app.engine.training.train import TrainConfig, run
 
     if args.export:
-        from app.engine.train import export_best
+        from app.engine.training.train import export_best
 
         path = export_best(Path(args.out), Path(args.export), data=args.data, latest=args.latest)
         print(f"exported {path}")
@@ -80,7 +80,7 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from app.engine.evaluate import (
+    from app.engine.training.evaluate import (
         default_methods,
         evaluate,
         format_table,
@@ -95,8 +95,8 @@ def run_eval(args: argparse.Namespace) -> int:
         paths = split_holdout(paths)[1]
     model = None
     if not args.no_model:
-        from app.engine.loaders import load_model
-        from app.engine.models import resolve_model
+        from app.engine.checkpoints.loaders import load_model
+        from app.engine.checkpoints.models import resolve_model
 
         model = load_model(resolve_model(args.model))
     texture = args.texture == "on"
@@ -109,7 +109,7 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"long side {side} px, {len(paths)} photos:")
         print(format_table(report))
         if args.examples and side == args.long_side[0]:
-            from app.engine.evaluate import save_examples
+            from app.engine.training.evaluate import save_examples
 
             save_examples(cases, methods, args.examples, args.example_cases)
     if args.json:

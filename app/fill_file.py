@@ -16,7 +16,7 @@ import numpy as np
 from .engine.types import InpaintOptions, InpaintRequest, InpaintResult
 
 if TYPE_CHECKING:  # torch is imported only when a fill actually runs
-    from .engine.pipeline import Inpainter
+    from .engine.inference.pipeline import Inpainter
 
 PathLike = str | os.PathLike[str]
 
@@ -29,8 +29,8 @@ def load_inpainter(
     and kept. `threads`: CPU threads (default: every core). Raises EngineError.
 
     The kept Inpainter serves one call at a time: threads that fill at once should each load
-    their own (`app.engine.pipeline.Inpainter.load`), or use `inpaint_batch(workers=N)`."""
-    from .engine.pipeline import Inpainter
+    their own (`app.engine.inference.pipeline.Inpainter.load`), or use `inpaint_batch(workers=N)`."""
+    from .engine.inference.pipeline import Inpainter
 
     return Inpainter.load(model, device, threads)
 

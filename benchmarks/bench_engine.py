@@ -20,9 +20,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.engine.attention import contextual_attention  # noqa: E402
 from app.engine.device import configure_cpu_threads, cpu_has_bf16  # noqa: E402
-from app.engine.generator import Generator, GeneratorConfig  # noqa: E402
+from app.engine.networks.attention import contextual_attention  # noqa: E402
+from app.engine.networks.generator import Generator, GeneratorConfig  # noqa: E402
 
 
 def median_time(fn, repeats: int) -> float:
@@ -42,7 +42,7 @@ def print_bf16_quality(image: torch.Tensor, mask: torch.Tensor) -> None:
     """bf16 vs fp32 in the hole, with weights whose activations keep unit scale (the reference
     fixture's, when present; default-initialised random weights output a flat grey) and with
     the bundled model on the sample photo."""
-    from app.engine.pipeline import Inpainter
+    from app.engine.inference.pipeline import Inpainter
     from app.engine.types import InpaintOptions, InpaintRequest
     from app.imageio import load_image, load_mask
 

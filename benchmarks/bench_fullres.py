@@ -48,7 +48,7 @@ def mirrored(photo: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def model_path(name: str | None, folder: Path) -> tuple[str, str]:
     """(path, description) of the model to use; random bundled-architecture weights as fallback."""
-    from app.engine.models import resolve_model
+    from app.engine.checkpoints.models import resolve_model
 
     try:
         return str(resolve_model(name)), "installed"
@@ -57,8 +57,8 @@ def model_path(name: str | None, folder: Path) -> tuple[str, str]:
             raise
     import torch
 
-    from app.engine.generator import Generator, GeneratorConfig
-    from app.engine.weights import save_model
+    from app.engine.checkpoints.weights import save_model
+    from app.engine.networks.generator import Generator, GeneratorConfig
 
     torch.manual_seed(0)
     config = GeneratorConfig(
@@ -133,7 +133,7 @@ def bench_8k(model: str, photo: np.ndarray, folder: Path) -> None:
 
 
 def bench_24mp(model: str, photo: np.ndarray, repeats: int) -> None:
-    from app.engine.pipeline import Inpainter
+    from app.engine.inference.pipeline import Inpainter
 
     h, w = 4000, 6000
     frame = cv2.cvtColor(mirrored(photo, h, w), cv2.COLOR_BGR2RGB)

@@ -27,9 +27,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.engine import strategies  # noqa: E402
-from app.engine.evaluate import list_images, psnr, read_rgb, split_holdout, ssim  # noqa: E402
-from app.engine.masks import blob_mask  # noqa: E402
+from app.engine.inference import strategies  # noqa: E402
+from app.engine.training.evaluate import list_images, psnr, read_rgb, split_holdout, ssim  # noqa: E402
+from app.engine.training.masks import blob_mask  # noqa: E402
 from app.engine.types import InpaintOptions, InpaintRequest  # noqa: E402
 
 SIZES = {"small": (0.002, 0.004), "medium": (0.008, 0.016), "large": (0.03, 0.05)}
@@ -95,7 +95,7 @@ def main() -> None:
 
     import torch
 
-    from app.engine.pipeline import Inpainter
+    from app.engine.inference.pipeline import Inpainter
 
     torch.set_num_threads(1)
     inpainter = Inpainter.load(args.model, "cpu")

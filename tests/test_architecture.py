@@ -101,7 +101,7 @@ def _cycles() -> list[list[str]]:
 def test_the_import_graph_sees_lazy_and_type_only_imports():
     # app.autosave imports app.editor_window only under TYPE_CHECKING
     assert "app.editor_window" in GRAPH["app.autosave"]
-    assert "app.engine.pipeline" in GRAPH["app.fill_file"]  # a function-level import
+    assert "app.engine.inference.pipeline" in GRAPH["app.fill_file"]  # a function-level import
 
 
 def test_no_import_cycles_in_app():
@@ -141,8 +141,35 @@ def test_widgets_reach_the_engine_only_through_torch_free_modules():
     widgets = [n for n in MODULES if n.startswith("app.widgets")]
     reach = {n: sorted(GRAPH[n] & torch_modules) for n in widgets}
     # the model manager lists and imports models: it calls the model library on a pool thread
-    allowed = {"app.widgets.model_manager": ["app.engine.library"]}
+    allowed = {"app.widgets.model_manager": ["app.engine.checkpoints.library"]}
     assert {n: m for n, m in reach.items() if m and allowed.get(n) != m} == {}
+
+
+# the engine's layers, lowest first (docs/design.md, "Layout"); the shared modules at the top of
+# app/engine/ (types, atomic, device, geometry, selection) are layer 0, worker.py the last
+ENGINE_LAYERS = ["networks", "checkpoints", "inference", "training"]
+
+
+def _engine_layer(name: str) -> int | None:
+    parts = name.split(".")
+    if parts[:2] != ["app", "engine"]:
+        return None
+    if len(parts) == 2:
+        return 0
+    if parts[2] in ENGINE_LAYERS:
+        return 1 + ENGINE_LAYERS.index(parts[2])
+    return len(ENGINE_LAYERS) + 1 if parts[2] == "worker" else 0
+
+
+def test_engine_subpackages_import_only_lower_layers():
+    upward = sorted(
+        (name, dep)
+        for name, deps in GRAPH.items()
+        if (layer := _engine_layer(name)) is not None
+        for dep in deps
+        if (dep_layer := _engine_layer(dep)) is not None and dep_layer > layer
+    )
+    assert upward == []
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))

@@ -116,7 +116,7 @@ def test_port_layout_file_reproduces_the_official_architecture(tmp_path):
     # The official architecture on the same (padded) input, BGR in and out.
     padded = np.pad(rgb[..., ::-1], ((0, 3), (0, 5), (0, 0)), mode="reflect")
     pmask = np.pad(mask, ((0, 3), (0, 5)), mode="reflect")
-    from app.engine.generator import Generator, GeneratorConfig
+    from app.engine.networks.generator import Generator, GeneratorConfig
 
     official = Generator(GeneratorConfig()).eval()
     official.load_state_dict(reference["G"])

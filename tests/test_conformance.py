@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from app.engine.attention import contextual_attention, downscale_mask, tf_nearest_indices
-from app.engine.generator import Generator, GeneratorConfig
+from app.engine.networks.attention import contextual_attention, downscale_mask, tf_nearest_indices
+from app.engine.networks.generator import Generator, GeneratorConfig
 
 from .fixtures_path import REFERENCE, needs_fixtures
 

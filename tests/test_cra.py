@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from app.engine import cra
-from app.engine.cra import (
+from app.engine.inference import cra
+from app.engine.inference.cra import (
     cra_upscale,
     downscale_image,
     downscale_mask,
@@ -359,7 +359,7 @@ _MEMORY_SCRIPT = textwrap.dedent(
     import resource, sys
     import numpy as np, torch
     torch.set_num_threads(1)
-    from app.engine.cra import cra_upscale, downscale_image, downscale_mask, plan_grid
+    from app.engine.inference.cra import cra_upscale, downscale_image, downscale_mask, plan_grid
     h, w = int(sys.argv[1]), int(sys.argv[2])
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)

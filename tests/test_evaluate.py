@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.engine.evaluate import (
+from app.engine.training.evaluate import (
     EvalCase,
     default_methods,
     evaluate,
@@ -93,7 +93,7 @@ def test_cases_are_fixed_by_seed_with_sketches_inside_the_hole(tmp_path):
 def test_fresh_prefill_model_scores_exactly_like_telea(tmp_path):
     # A new Telea-residual model starts at Telea exactly; through the real pipeline it must
     # therefore score the same numbers as the classical Telea fill, and differ from NS.
-    from app.engine.generator import Generator, GeneratorConfig
+    from app.engine.networks.generator import Generator, GeneratorConfig
 
     generator = Generator(GeneratorConfig(cnum=8, in_channels=6, padding="reflect",
                                           coarse_gate="single", refine_gate="pixel",

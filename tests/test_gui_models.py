@@ -23,7 +23,7 @@ def model_dirs(tmp_path, monkeypatch, tiny_model_path):
     """Per-test user models folder and config; a bundled folder holding one tiny model."""
     import shutil
 
-    from app.engine import models
+    from app.engine.checkpoints import models
 
     user = tmp_path / "user_models"
     bundled = tmp_path / "bundled"
@@ -114,7 +114,7 @@ def test_menu_and_side_panel_open_the_dialog(qtbot, make_window, model_dirs):
 
 
 def test_listing_shows_bundled_and_imported_with_their_columns(qtbot, make_window, model_dirs):
-    from app.engine import library
+    from app.engine.checkpoints import library
 
     library.import_model(model_dirs["bundled"] / "bundled-tiny.pt", "mine")
     win = make_window()
@@ -161,7 +161,7 @@ def test_tf_checkpoint_folder_imports_with_the_non_commercial_notice(
 ):
     if not TF_FIXTURE.is_dir():
         pytest.skip("TF checkpoint fixture absent")
-    from app.engine.library import NON_COMMERCIAL_NOTE
+    from app.engine.checkpoints.library import NON_COMMERCIAL_NOTE
 
     win = make_window()
     dlg = open_manager(qtbot, win)
@@ -197,7 +197,7 @@ def test_a_name_already_taken_can_be_kept_beside_or_replaced(
 
 
 def test_set_default_persists_in_the_user_config(qtbot, make_window, model_dirs, settings):
-    from app.engine import library, models
+    from app.engine.checkpoints import library, models
 
     library.import_model(model_dirs["bundled"] / "bundled-tiny.pt", "mine")
     settings.set("run/model", "bundled-tiny")  # an earlier "Use now"
@@ -217,7 +217,7 @@ def test_set_default_persists_in_the_user_config(qtbot, make_window, model_dirs,
 def test_remove_deletes_an_imported_file_and_refuses_bundled(
     qtbot, make_window, model_dirs, boxes, settings
 ):
-    from app.engine import library
+    from app.engine.checkpoints import library
 
     dest, _ = library.import_model(model_dirs["bundled"] / "bundled-tiny.pt", "mine")
     library.set_default("mine")
@@ -294,7 +294,7 @@ def test_use_now_that_fails_keeps_the_working_model(qtbot, make_window, model_di
             raise ModelFileError("mine.pt is damaged.")
         return runner
 
-    from app.engine import library
+    from app.engine.checkpoints import library
 
     library.import_model(model_dirs["bundled"] / "bundled-tiny.pt", "mine")
     win = make_window(runner=runner)

@@ -316,7 +316,7 @@ def test_run_editor_opens_the_photo_given_on_the_command_line(
 
     monkeypatch.setenv("DEEPFILL_STUDIO_MODELS", str(tmp_path / "no-models"))
     monkeypatch.setenv("DEEPFILL_STUDIO_CONFIG", str(tmp_path / "models.json"))
-    from app.engine import models
+    from app.engine.checkpoints import models
 
     monkeypatch.setattr(models, "bundled_models_dir", lambda: tmp_path / "no-bundled-models")
     monkeypatch.setattr(gui, "check_display", lambda: None)

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from app import cli, cli_models
-from app.engine import deepfill_checkpoints, library, loaders, models, weights
-from app.engine.generator import Generator, GeneratorConfig
-from app.engine.lama import LaMaConfig, LaMaGenerator
+from app.engine.checkpoints import deepfill_checkpoints, library, loaders, models, weights
+from app.engine.networks.generator import Generator, GeneratorConfig
+from app.engine.networks.lama import LaMaConfig, LaMaGenerator
 from app.engine.types import InpaintOptions, InpaintRequest, ModelFileError
 
 from .fixtures_path import FIXTURES, REFERENCE, needs_fixtures
@@ -143,7 +143,7 @@ def test_deepfill_v1_imports_from_its_official_naming(tmp_path: Path) -> None:
 
 
 def test_deepfill_v1_runs_through_the_pipeline_with_cra(tmp_path: Path) -> None:
-    from app.engine.pipeline import Inpainter
+    from app.engine.inference.pipeline import Inpainter
 
     _v1_checkpoint(tmp_path / "v1")
     inpainter = Inpainter(loaders.load_model(tmp_path / "v1"), device="cpu")

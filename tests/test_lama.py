@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from app.engine import lama_checkpoints, loaders
-from app.engine.lama import (
+from app.engine.checkpoints import lama_checkpoints, loaders
+from app.engine.networks.lama import (
     FourierUnit,
     LaMaConfig,
     LaMaGenerator,
@@ -267,7 +267,7 @@ def test_opaque_torchscript_export_is_called_with_image_and_mask(tmp_path: Path)
 
 
 def test_lama_fills_through_the_pipeline(tmp_path: Path) -> None:
-    from app.engine.pipeline import Inpainter
+    from app.engine.inference.pipeline import Inpainter
     from app.engine.types import InpaintOptions, InpaintRequest
 
     torch.manual_seed(5)

@@ -4,8 +4,15 @@ import cv2
 import numpy as np
 import pytest
 
-from app.engine.masks import blob_mask, box_mask, coverage, eval_mask, stroke_mask, training_mask
-from app.engine.sketch import edge_map, hole_sketch
+from app.engine.training.masks import (
+    blob_mask,
+    box_mask,
+    coverage,
+    eval_mask,
+    stroke_mask,
+    training_mask,
+)
+from app.engine.training.sketch import edge_map, hole_sketch
 
 
 def test_stroke_mask_is_deterministic_by_seed_and_varies_across_seeds():

@@ -28,7 +28,7 @@ def test_open_source_license_is_declared():
 
 
 def test_bundled_files_are_read_from_the_package():
-    from app.engine.models import bundled_models_dir
+    from app.engine.checkpoints.models import bundled_models_dir
     from app.resources import sample_path
 
     assert (bundled_models_dir() / "deepfill-studio-default.pt").is_file()

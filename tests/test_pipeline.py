@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from app.engine.checkpoints.loaders import load_model
 from app.engine.geometry import bounding_rect as mask_rect
 from app.engine.geometry import grow_mask
-from app.engine.loaders import load_model
-from app.engine.pipeline import Inpainter
+from app.engine.inference.pipeline import Inpainter
 from app.engine.types import Cancelled, EngineError, InpaintOptions, InpaintRequest
 
 from .fixtures_path import REFERENCE, needs_fixtures

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from app.engine import strategies
-from app.engine.cra import plan_grid
-from app.engine.network_call import NetworkOutput
-from app.engine.pipeline import Inpainter
-from app.engine.strategies import (
+from app.engine.inference import strategies
+from app.engine.inference.cra import plan_grid
+from app.engine.inference.network_call import NetworkOutput
+from app.engine.inference.pipeline import Inpainter
+from app.engine.inference.strategies import (
     MAX_WINDOWS,
     choose_strategy,
     crop_size,

@@ -1,4 +1,4 @@
-"""The texture stage (app/engine/texture.py): real texture copied from the photo, guided by the
+"""The texture stage (app/engine/inference/texture.py): real texture copied from the photo, guided by the
 network's fill. Engine-level tests on synthetic textures with known answers."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.engine.texture import TextureOptions, _valid_sources, search_windows, synthesize
+from app.engine.inference.texture import TextureOptions, _valid_sources, search_windows, synthesize
 
 MAGENTA = np.array([255, 0, 255], np.uint8)
 

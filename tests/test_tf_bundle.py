@@ -10,8 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.engine import tf_bundle
-from app.engine.tf_bundle import crc32c, masked_crc32c, open_checkpoint, snappy_decompress
+from app.engine.checkpoints import tf_bundle
+from app.engine.checkpoints.tf_bundle import (
+    crc32c,
+    masked_crc32c,
+    open_checkpoint,
+    snappy_decompress,
+)
 from app.engine.types import ModelFileError
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "tf_checkpoint"

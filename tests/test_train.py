@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from app.engine.train import (
+from app.engine.training.train import (
     BEST,
     CHECKPOINT,
     CropSampler,
@@ -111,8 +111,8 @@ def test_held_out_files_are_never_trained_on(tmp_path):
 
 
 def test_training_init_keeps_the_signal_alive_through_the_coarse_stage():
-    from app.engine.generator import Generator
-    from app.engine.train import init_gated_layers
+    from app.engine.networks.generator import Generator
+    from app.engine.training.train import init_gated_layers
 
     torch.manual_seed(0)
     cfg = TrainConfig(cnum=16)
@@ -135,7 +135,7 @@ def test_training_init_keeps_the_signal_alive_through_the_coarse_stage():
 
 def test_cli_smoke_run_resumes_and_exports_a_loadable_model(tmp_path):
     from app.cli_train import main
-    from app.engine.loaders import load_model
+    from app.engine.checkpoints.loaders import load_model
 
     data = tmp_path / "data"
     data.mkdir()
@@ -172,7 +172,7 @@ def test_cli_smoke_run_resumes_and_exports_a_loadable_model(tmp_path):
 
 
 def test_hole_only_loss_ignores_known_pixels():
-    from app.engine.train import weighted_l1
+    from app.engine.training.train import weighted_l1
 
     truth = torch.zeros(1, 3, 8, 8)
     mask = torch.zeros(1, 1, 8, 8)
@@ -186,8 +186,8 @@ def test_hole_only_loss_ignores_known_pixels():
 
 
 def test_hole_ssim_loss_matches_the_evaluation_metric():
-    from app.engine.evaluate import ssim
-    from app.engine.train import hole_ssim_loss
+    from app.engine.training.evaluate import ssim
+    from app.engine.training.train import hole_ssim_loss
 
     rng = np.random.default_rng(3)
     truth = cv2.GaussianBlur(rng.integers(0, 256, (64, 64, 3)).astype(np.uint8), (5, 5), 2)
@@ -224,7 +224,7 @@ def test_init_from_starts_a_new_run_with_another_runs_weights(tmp_path):
 
 
 def test_edge_emphasis_weights_hole_pixels_beside_edges():
-    from app.engine.train import weighted_l1
+    from app.engine.training.train import weighted_l1
 
     truth = torch.zeros(1, 3, 8, 8)
     mask = torch.ones(1, 1, 8, 8)

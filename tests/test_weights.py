@@ -6,11 +6,11 @@ import pickle
 import pytest
 import torch
 
-from app.engine.deepfill_checkpoints import _PORT_NETWORKS_RENAMES
-from app.engine.generator import Generator, GeneratorConfig
-from app.engine.loaders import load_model
+from app.engine.checkpoints.deepfill_checkpoints import _PORT_NETWORKS_RENAMES
+from app.engine.checkpoints.loaders import load_model
+from app.engine.checkpoints.weights import save_model
+from app.engine.networks.generator import Generator, GeneratorConfig
 from app.engine.types import ModelFileError
-from app.engine.weights import save_model
 
 from .fixtures_path import LAYOUTS, REFERENCE, needs_fixtures
 

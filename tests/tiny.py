@@ -5,8 +5,8 @@ import math
 
 import torch
 
-from app.engine.generator import Generator, GeneratorConfig
-from app.engine.weights import LoadedModel, save_model
+from app.engine.checkpoints.weights import LoadedModel, save_model
+from app.engine.networks.generator import Generator, GeneratorConfig
 
 TINY = GeneratorConfig(cnum=8, in_channels=6, padding="reflect")
 

@@ -62,7 +62,7 @@ RunnerFactory = Callable[[str | None, str], Runner]
 
 def load_inpainter(model: str | None, device: str) -> Runner:
     """Default factory: imports torch and the pipeline (slow) inside the engine thread."""
-    from app.engine.pipeline import Inpainter
+    from app.engine.inference.pipeline import Inpainter
 
     return Inpainter.load(model, device)
 

@@ -1,6 +1,6 @@
 """Files shipped with the application (the bundled model, the sample photo and mask).
 
-Read them through `importlib.resources` (see `app.engine.models.bundled_models_dir` and
+Read them through `importlib.resources` (see `app.engine.checkpoints.models.bundled_models_dir` and
 `sample_path` below), never relative to the checkout: in an installed wheel they live inside
 the package.
 """

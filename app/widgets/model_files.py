@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.engine.tf_bundle import is_tf_checkpoint
+from app.engine.checkpoints.tf_bundle import is_tf_checkpoint
 
 MODEL_FILE_SUFFIXES = (".pt", ".pth", ".ckpt", ".index")
 MODEL_FILTER = (

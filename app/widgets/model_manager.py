@@ -1,7 +1,7 @@
 """The Models dialog: installed models (bundled + imported), import by file dialog or drag and
 drop, the default model, removal, and switching the running editor's model.
 
-The engine side lives in app/engine/library.py; it imports torch, so this module imports it
+The engine side lives in app/engine/checkpoints/library.py; it imports torch, so this module imports it
 lazily and calls it on a pool thread (listing, importing), never on the GUI thread. Switching
 goes through the EngineWorker like a device change: the document and history are untouched.
 
@@ -53,7 +53,7 @@ from app.widgets.model_files import (  # noqa: F401 - is_model_path and model_so
 )
 
 if TYPE_CHECKING:
-    from app.engine.library import ModelInfo
+    from app.engine.checkpoints.library import ModelInfo
     from app.engine.worker import EngineWorker
     from app.settings import Settings
 
@@ -193,7 +193,7 @@ class ModelManager(QDialog):
         self.busy_bar.setVisible(True)
 
         def work() -> list[ModelInfo]:
-            from app.engine import library
+            from app.engine.checkpoints import library
 
             return library.list_installed()
 
@@ -332,7 +332,7 @@ class ModelManager(QDialog):
             self.remove_button.setToolTip("Delete an imported model (bundled models stay)")
 
     def _open_folder(self) -> None:
-        from app.engine.models import user_models_dir  # no torch: paths only
+        from app.engine.checkpoints.models import user_models_dir  # no torch: paths only
 
         folder = user_models_dir()
         folder.mkdir(parents=True, exist_ok=True)
@@ -383,7 +383,7 @@ class ModelManager(QDialog):
 
     def _plan_import(self, path: Path, name: str | None) -> tuple[str, bool] | None:
         """(name, overwrite) to install `path` under, asking about a name already taken."""
-        from app.engine.library import suggested_name, valid_model_name
+        from app.engine.checkpoints.library import suggested_name, valid_model_name
 
         name = name or suggested_name(path)
         if not valid_model_name(name):
@@ -431,7 +431,7 @@ class ModelManager(QDialog):
         emit(self.busy_changed, True)
 
         def work() -> tuple[Path, Any, bool]:
-            from app.engine import library
+            from app.engine.checkpoints import library
 
             dest, model = library.import_model(path, name, overwrite=overwrite)
             return dest, model.describe(), library.is_official_deepfill(model)
@@ -452,7 +452,7 @@ class ModelManager(QDialog):
     def _import_done(self, path: Path, dest: Path, info: dict, official: bool) -> None:
         if not isValid(self):
             return
-        from app.engine.library import NON_COMMERCIAL_NOTE
+        from app.engine.checkpoints.library import NON_COMMERCIAL_NOTE
 
         self._end_import()
         name = Path(dest).stem
@@ -505,7 +505,7 @@ class ModelManager(QDialog):
             self.set_default(name)
 
     def set_default(self, name: str) -> bool:
-        from app.engine import library
+        from app.engine.checkpoints import library
         from app.engine.types import EngineError
 
         try:
@@ -540,7 +540,7 @@ class ModelManager(QDialog):
         )
 
     def remove(self, name: str) -> bool:
-        from app.engine import library
+        from app.engine.checkpoints import library
         from app.engine.types import EngineError
 
         info = self._info(name)

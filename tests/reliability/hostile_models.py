@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from app.engine.generator import GeneratorConfig
-from app.engine.weights import FORMAT, FORMAT_VERSION
+from app.engine.checkpoints.weights import FORMAT, FORMAT_VERSION
+from app.engine.networks.generator import GeneratorConfig
 from tests.tiny import TINY, save_tiny_model, tiny_generator
 
 SENTINEL = "PWNED"  # file name the exploits try to create in the model's folder

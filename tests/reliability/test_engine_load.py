@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from PySide6.QtCore import QElapsedTimer, QPointF, Qt, QTimer
 
-from app.engine.pipeline import Inpainter
+from app.engine.inference.pipeline import Inpainter
 from app.engine.types import Cancelled, EngineError, InpaintOptions, InpaintRequest, InpaintResult
 from app.engine.worker import EngineWorker
 from tests.conftest import make_photo, open_and_wait

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 
-from app.engine.pipeline import Inpainter
+from app.engine.inference.pipeline import Inpainter
 from tests.conftest import make_photo, open_and_wait
 from tests.reliability.conftest import shorten
 from tests.reliability.hostile import IMAGE_CASES, MASK_CASES, Case, H, MaskCase, W

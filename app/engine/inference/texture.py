@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .geometry import Box, bbox, hole_regions
-from .types import CancelFn, check_cancel
+from ..geometry import Box, bbox, hole_regions
+from ..types import CancelFn, check_cancel
 
 
 @dataclass(frozen=True)

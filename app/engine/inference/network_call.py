@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from .types import CancelFn
+from ..types import CancelFn
 
 if TYPE_CHECKING:
     import torch

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .types import ModelFileError
+from ..types import ModelFileError
 
 APP_NAME = "DeepFillStudio"  # the per-user folder name (models, config, autosave)
 BUNDLED_DEFAULT = "deepfill-studio-default"

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .types import CancelFn, Cancelled
+from ..types import CancelFn, Cancelled
 
 GRID = 8  # network pixels per attention cell
 MIN_ROW_MASS = 1e-3  # a query whose valid keys hold less attention than this gets no residual

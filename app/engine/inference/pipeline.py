@@ -14,15 +14,12 @@ import cv2
 import numpy as np
 import torch
 
-from . import strategies
-from .device import bf16_supported, configure_cpu_threads, is_out_of_memory, select_device
-from .flow import flow_to_rgb
-from .geometry import bounding_rect, changed_rect_in_hole, grow_mask
-from .loaders import load_model
-from .models import resolve_model
-from .network_call import NetworkOutput
-from .prefill import prefill_telea
-from .types import (
+from ..checkpoints.loaders import load_model
+from ..checkpoints.models import resolve_model
+from ..checkpoints.weights import LoadedModel
+from ..device import bf16_supported, configure_cpu_threads, is_out_of_memory, select_device
+from ..geometry import bounding_rect, changed_rect_in_hole, grow_mask
+from ..types import (
     STRATEGIES,
     CancelFn,
     Cancelled,
@@ -33,7 +30,10 @@ from .types import (
     ProgressFn,
     check_cancel,
 )
-from .weights import LoadedModel
+from . import strategies
+from .flow import flow_to_rgb
+from .network_call import NetworkOutput
+from .prefill import prefill_telea
 
 GRID = 8  # the network's size multiple (two stride-2 convs, then attention at rate 2)
 

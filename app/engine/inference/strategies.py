@@ -20,12 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cra import cra_upscale, downscale_image, downscale_mask, plan_grid
-from .flow import flow_to_rgb
-from .geometry import Box, changed_rect_in_hole, hole_regions
-from .geometry import bbox as _bbox
-from .network_call import Network
-from .types import (
+from ..geometry import Box, changed_rect_in_hole, hole_regions
+from ..geometry import bbox as _bbox
+from ..types import (
     CancelFn,
     EngineError,
     InpaintOptions,
@@ -34,6 +31,9 @@ from .types import (
     ProgressFn,
     check_cancel,
 )
+from .cra import cra_upscale, downscale_image, downscale_mask, plan_grid
+from .flow import flow_to_rgb
+from .network_call import Network
 
 NATIVE_MARGIN = 0.5  # context margin of a native window, as a share of the region's long side
 RESIZE_MARGIN = 1.0  # larger context for windows that are downscaled anyway

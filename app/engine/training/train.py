@@ -20,12 +20,12 @@ import cv2
 import numpy as np
 import torch
 
-from .atomic import atomic_write
-from .discriminator import PatchDiscriminator, d_hinge_loss, g_hinge_loss
+from ..atomic import atomic_write
+from ..inference.prefill import prefill_telea
+from ..networks.discriminator import PatchDiscriminator, d_hinge_loss, g_hinge_loss
+from ..networks.generator import Generator, GeneratorConfig
 from .evaluate import list_images, make_cases, read_rgb, resize_long_side, split_holdout
-from .generator import Generator, GeneratorConfig
 from .masks import training_mask
-from .prefill import prefill_telea
 from .sketch import edge_map
 
 CHECKPOINT = "checkpoint.pt"
@@ -90,7 +90,7 @@ def use_bf16(setting: str) -> bool:
         return True
     if setting == "off":
         return False
-    from .device import cpu_has_bf16
+    from ..device import cpu_has_bf16
 
     return cpu_has_bf16()
 
@@ -230,7 +230,7 @@ def init_gated_layers(generator: Generator, scale: float) -> None:
     (measured: scale 1.6 fades slowly, 2.4 grows ~40x over the coarse stage).
     Output layers (no activation) are left alone: zero for residual models.
     """
-    from .layers import GatedConv
+    from ..networks.layers import GatedConv
 
     with torch.no_grad():
         for module in generator.modules():
@@ -546,7 +546,7 @@ def export_best(
     """Write the run's best generator (else, or with `latest`, its latest checkpoint) as a model
     file in our format. The end of a cosine schedule can beat the best validation checkpoint on
     a larger evaluation: validation is 11 cases and noisy (+-0.1 dB)."""
-    from .weights import save_model
+    from ..checkpoints.weights import save_model
 
     use_best = (run_dir / BEST).exists() and not latest
     source = run_dir / BEST if use_best else run_dir / CHECKPOINT

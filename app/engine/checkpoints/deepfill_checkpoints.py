@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .generator import Generator, GeneratorConfig
+from ..networks.generator import Generator, GeneratorConfig
+from ..types import ModelFileError
 from .tf_bundle import CheckpointReader, is_tf_checkpoint, open_checkpoint
-from .types import ModelFileError
 from .weights import (
     FORMAT,
     OFFICIAL_LICENSE,

@@ -12,9 +12,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from ..types import ModelFileError
 from .deepfill_checkpoints import load_deepfill_file, load_tf_checkpoint
 from .lama_checkpoints import load_lama_file
-from .types import ModelFileError
 from .weights import LoadedModel
 
 Loader = Callable[[Path], "LoadedModel | None"]

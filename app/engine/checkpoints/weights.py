@@ -25,9 +25,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .atomic import atomic_write
-from .generator import Generator, GeneratorConfig
-from .types import ModelFileError
+from ..atomic import atomic_write
+from ..networks.generator import Generator, GeneratorConfig
+from ..types import ModelFileError
 
 FORMAT = "deepfill-studio-model"
 FORMAT_VERSION = 1

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from .types import ModelFileError
+from ..types import ModelFileError
 
 
 class _Inert:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_write
-from .lama import (
+from ..atomic import atomic_write
+from ..networks.lama import (
     LaMaConfig,
     LaMaGenerator,
     LaMaModel,
@@ -22,8 +22,8 @@ from .lama import (
     generator_state_dict,
     is_lama_state_dict,
 )
+from ..types import ModelFileError
 from .safe_pickle import first_line, load_torch_restricted
-from .types import ModelFileError
 from .weights import FORMAT, FORMAT_VERSION, LoadedModel, plain_data
 
 LAMA_LICENSE = (

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import torch
 
+from ..atomic import atomic_write
+from ..networks.generator import Generator
+from ..networks.lama import LaMaGenerator, LaMaModel, LaMaTorchScript
+from ..types import ModelFileError
 from . import models as model_paths
-from .atomic import atomic_write
-from .generator import Generator
-from .lama import LaMaGenerator, LaMaModel, LaMaTorchScript
 from .lama_checkpoints import (
     is_torchscript,
     save_lama_model,
@@ -27,7 +28,6 @@ from .lama_checkpoints import (
 )
 from .loaders import load_model
 from .safe_pickle import first_line
-from .types import ModelFileError
 from .weights import FORMAT, OFFICIAL_LICENSE, LoadedModel, save_model
 
 NON_COMMERCIAL_NOTE = (

@@ -157,11 +157,11 @@ def model_fills(model, bf16: bool = False, texture: bool = False) -> dict[str, F
     """'model' and 'model+sketch' fills through the real pipeline (strategy "full", no growing),
     the network alone; with `texture`, also both with the texture stage ('...+texture').
 
-    `model` is a LoadedModel (app.engine.weights) or a bare Generator.
+    `model` is a LoadedModel (app.engine.checkpoints.weights) or a bare Generator.
     """
-    from .pipeline import Inpainter
-    from .types import InpaintOptions, InpaintRequest
-    from .weights import LoadedModel
+    from ..checkpoints.weights import LoadedModel
+    from ..inference.pipeline import Inpainter
+    from ..types import InpaintOptions, InpaintRequest
 
     if not isinstance(model, LoadedModel):
         model = LoadedModel(generator=model.eval(), config=model.config, color_order="RGB")
