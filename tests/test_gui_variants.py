@@ -40,7 +40,7 @@ class TinyInpainter:
     device = "cpu"
 
     def __init__(self) -> None:
-        from app.engine.pipeline import Inpainter
+        from app.engine.inference.pipeline import Inpainter
         from tests.tiny import tiny_model
 
         self.inner = Inpainter(tiny_model(), "cpu", threads=1)
