@@ -13,7 +13,7 @@ from app.engine.types import Cancelled, EngineError, InpaintOptions, InpaintRequ
 from .fixtures_path import REFERENCE, needs_fixtures
 from .tiny import tiny_model
 
-FULL = InpaintOptions(strategy="full")
+FULL = InpaintOptions(strategy="full", texture=False)  # the network alone
 
 
 def photo(h, w, seed=1):
@@ -149,7 +149,7 @@ def test_bf16_autocast_stays_close_to_fp32(tmp_path):
     image, mask = photo(240, 256), reference["mask"][0, 0].numpy() > 0.5
     fp32 = inpainter.run(InpaintRequest(image, mask, options=FULL)).image.astype(int)
     bf16 = inpainter.run(InpaintRequest(image, mask, options=InpaintOptions(
-        strategy="full", bf16=True))).image.astype(int)
+        strategy="full", bf16=True, texture=False))).image.astype(int)
     assert np.array_equal(fp32[~mask], bf16[~mask])
     error = np.abs(fp32 - bf16)[mask].mean()
     assert 0 < error < 8.0, error
@@ -196,3 +196,61 @@ def test_cuda_request_without_gpu_is_a_clear_error():
         pytest.skip("a GPU is present")
     with pytest.raises(EngineError, match="no CUDA GPU"):
         Inpainter(tiny_model(), "cuda")
+
+
+# ------------------------------------------------------------------ the texture stage in the pipeline
+
+
+def _counting(inpainter: Inpainter) -> list[int]:
+    calls: list[int] = []
+    real = inpainter.infer
+
+    def infer(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    inpainter.infer = infer  # type: ignore[method-assign]
+    return calls
+
+
+def test_the_texture_stage_runs_by_default_and_keeps_the_network_fill_for_variants():
+    inpainter = Inpainter(tiny_model(), "cpu")
+    image, mask = photo(96, 128), np.zeros((96, 128), bool)
+    mask[30:60, 40:80] = True
+    plain = inpainter.run(InpaintRequest(image, mask, options=FULL))
+    result = inpainter.run(InpaintRequest(image, mask, options=InpaintOptions(strategy="full")))
+    assert "texture" in result.timings and result.guide is not None
+    assert np.array_equal(result.image[~mask], image[~mask])
+    assert (result.image[mask] != plain.image[mask]).any()
+    # The kept guide is the network's fill (texture off) over the hole's box.
+    x, y, w, h = result.guide.rect
+    assert np.array_equal(result.guide.image[mask[y : y + h, x : x + w]],
+                          plain.image[y : y + h, x : x + w][mask[y : y + h, x : x + w]])
+
+
+def test_a_variant_runs_only_the_texture_stage_and_is_deterministic_per_seed():
+    inpainter = Inpainter(tiny_model(), "cpu")
+    image, mask = photo(96, 128, seed=3), np.zeros((96, 128), bool)
+    mask[20:70, 30:90] = True
+    first = inpainter.run(InpaintRequest(image, mask, options=InpaintOptions(strategy="full")))
+    calls = _counting(inpainter)
+    seed1 = InpaintOptions(strategy="full", seed=1)
+    a = inpainter.run(InpaintRequest(first.image, mask, options=seed1, guide=first.guide))
+    b = inpainter.run(InpaintRequest(first.image, mask, options=seed1, guide=first.guide))
+    assert calls == []  # no network call for a variant
+    assert np.array_equal(a.image, b.image)
+    assert (a.image[mask] != first.image[mask]).any()
+    assert np.array_equal(a.image[~mask], image[~mask])
+    again = inpainter.run(InpaintRequest(image, mask, options=InpaintOptions(strategy="full")))
+    assert np.array_equal(again.image, first.image)  # seed 0 again: the same fill
+
+
+def test_a_variant_refuses_a_hole_that_grew_since_the_fill():
+    inpainter = Inpainter(tiny_model(), "cpu")
+    image, mask = photo(96, 128), np.zeros((96, 128), bool)
+    mask[30:50, 40:60] = True
+    first = inpainter.run(InpaintRequest(image, mask, options=InpaintOptions(strategy="full")))
+    bigger = mask.copy()
+    bigger[10:20, 10:20] = True
+    with pytest.raises(EngineError, match="changed since the fill"):
+        inpainter.run(InpaintRequest(image, bigger, guide=first.guide))
