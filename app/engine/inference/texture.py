@@ -17,7 +17,7 @@ PatchMatch search, Barnes et al. 2009), solved coarse to fine over an image pyra
   sketch, an edge term matches the sketched line to the photo's own edges, and offsets never
   propagate across the line, so each side keeps its own side's texture;
 * the NNF is upsampled to the next finer level (offsets doubled) and refined, up to full size;
-* finally the fill's low frequencies are corrected to the network's (`lowfix_sigma`), which
+* finally the fill's low frequencies are corrected to the network's (`lowfix_share`), which
   keeps its structure and colours exactly while the detail is the photo's own.
 
 Only hole pixels are written; sources never lie in the hole nor touch it (the hole is grown by
@@ -42,7 +42,7 @@ class TextureOptions:
     patch: int = 7  # patch side (odd) at the coarse levels
     fine_patch: int = 5  # patch side at levels whose hole has more than `fine_pixels` pixels
     fine_pixels: int = 30_000
-    coarse_side: int = 24  # the hole's long side at the coarsest level (px)
+    coarse_depth: float = 10.0  # the hole's depth (largest distance to its edge) at the coarsest level
     em_coarse: int = 4  # search + vote rounds at the coarsest level
     em_fine: int = 1  # ... at the finer levels
     pm_iterations: int = 2  # PatchMatch sweeps per round
@@ -54,7 +54,10 @@ class TextureOptions:
     edge_band: float = 3.0
     margin: float = 1.0  # search window margin around a region, as a share of its long side
     min_margin: int = 48  # ... at least this many px
-    lowfix_sigma: float = 0.0  # correct the fill's low frequencies to the network's (0 = off)
+    # Correct the fill's low frequencies to the network's: blur sigma as a share of the region's
+    # long side (0 = off), at least `lowfix_min` px.
+    lowfix_share: float = 0.02
+    lowfix_min: float = 2.0
     fine_radius: int = 8  # random-search radius at the finer levels (px of that level)
     copy_only_pixels: int = 1_000_000  # above this many hole pixels the finest level only copies
     textured_start: bool = True  # coarsest estimate = the mirrored sources, not the smooth guide
@@ -148,9 +151,16 @@ def search_windows(mask: np.ndarray, opts: TextureOptions) -> list[tuple[Box, np
 
 
 def _levels_for(region_mask: np.ndarray, opts: TextureOptions) -> int:
+    """Pyramid depth: halve until the hole is about `coarse_depth` px deep (its largest distance
+    to the known pixels), so a blob shrinks to a small disc while a thin stroke is not shrunk
+    to nothing."""
     box = bbox(region_mask)
-    side = max(box[2] - box[0], box[3] - box[1]) if box else 1
-    return max(0, math.ceil(math.log2(max(side, 1) / opts.coarse_side)))
+    if box is None:
+        return 0
+    x0, y0, x1, y1 = box
+    part = np.pad(region_mask[y0:y1, x0:x1], 1).astype(np.uint8)
+    depth = float(cv2.distanceTransform(part, cv2.DIST_L2, 3).max())
+    return max(0, math.ceil(math.log2(max(depth, 1.0) / opts.coarse_depth)))
 
 
 def _pool2(mask: np.ndarray) -> np.ndarray:
@@ -273,8 +283,11 @@ def _synthesize_window(
     if tgt.shape[:2] != (ph, pw):  # stopped early: bring the estimate up to full size
         tgt = _composite(comp, cv2.resize(tgt, (pw, ph), interpolation=cv2.INTER_LINEAR), own_p)
     filled = tgt[:h, :w]
-    if opts.lowfix_sigma > 0:
-        filled = _lowfix(filled, _composite(image, guide, hole), own, opts.lowfix_sigma)
+    if opts.lowfix_share > 0:
+        box = bbox(own)
+        side = max(box[2] - box[0], box[3] - box[1]) if box else 1
+        sigma = max(opts.lowfix_min, opts.lowfix_share * side)
+        filled = _lowfix(filled, _composite(image, guide, hole), own, sigma)
     return filled
 
 
