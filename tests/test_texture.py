@@ -64,7 +64,10 @@ def test_sources_never_lie_in_or_touch_the_hole():
 def test_the_fill_has_the_photos_texture_not_the_guides_smoothness():
     img = noise_texture(200, 200, (100, 150, 70), 30, 4)
     mask = disk(200, 200, 100, 100, 35)
-    out = synthesize(img, mask, flat_guide(img, mask), seed=0)
+    # A network that knows the colours but paints no texture: the truth blurred.
+    guide = img.copy()
+    guide[mask] = cv2.GaussianBlur(img, (0, 0), 4)[mask]
+    out = synthesize(img, mask, guide, seed=0)
     hp = lambda a: a.astype(np.float32) - cv2.GaussianBlur(a.astype(np.float32), (0, 0), 2)  # noqa: E731
     g_true = hp(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY))[mask].std()
     g_out = hp(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY))[mask].std()

@@ -57,7 +57,7 @@ class TextureOptions:
     # Correct the fill's low frequencies to the network's: blur sigma as a share of the region's
     # long side (0 = off), at least `lowfix_min` px.
     lowfix_share: float = 0.02
-    lowfix_min: float = 2.0
+    lowfix_min: float = 4.0
     fine_radius: int = 8  # random-search radius at the finer levels (px of that level)
     copy_only_pixels: int = 1_000_000  # above this many hole pixels the finest level only copies
     textured_start: bool = True  # coarsest estimate = the mirrored sources, not the smooth guide
@@ -283,7 +283,8 @@ def _synthesize_window(
     if tgt.shape[:2] != (ph, pw):  # stopped early: bring the estimate up to full size
         tgt = _composite(comp, cv2.resize(tgt, (pw, ph), interpolation=cv2.INTER_LINEAR), own_p)
     filled = tgt[:h, :w]
-    if opts.lowfix_share > 0:
+    # With a sketch the user, not the network, says where the edges run: no correction then.
+    if opts.lowfix_share > 0 and (sketch_p is None or not sketch_p.any()):
         box = bbox(own)
         side = max(box[2] - box[0], box[3] - box[1]) if box else 1
         sigma = max(opts.lowfix_min, opts.lowfix_share * side)
