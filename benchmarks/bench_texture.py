@@ -82,7 +82,8 @@ def run(which: str, photos: list[Path], inpainter: Inpainter, save: Path | None)
             changed[method] += int((result[~mask] != image[~mask]).any())
             rows[method] += hole_figures(result, image, mask)
             if save is not None:
-                folder = save / which / method.split()[0].replace("+", "")
+                slug = {"telea": "telea", "network (--texture off)": "network"}.get(method, "texture")
+                folder = save / which / slug
                 folder.mkdir(parents=True, exist_ok=True)
                 cv2.imwrite(str(folder / f"{name.replace('#', '_')}.png"), result[..., ::-1])
     print(f"\n{which} set: {len(photos)} photos, {len(all_cases)} cases", flush=True)
