@@ -135,7 +135,7 @@ def processes(photos: list[Path], folder: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photos", help="folder of photos (JPEG/PNG/WebP)")
-    parser.add_argument("--set", choices=("full", "512", "both"), default="both")
+    parser.add_argument("--set", choices=("full", "512", "both", "none"), default="both")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N photos")
     parser.add_argument("--model", default=None)
     parser.add_argument("--save", default=None, help="write every result here")
@@ -151,7 +151,7 @@ def main() -> None:
     warm_mask[20:40, 20:40] = True
     inpainter.run(InpaintRequest(warm, warm_mask))  # compiles or loads the texture kernels
     save = Path(args.save) if args.save else None
-    for which in ("full", "512") if args.set == "both" else (args.set,):
+    for which in {"both": ("full", "512"), "none": ()}.get(args.set, (args.set,)):
         run(which, photos, inpainter, save)
     if args.processes:
         processes(photos, Path(args.save) if args.save else Path("."))
