@@ -288,7 +288,7 @@ def _synthesize_window(
         box = bbox(own)
         side = max(box[2] - box[0], box[3] - box[1]) if box else 1
         sigma = max(opts.lowfix_min, opts.lowfix_share * side)
-        filled = _lowfix(filled, _composite(image, guide, hole), own, sigma)
+        _lowfix(filled, comp[:h, :w], own, sigma)
     return filled
 
 
@@ -377,19 +377,29 @@ def _sketch_planes(
     return np.ascontiguousarray(plane), opts.w_edge, label
 
 
-def _lowfix(filled: np.ndarray, network: np.ndarray, own: np.ndarray, sigma: float) -> np.ndarray:
-    """Replace the fill's frequencies below `sigma` by the network's, inside `own`."""
+def _lowfix(filled: np.ndarray, network: np.ndarray, own: np.ndarray, sigma: float) -> None:
+    """Replace the fill's frequencies below `sigma` by the network's, inside `own` (in place)."""
     box = bbox(own)
     if box is None:
-        return filled
+        return
     m = math.ceil(3 * sigma)
     h, w = own.shape
     x0, y0 = max(box[0] - m, 0), max(box[1] - m, 0)
     x1, y1 = min(box[2] + m, w), min(box[3] + m, h)
     a = filled[y0:y1, x0:x1].astype(np.float32)
     b = network[y0:y1, x0:x1].astype(np.float32)
-    fixed = a + cv2.GaussianBlur(b - a, (0, 0), sigma)
-    out = filled.copy()
+    fixed = a + _wide_blur(b - a, sigma)
     sub = own[y0:y1, x0:x1]
-    out[y0:y1, x0:x1][sub] = np.clip(np.rint(fixed[sub]), 0, 255).astype(np.uint8)
-    return out
+    filled[y0:y1, x0:x1][sub] = np.clip(np.rint(fixed[sub]), 0, 255).astype(np.uint8)
+
+
+def _wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur; a wide one runs on a copy shrunk so sigma is about 4 px there (a 50 px
+    blur of a whole 8K hole costs seconds at full size, and its result is smooth anyway)."""
+    f = int(sigma // 4)
+    if f < 2:
+        return cv2.GaussianBlur(image, (0, 0), sigma)
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / f)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
