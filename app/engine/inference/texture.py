@@ -102,7 +102,7 @@ def synthesize(
             opts,
             cancel,
         )
-        out[ys, xs][region_mask] = filled[region_mask]
+        np.copyto(out[ys, xs], filled, where=region_mask[..., None])
         done += (x1 - x0) * (y1 - y0)
         if progress is not None:
             progress(done / total)
@@ -182,7 +182,7 @@ def _downscale(image: np.ndarray) -> np.ndarray:
 
 def _composite(image: np.ndarray, guide: np.ndarray, hole: np.ndarray) -> np.ndarray:
     out = image.copy()
-    out[hole] = guide[hole]
+    np.copyto(out, guide, where=hole[..., None])  # much faster than boolean indexing at 8K
     return out
 
 
