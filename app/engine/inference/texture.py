@@ -27,7 +27,9 @@ the patch radius). Deterministic for a given seed. Choices and measurements: doc
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import cv2
@@ -60,7 +62,8 @@ class TextureOptions:
     lowfix_min: float = 4.0
     fine_radius: int = 8  # random-search radius at the finer levels (px of that level)
     copy_only_pixels: int = 1_000_000  # above this many hole pixels the finest level only copies
-    textured_start: bool = True  # coarsest estimate = the mirrored sources, not the smooth guide
+    textured_start: bool = True
+    threads: int = 2  # windows filled at once (each is one core's work)  # coarsest estimate = the mirrored sources, not the smooth guide
 
 
 ProgressFn = Callable[[float], None]
@@ -86,26 +89,34 @@ def synthesize(
     out = image.copy()
     windows = search_windows(mask, opts)
     total = sum((b[2] - b[0]) * (b[3] - b[1]) for b, _ in windows) or 1
-    done = 0
-    for number, (box, region_mask) in enumerate(windows):
-        x0, y0, x1, y1 = box
+
+    def fill(number: int) -> None:
+        (x0, y0, x1, y1), region_mask = windows[number]
         ys, xs = slice(y0, y1), slice(x0, x1)
-        sub_sketch = None if sketch is None else sketch[ys, xs]
         filled = _synthesize_window(
             patchmatch,
             image[ys, xs],
             region_mask,
             mask[ys, xs],
             guide[ys, xs],
-            sub_sketch,
-            seed * 7919 + number,
+            None if sketch is None else sketch[ys, xs],
+            seed * 7919 + number,  # per window: the result does not depend on the order
             opts,
             cancel,
         )
-        np.copyto(out[ys, xs], filled, where=region_mask[..., None])
-        done += (x1 - x0) * (y1 - y0)
-        if progress is not None:
-            progress(done / total)
+        np.copyto(out[ys, xs], filled, where=region_mask[..., None])  # windows are disjoint
+
+    # The kernels release the GIL: separate windows fill on separate cores.
+    workers = min(len(windows), os.cpu_count() or 1, opts.threads)
+    done = 0
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        futures = {pool.submit(fill, n): n for n in range(len(windows))}
+        for future in as_completed(futures):
+            future.result()  # re-raises Cancelled or an error from the window
+            x0, y0, x1, y1 = windows[futures[future]][0]
+            done += (x1 - x0) * (y1 - y0)
+            if progress is not None:
+                progress(done / total)
     return out
 
 
