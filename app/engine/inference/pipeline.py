@@ -8,6 +8,7 @@ runs the network and composites so that every pixel outside the hole is the inpu
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 
 import cv2
@@ -66,6 +67,7 @@ class Inpainter:
         if self._device.type == "cpu":
             configure_cpu_threads(threads)
         model.generator.to(self._device)
+        self._texture_warm = False
 
     @classmethod
     def load(
@@ -166,6 +168,10 @@ class Inpainter:
                 # The texture stage brings the detail: the network's fill is upscaled plainly.
                 request = dataclasses.replace(request, options=dataclasses.replace(options, cra=False))
             network_share = 0.7 if options.texture else 1.0
+            if options.texture and not self._texture_warm:
+                # Load the texture kernels (numba's on-disk cache, ~0.7 s) while the network works.
+                self._texture_warm = True
+                threading.Thread(target=_warm_up_texture, name="texture-warm-up", daemon=True).start()
             result, notes = self._network_fill(request, report, network_share, cancel)
         if options.texture:
             result = self._add_texture(request, result, report, network_share, cancel)
@@ -277,6 +283,12 @@ class Inpainter:
             timings={"network": t1 - t0},
             strategy="full",
         )
+
+
+def _warm_up_texture() -> None:
+    from .texture import warm_up
+
+    warm_up()
 
 
 def guide_of(network: np.ndarray, mask: np.ndarray) -> Guide:

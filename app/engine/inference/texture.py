@@ -120,6 +120,14 @@ def synthesize(
     return out
 
 
+def warm_up() -> None:
+    """Load (or compile) the kernels now, on a tiny fill, so the first real fill does not wait."""
+    image = np.full((24, 24, 3), 128, np.uint8)
+    mask = np.zeros((24, 24), bool)
+    mask[8:16, 8:16] = True
+    synthesize(image, mask, image)
+
+
 def search_windows(mask: np.ndarray, opts: TextureOptions) -> list[tuple[Box, np.ndarray]]:
     """Disjoint-work windows: each hole region (regions whose windows overlap merged) with a
     margin around it; returns (box, the region's own hole pixels within the box)."""
