@@ -56,6 +56,7 @@ class Guide:
 
     image: np.ndarray  # h x w x 3 uint8: the network's fill of the rectangle
     rect: tuple[int, int, int, int]  # (x, y, w, h) of `image` in the photo; holds the whole hole
+    native: bool = True  # the network ran at the photo's own resolution (strategy "full")
 
 
 @dataclass

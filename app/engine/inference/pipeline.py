@@ -211,22 +211,27 @@ class Inpainter:
         cancel: CancelFn | None,
     ) -> InpaintResult:
         """Copy real texture from the photo into the network's fill (`texture.py`)."""
-        from .texture import synthesize  # numba-backed: loaded on the first textured fill
+        from .texture import TextureOptions, synthesize  # numba-backed: loaded on first use
 
         started = time.perf_counter()
         check_cancel(cancel)
         report(start, "adding texture")
         network = result.image
+        native = request.guide.native if request.guide is not None else result.strategy == "full"
+        # The network's low frequencies are kept where it ran at the photo's own size; a fill
+        # made downscaled is blurrier than the texture the stage finds (measured: docs/texture.md).
+        options = TextureOptions() if native else TextureOptions(lowfix_share=0.0)
         result.image = synthesize(
             request.image,
             request.mask,
             network,
             request.sketch,
             seed=request.options.seed,
+            options=options,
             cancel=cancel,
             progress=lambda f: report(start + f * (0.99 - start), "adding texture"),
         )
-        result.guide = guide_of(network, request.mask)
+        result.guide = guide_of(network, request.mask, native)
         result.rect = changed_rect_in_hole(request.image, result.image, request.mask)
         result.timings["texture"] = time.perf_counter() - started
         return result
@@ -291,10 +296,10 @@ def _warm_up_texture() -> None:
     warm_up()
 
 
-def guide_of(network: np.ndarray, mask: np.ndarray) -> Guide:
+def guide_of(network: np.ndarray, mask: np.ndarray, native: bool = True) -> Guide:
     """The network's fill over the hole's bounding box, kept for variants."""
     x, y, w, h = bounding_rect(mask) or (0, 0, 0, 0)
-    return Guide(network[y : y + h, x : x + w].copy(), (x, y, w, h))
+    return Guide(network[y : y + h, x : x + w].copy(), (x, y, w, h), native)
 
 
 def paste_guide(image: np.ndarray, mask: np.ndarray, guide: Guide) -> np.ndarray:
