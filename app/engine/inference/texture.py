@@ -54,7 +54,7 @@ class TextureOptions:
     vote_radius: int = 0  # voting neighbourhood inside the hole (0 = copy each pixel's source)
     edge_vote_radius: int = 2  # ... within `edge_band` px of the hole's edge (blends the seam)
     edge_band: float = 3.0
-    margin: float = 1.0  # search window margin around a region, as a share of its long side
+    margin: float = 0.5  # search window margin around a region, as a share of its long side
     min_margin: int = 48  # ... at least this many px
     # Correct the fill's low frequencies to the network's: blur sigma as a share of the region's
     # long side (0 = off), at least `lowfix_min` px.
