@@ -172,3 +172,17 @@ def make_window(qtbot, settings, monkeypatch):
 def open_and_wait(qtbot, win, path, timeout=15000):
     with qtbot.waitSignal(win.photo_loaded, timeout=timeout):
         win.open_path(path)
+
+
+@pytest.fixture
+def shown(qtbot, make_window):
+    """Factory for main windows that are shown (1200 x 800) and exposed."""
+
+    def factory(**kw):
+        win = make_window(**kw)
+        win.resize(1200, 800)
+        win.show()
+        qtbot.waitExposed(win)
+        return win
+
+    return factory

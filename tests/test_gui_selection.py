@@ -12,19 +12,8 @@ from app.engine.selection import Hints, magic_wand, select_object
 from app.widgets.select_pointer import SelectMode
 from app.widgets.tools import Tool
 from tests.conftest import open_and_wait
+from tests.gui_helpers import drag, vp
 from tests.synthetic_objects import coverage, pasted_object_photo
-
-
-def vp(win, x, y):
-    return win.canvas.map_from_image(QPointF(x, y)).toPoint()
-
-
-def drag(qtbot, win, points, modifier=Qt.KeyboardModifier.NoModifier):
-    w = win.canvas.viewport()
-    qtbot.mousePress(w, Qt.MouseButton.LeftButton, modifier, vp(win, *points[0]))
-    for p in points[1:]:
-        qtbot.mouseMove(w, vp(win, *p))
-    qtbot.mouseRelease(w, Qt.MouseButton.LeftButton, modifier, vp(win, *points[-1]))
 
 
 @pytest.fixture

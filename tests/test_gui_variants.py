@@ -14,18 +14,6 @@ from app.engine.types import Cancelled, Guide, InpaintResult
 from tests.conftest import InstantRunner, open_and_wait
 
 
-@pytest.fixture
-def shown(qtbot, make_window):
-    def factory(**kw):
-        win = make_window(**kw)
-        win.resize(1200, 800)
-        win.show()
-        qtbot.waitExposed(win)
-        return win
-
-    return factory
-
-
 def hole_mask(win) -> np.ndarray:
     """A blob-shaped hole in the 160 x 120 test photo (0/255, like the document's mask)."""
     mask = np.zeros(win.doc.mask.shape, np.uint8)

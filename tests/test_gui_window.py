@@ -5,37 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from app.engine.types import ModelFileError
 from app.widgets.compare import ViewMode
 from app.widgets.tools import Tool
 from tests.conftest import InstantRunner, open_and_wait
-
-
-def vp(win, x, y):
-    return win.canvas.map_from_image(QPointF(x, y)).toPoint()
-
-
-def paint(qtbot, win, points, modifier=Qt.KeyboardModifier.NoModifier):
-    w = win.canvas.viewport()
-    qtbot.mousePress(w, Qt.MouseButton.LeftButton, modifier, vp(win, *points[0]))
-    for p in points[1:]:
-        qtbot.mouseMove(w, vp(win, *p))
-    qtbot.mouseRelease(w, Qt.MouseButton.LeftButton, modifier, vp(win, *points[-1]))
-
-
-@pytest.fixture
-def shown(qtbot, make_window):
-    def factory(**kw):
-        win = make_window(**kw)
-        win.resize(1200, 800)
-        win.show()
-        qtbot.waitExposed(win)
-        return win
-
-    return factory
+from tests.gui_helpers import drag as paint
 
 
 def test_done_when_story_with_a_real_model(qtbot, shown, photo_file, tiny_model_path):
