@@ -176,11 +176,11 @@ def open_and_wait(qtbot, win, path, timeout=15000):
 
 @pytest.fixture
 def shown(qtbot, make_window):
-    """Factory for main windows that are shown (1200 x 800) and exposed."""
+    """Factory for main windows that are shown (1200 x 800 unless `size` says) and exposed."""
 
-    def factory(**kw):
+    def factory(size=(1200, 800), **kw):
         win = make_window(**kw)
-        win.resize(1200, 800)
+        win.resize(*size)
         win.show()
         qtbot.waitExposed(win)
         return win

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
@@ -23,15 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def shown(qtbot, make_window):
-    def factory(**kw):
-        win = make_window(**kw)
-        win.resize(1000, 700)
-        win.show()
-        qtbot.waitExposed(win)
-        return win
-
-    return factory
+def shown(shown):
+    """The shared shown-window factory at this module's window size."""
+    return functools.partial(shown, size=(1000, 700))
 
 
 def photo_of(tmp_path, h, w, name="p.png"):

@@ -3,6 +3,7 @@ on the GPU and the CPU, and a GUI that keeps painting while a real fill runs."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import threading
 import time
@@ -42,15 +43,9 @@ def stroke(qtbot, win, a, b):
 
 
 @pytest.fixture
-def shown(qtbot, make_window):
-    def factory(**kw):
-        win = make_window(**kw)
-        win.resize(1100, 800)
-        win.show()
-        qtbot.waitExposed(win)
-        return win
-
-    return factory
+def shown(shown):
+    """The shared shown-window factory at this module's window size."""
+    return functools.partial(shown, size=(1100, 800))
 
 
 class GatedRunner:

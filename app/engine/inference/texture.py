@@ -44,7 +44,7 @@ class TextureOptions:
     patch: int = 7  # patch side (odd) at the coarse levels
     fine_patch: int = 5  # patch side at levels whose hole has more than `fine_pixels` pixels
     fine_pixels: int = 30_000
-    coarse_depth: float = 10.0  # the hole's depth (largest distance to its edge) at the coarsest level
+    coarse_depth: float = 10.0  # the hole's depth (largest distance to its edge), coarsest level
     em_coarse: int = 4  # search + vote rounds at the coarsest level
     em_fine: int = 1  # ... at the finer levels
     pm_iterations: int = 2  # PatchMatch sweeps per round
@@ -62,8 +62,8 @@ class TextureOptions:
     lowfix_min: float = 4.0
     fine_radius: int = 8  # random-search radius at the finer levels (px of that level)
     copy_only_pixels: int = 1_000_000  # above this many hole pixels the finest level only copies
-    textured_start: bool = True
-    threads: int = 2  # windows filled at once (each is one core's work)  # coarsest estimate = the mirrored sources, not the smooth guide
+    textured_start: bool = True  # coarsest estimate = the mirrored sources, not the smooth guide
+    threads: int = 2  # windows filled at once (each is one core's work)
 
 
 ProgressFn = Callable[[float], None]
@@ -232,12 +232,15 @@ def _synthesize_window(
     photo = np.pad(image, pad + ((0, 0),), mode="reflect") if padded else image
     hole_p = np.pad(hole, pad)
     own_p = np.pad(own, pad)
-    sketch_p = None if sketch is None else np.pad(sketch & hole, pad)
+    has_sketch = sketch is not None and bool((sketch & hole).any())
+    lines_p = np.pad(sketch & hole, pad) if has_sketch else np.zeros((ph, pw), bool)
 
-    pyramid = [(photo, comp, hole_p, own_p, inside)]
+    pyramid = [(photo, comp, hole_p, own_p, inside, lines_p)]
     for _ in range(levels):
-        p, c, hl, ow, ins = pyramid[-1]
-        pyramid.append((_downscale(p), _downscale(c), _pool2(hl), _pool2(ow), _pool2(ins)))
+        p, c, hl, ow, ins, ln = pyramid[-1]
+        pyramid.append(
+            (_downscale(p), _downscale(c), _pool2(hl), _pool2(ow), _pool2(ins), _pool2(ln))
+        )
     rng = np.random.default_rng(seed)
 
     coarse: tuple[np.ndarray, int, int, np.ndarray] | None = None  # index, oy, ox, nnf
@@ -245,7 +248,7 @@ def _synthesize_window(
     for level in range(levels, -1, -1):
         check_cancel(cancel)
         k = 2**level
-        src, comp_l, hole_l, own_l, inside_l = pyramid[level]
+        src, comp_l, hole_l, own_l, inside_l, lines_l = pyramid[level]
         # The hole's box (plus one pixel): the pixel index and distances are kept only there.
         ob = bbox(own_l)
         if ob is None:
@@ -260,7 +263,8 @@ def _synthesize_window(
         r = (opts.patch if ys.size <= opts.fine_pixels else opts.fine_patch) // 2
         valid = _valid_sources(hole_l, inside_l, r)
         valid_u8 = valid.view(np.uint8)
-        edge, w_edge, label = _sketch_planes(src, hole_l, own_l, sketch_p, k, opts)
+        lines = lines_l if has_sketch else None
+        edge, w_edge, label = _sketch_planes(src, hole_l, own_l, lines, opts)
         tgt = comp_l.copy()  # the network's fill is the first estimate at the coarsest level
         nnf = np.empty((ys.size, 2), np.int32)
         cost = np.zeros(ys.size, np.float32)
@@ -303,7 +307,7 @@ def _synthesize_window(
         tgt = _composite(comp, cv2.resize(tgt, (pw, ph), interpolation=cv2.INTER_LINEAR), own_p)
     filled = tgt[:h, :w]
     # With a sketch the user, not the network, says where the edges run: no correction then.
-    if opts.lowfix_share > 0 and (sketch_p is None or not sketch_p.any()):
+    if opts.lowfix_share > 0 and not has_sketch:
         box = bbox(own)
         side = max(box[2] - box[0], box[3] - box[1]) if box else 1
         sigma = max(opts.lowfix_min, opts.lowfix_share * side)
@@ -365,30 +369,23 @@ def _nearest_sources(
     return np.stack([sy, sx], axis=1).astype(np.int32)
 
 
-def _pool_k(mask: np.ndarray, k: int) -> np.ndarray:
-    while k > 1:
-        mask, k = _pool2(mask), k // 2
-    return mask
-
-
 def _sketch_planes(
     src: np.ndarray,
     hole: np.ndarray,
     own: np.ndarray,
-    sketch: np.ndarray | None,
-    k: int,
+    lines: np.ndarray | None,
     opts: TextureOptions,
 ) -> tuple[np.ndarray, float, np.ndarray]:
-    """Edge plane (photo edges outside the hole, the sketch inside), its weight, and the sketch
-    side of every pixel (propagation and voting stay on one side)."""
+    """Edge plane (photo edges outside the hole, the sketch's lines at this level inside), its
+    weight, and the sketch side of every pixel (propagation and voting stay on one side)."""
     h, w = hole.shape
-    if sketch is None or not sketch.any():
+    if lines is None:
         return np.zeros((1, 1), np.uint8), 0.0, np.zeros((h, w), np.int32)
-    lines = _pool_k(sketch, k) & hole
+    lines = lines & hole
     grey = cv2.cvtColor(src, cv2.COLOR_RGB2GRAY)
     edges = cv2.Canny(cv2.GaussianBlur(grey, (0, 0), 1.0), 40, 100) > 0
-    plane = np.where(hole, lines, edges & ~hole).astype(np.uint8) * 255
-    plane = cv2.GaussianBlur(plane, (0, 0), 1.0)
+    marks = np.where(hole, lines, edges & ~hole).astype(np.uint8) * 255
+    plane = cv2.GaussianBlur(marks, (0, 0), 1.0)
     free = (own & ~lines).astype(np.uint8)
     _, sides = cv2.connectedComponents(free, connectivity=4)
     label = sides.astype(np.int32)
