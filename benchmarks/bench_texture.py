@@ -1,11 +1,13 @@
 """The texture stage on real photos (issue 12): struct / swd / hf / seam and time, vs. OpenCV.
 
-    python benchmarks/bench_texture.py PHOTOS [--set full|512|both] [--limit N] [--save DIR]
+    python benchmarks/bench_texture.py PHOTOS [--set full|512|1024|both] [--limit N] [--save DIR]
 
-Two sets, both made here from the photos in PHOTOS (never commit them):
+Sets made here from the photos in PHOTOS (never commit them):
 * full: each photo at its native size with three object-shaped holes of 0.2-1.2 % of the frame
   (a person, a rock, a sign), apart from each other; every method fills the same cases;
-* 512: each photo at 512 px (long side) with two free-form holes of 8-34 % (`eval_mask`).
+* 512: each photo at 512 px (long side) with two free-form holes of 8-34 % (`eval_mask`);
+* 1024: the same at 1024 px, where auto runs the network natively; this set adds the resize
+  strategy (downscaled to the working size, then CRA or the texture stage) for comparison.
 
 Methods: OpenCV Telea (radius 5), the network alone (`--texture off`: CRA detail on full-size
 photos), and the default (network + texture stage). Each runs through the same pipeline as the
@@ -55,7 +57,7 @@ def cases(photos: list[Path], which: str) -> list[tuple[str, np.ndarray, np.ndar
             image = read_rgb(path)
             out.append((path.stem, image, object_holes(*image.shape[:2], 1000 + i)))
         else:
-            image = read_rgb(path, 512)
+            image = read_rgb(path, int(which))
             for k in range(2):
                 out.append((f"{path.stem}#{k}", image, eval_mask(*image.shape[:2], seed=i * 101 + k)))
     return out
@@ -67,6 +69,10 @@ def run(which: str, photos: list[Path], inpainter: Inpainter, save: Path | None)
         "network (--texture off)": InpaintOptions(texture=False),
         "network + texture": InpaintOptions(texture=True),
     }
+    if which == "1024":
+        methods["resize, network + CRA"] = InpaintOptions(texture=False, strategy="resize")
+        methods["resize, network + texture"] = InpaintOptions(texture=True, strategy="resize")
+    psnr: dict[str, list[float]] = {m: [] for m in methods}
     rows: dict[str, list[dict]] = {m: [] for m in methods}
     seconds: dict[str, float] = dict.fromkeys(methods, 0.0)
     changed = dict.fromkeys(methods, 0)
@@ -81,17 +87,22 @@ def run(which: str, photos: list[Path], inpainter: Inpainter, save: Path | None)
             seconds[method] += time.process_time() - started
             changed[method] += int((result[~mask] != image[~mask]).any())
             rows[method] += hole_figures(result, image, mask)
+            err = (result[mask].astype(np.float64) - image[mask]) ** 2
+            psnr[method].append(10 * np.log10(255.0**2 / max(err.mean(), 1e-6)))
             if save is not None:
-                slug = {"telea": "telea", "network (--texture off)": "network"}.get(method, "texture")
+                slug = method.replace(" ", "").replace("(--textureoff)", "").replace(",", "-")
                 folder = save / which / slug
                 folder.mkdir(parents=True, exist_ok=True)
                 cv2.imwrite(str(folder / f"{name.replace('#', '_')}.png"), result[..., ::-1])
     print(f"\n{which} set: {len(photos)} photos, {len(all_cases)} cases", flush=True)
-    print(f"{'method':<26}{'struct dB':>10}{'swd':>8}{'hf':>7}{'seam':>7}{'CPU s/case':>12}{'outside':>9}")
+    print(
+        f"{'method':<28}{'PSNR dB':>9}{'struct dB':>10}{'swd':>8}{'hf':>7}{'seam':>7}"
+        f"{'CPU s/case':>12}{'outside':>9}"
+    )
     for method in methods:
         s = summarise(rows[method])
         print(
-            f"{method:<26}{s['struct']:>10.2f}{s['swd']:>8.3f}{s['hf']:>7.2f}{s['seam']:>7.2f}"
+            f"{method:<28}{np.mean(psnr[method]):>9.2f}{s['struct']:>10.2f}{s['swd']:>8.3f}{s['hf']:>7.2f}{s['seam']:>7.2f}"
             f"{seconds[method] / len(all_cases):>12.2f}{changed[method]:>9}"
         )
 
@@ -135,7 +146,7 @@ def processes(photos: list[Path], folder: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photos", help="folder of photos (JPEG/PNG/WebP)")
-    parser.add_argument("--set", choices=("full", "512", "both", "none"), default="both")
+    parser.add_argument("--set", choices=("full", "512", "1024", "both", "none"), default="both")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N photos")
     parser.add_argument("--model", default=None)
     parser.add_argument("--save", default=None, help="write every result here")

@@ -120,8 +120,14 @@ class Inpainter:
                 torch.inference_mode(),
                 torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_bf16),
             ):
+                # Only hole pixels are kept, so the attention scores only the cells near the hole.
                 out = self.model.generator(
-                    x, m, s, return_attention=attention, between_stages=lambda: check_cancel(cancel)
+                    x,
+                    m,
+                    s,
+                    return_attention=attention,
+                    between_stages=lambda: check_cancel(cancel),
+                    near_hole_only=True,
                 )
         finally:
             for handle in checkpoints:
@@ -274,7 +280,12 @@ class Inpainter:
         t0 = time.perf_counter()
         report(0.1, "filling")
         out = self.infer(
-            request.image, request.mask, request.sketch, bf16=request.options.bf16, cancel=cancel
+            request.image,
+            request.mask,
+            request.sketch,
+            bf16=request.options.bf16,
+            attention=False,
+            cancel=cancel,
         )
         t1 = time.perf_counter()
         check_cancel(cancel)

@@ -2,8 +2,9 @@
 
 * crop:   every connected hole region (close ones merged) is filled inside a context window around
           it. The window is downscaled by the photo's texture scale (see `texture_scale`), or more
-          if it would not fit the crop size (3/4 of the working size), and CRA brings the fill
-          back to full resolution; on photos up to ~1.5x the training size it runs natively.
+          if it would not fit the crop size (3/4 of the working size), and CRA or the texture
+          stage brings the fill back to full resolution; on photos up to ~1500 px, windows up
+          to TEXTURE_SIDE run natively.
           Small objects on big photos cost one small network call.
 * resize: the network fills a copy downscaled by an integer factor (long side <= working size,
           aspect kept by padding) and CRA brings the fill back to full resolution (`cra.py`).
@@ -99,6 +100,10 @@ def window_for(region: Box, shape: tuple[int, int], working_size: int, scale: in
     h, w = shape
     r = max(x1 - x0, y1 - y0)
     net_side = crop_size(working_size)
+    # At the texture scale 1 the network runs natively on windows up to TEXTURE_SIDE: its
+    # attention only scores cells near the hole, so it costs about the hole's share of the
+    # window, and a native fill keeps more structure than a downscaled one.
+    fits = max(net_side, TEXTURE_SIDE) if scale == 1 else net_side * scale
     # Small objects still get enough surroundings for the attention to find texture in.
     min_margin = math.ceil((MIN_CONTEXT * working_size * scale - r) / 2)
     for ratio in (NATIVE_MARGIN, RESIZE_MARGIN):
@@ -106,8 +111,8 @@ def window_for(region: Box, shape: tuple[int, int], working_size: int, scale: in
         wx0, wx1 = _place(x0, x1, margin, w)
         wy0, wy1 = _place(y0, y1, margin, h)
         side = max(wx1 - wx0, wy1 - wy0)
-        if side <= net_side * scale:
-            break
+        if side <= fits:
+            return Window(wx0, wy0, wx1, wy1, scale)
     return Window(wx0, wy0, wx1, wy1, max(scale, math.ceil(side / net_side)))
 
 
@@ -227,7 +232,7 @@ class _Run:
         mask = req.mask[ys, xs]
         sketch = req.sketch[ys, xs] if req.sketch is not None else None
         net = self.inpainter.infer(
-            req.image[ys, xs], mask, sketch, bf16=self.options.bf16, cancel=self.cancel
+            req.image[ys, xs], mask, sketch, bf16=self.options.bf16, attention=False, cancel=self.cancel
         )
         started = self.add_time("network", started)
         self.out[ys, xs][mask] = net.image[mask]

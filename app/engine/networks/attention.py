@@ -11,6 +11,12 @@ Written as batched matrix products instead of per-image convolutions:
 * paste:  4x4 raw patches at stride 2 weighted by the scores, overlap-added and divided by 4
           (conv2d_transpose in the original; here a matmul followed by F.fold).
 
+With `queries` (the cells near the hole), only those query cells are scored: the generator's
+layers after the attention see about 7 feature pixels around each output pixel, so hole pixels
+depend only on cells within a few cells of the hole, and their outputs are the dense layer's.
+This makes the layer linear instead of quadratic in the photo's area for a given hole
+(`_sparse_item`), which is what lets the network run natively on photos of ~1000-1500 px.
+
 Two resize conventions are supported: "tf" reproduces TensorFlow's nearest resize with
 align_corners=True (needed for official weights), "native" picks every second cell and max-pools
 the mask so thin strokes are never taken for valid background.
@@ -114,11 +120,13 @@ def contextual_attention(
     resize: str = "tf",
     softmax_scale: float = SOFTMAX_SCALE,
     return_scores: bool = False,
+    queries: torch.Tensor | None = None,
 ) -> AttentionOutput:
     """Fill foreground `f` with patches of background `b` (both [B, C, H, W], H and W even).
 
     `mask` is [B, 1, H, W] at the feature size, 1 = hole (per batch item; the official code used
-    item 0 for the whole batch).
+    item 0 for the whole batch). `queries` ([B, H/rate, W/rate] bool) limits the output to those
+    cells (the rest of the output is zero); the scores then hold zeros for the other cells.
     """
     with torch.autocast(device_type=f.device.type, enabled=False):
         f, b = f.float(), b.float()
@@ -146,24 +154,106 @@ def contextual_attention(
 
         keys = F.unfold(b_small, 3, padding=1)  # [B, C*9, Lk]
         keys = keys / keys.norm(dim=1, keepdim=True).clamp_min(1e-4)
-        queries = F.unfold(f_small, 3, padding=1)  # [B, C*9, Lq]
-        scores = torch.bmm(keys.transpose(1, 2), queries)  # [B, Lk, Lq]
-        del keys, queries
-        if fuse:
-            scores = fuse_scores(scores, (hq, wq))
-        scores = scores * valid_keys
-        probs = torch.softmax(scores * softmax_scale, dim=1) * valid_keys
-        del scores
-
+        all_queries = F.unfold(f_small, 3, padding=1)  # [B, C*9, Lq]
         raw = F.unfold(b, 2 * rate, stride=rate, padding=rate // 2)  # [B, C*16, Lk]
-        pasted = torch.bmm(raw, probs)  # [B, C*16, Lq]
+        if queries is None:
+            scores = torch.bmm(keys.transpose(1, 2), all_queries)  # [B, Lk, Lq]
+            del keys, all_queries
+            if fuse:
+                scores = fuse_scores(scores, (hq, wq))
+            probs = _masked_softmax(scores, valid_keys, softmax_scale)
+            del scores
+            pasted = torch.bmm(raw, probs)  # [B, C*16, Lq]
+            best = probs.argmax(dim=1)
+        else:
+            pasted = raw.new_zeros(bsz, raw.shape[1], length)
+            best = torch.zeros(bsz, length, dtype=torch.long, device=f.device)
+            probs = raw.new_zeros(bsz, length, length) if return_scores else None
+            for i in range(bsz):
+                cells = queries[i].reshape(-1).nonzero().flatten()
+                for chunk in cells.split(QUERY_CHUNK):
+                    p = _sparse_probs(
+                        keys[i], all_queries[i], chunk, valid_keys[i], (hq, wq), fuse, softmax_scale
+                    )
+                    pasted[i][:, chunk] = raw[i] @ p.t()
+                    best[i][chunk] = p.argmax(dim=1)
+                    if probs is not None:
+                        probs[i][:, chunk] = p.t()
         y = F.fold(pasted, (h, w), 2 * rate, stride=rate, padding=rate // 2) / 4.0
 
-        offsets = out_scores = None
-        if return_scores:
-            best = probs.argmax(dim=1).view(bsz, hq, wq)
-            rows = torch.arange(hq, device=f.device).view(1, hq, 1)
-            cols = torch.arange(wq, device=f.device).view(1, 1, wq)
-            offsets = torch.stack([best // wq - rows, best % wq - cols], dim=1)
-            out_scores = probs.view(bsz, length, hq, wq)
+        rows = torch.arange(hq, device=f.device).view(1, hq, 1)
+        cols = torch.arange(wq, device=f.device).view(1, 1, wq)
+        best = best.view(bsz, hq, wq)
+        offsets = torch.stack([best // wq - rows, best % wq - cols], dim=1)
+        out_scores = probs.view(bsz, length, hq, wq) if return_scores and probs is not None else None
         return AttentionOutput(y, out_scores, offsets)
+
+
+QUERY_CHUNK = 1024  # query cells scored at once in the sparse path (bounds its memory)
+
+
+def _masked_softmax(scores: torch.Tensor, valid_keys: torch.Tensor, scale: float) -> torch.Tensor:
+    """Softmax over keys (dim -2) with invalid keys' logits 0, as in the original, then zeroed."""
+    scores = scores * valid_keys
+    return torch.softmax(scores * scale, dim=-2) * valid_keys
+
+
+def _sparse_probs(
+    keys: torch.Tensor,
+    queries: torch.Tensor,
+    cells: torch.Tensor,
+    valid_keys: torch.Tensor,
+    grid: tuple[int, int],
+    fuse: bool,
+    scale: float,
+) -> torch.Tensor:
+    """Post-softmax weights [len(cells), Lk] of the given query cells, equal to the dense layer's.
+
+    Laid out queries x keys so that the softmax and the key shifts run along contiguous rows.
+    The fuse passes add, for a query q and key k, the scores of (k', q') where both moved by the
+    same row-major step and then the same column-major step; so the raw scores of q's step
+    neighbours are computed too, and each step on the key axis is a slice-add.
+    """
+    h, w = grid
+    length = keys.shape[1]
+    weight = (valid_keys.view(1, length) * scale).to(keys.dtype)
+    if not fuse:
+        scores = queries[:, cells].t() @ keys
+        return torch.softmax(scores.mul_(weight), dim=1).mul_(valid_keys.view(1, length))
+    idx = torch.arange(length, device=keys.device)
+    y, x = idx // w, idx % w
+    none = torch.full_like(idx, -1)
+    rm_prev = torch.where(idx > 0, idx - 1, none)
+    rm_next = torch.where(idx < length - 1, idx + 1, none)
+    cm_next = torch.where(y < h - 1, idx + w, torch.where(x < w - 1, x + 1, none))
+    cm_prev = torch.where(y > 0, idx - w, torch.where(x > 0, (h - 1) * w + x - 1, none))
+
+    def rows_at(table: torch.Tensor, have: torch.Tensor, want: torch.Tensor) -> torch.Tensor:
+        """Rows of `table` (one per cell in `have`) for the cells `want`; zeros where -1."""
+        pos = torch.full((length + 1,), table.shape[0], dtype=torch.long, device=keys.device)
+        pos[have] = torch.arange(have.numel(), device=keys.device)
+        padded = torch.cat([table, table.new_zeros(1, length)])
+        return padded[pos[want]]  # want == -1 reads pos[-1] = the zero row
+
+    def around(c: torch.Tensor, prev: torch.Tensor, nxt: torch.Tensor) -> torch.Tensor:
+        near = torch.cat([c, prev[c], nxt[c]])
+        return torch.unique(near[near >= 0])
+
+    mid = around(cells, cm_prev, cm_next)  # query cells of the row pass's output we need
+    need = around(mid, rm_prev, rm_next)  # query cells of the raw scores
+    raw = queries[:, need].t() @ keys  # [len(need), Lk]
+    # row pass: + s[q-1, k-1] + s[q+1, k+1]
+    row = rows_at(raw, need, mid)
+    row[:, 1:] += rows_at(raw, need, rm_prev[mid])[:, :-1]
+    row[:, :-1] += rows_at(raw, need, rm_next[mid])[:, 1:]
+    del raw
+    # column pass: + t[cm_prev q, cm_prev k] + t[cm_next q, cm_next k]
+    out = rows_at(row, mid, cells)
+    prev = rows_at(row, mid, cm_prev[cells])
+    out[:, w:] += prev[:, :-w]  # key k - w
+    out[:, 1:w] += prev[:, (h - 1) * w : h * w - 1]  # top-row key x: bottom of column x - 1
+    nxt = rows_at(row, mid, cm_next[cells])
+    out[:, :-w] += nxt[:, w:]
+    out[:, (h - 1) * w : h * w - 1] += nxt[:, 1:w]  # bottom-row key x: top of column x + 1
+    del prev, nxt, row
+    return torch.softmax(out.mul_(weight), dim=1).mul_(valid_keys.view(1, length))

@@ -120,6 +120,19 @@ class GeneratorConfig:
         return config_from_dict(cls, data, "generator")
 
 
+# Layers after the attention see ~7 feature pixels (1/4 scale) around each output pixel, and a
+# pasted patch spans 2 cells (1/8 scale): cells farther than this from the hole cannot change it.
+HOLE_REACH_CELLS = 6
+
+
+def attention_cells(mask: torch.Tensor) -> torch.Tensor:
+    """[B, H/8, W/8] bool: the attention cells within HOLE_REACH_CELLS of a hole pixel."""
+    cells = torch.nn.functional.max_pool2d(mask.float(), 8, 8)
+    reach = 2 * HOLE_REACH_CELLS + 1
+    cells = torch.nn.functional.max_pool2d(cells, reach, 1, HOLE_REACH_CELLS)
+    return cells[:, 0] > 0
+
+
 @dataclass
 class GeneratorOutput:
     coarse: torch.Tensor  # [B, 3, H, W] in [-1, 1], before compositing
@@ -187,8 +200,13 @@ class Generator(nn.Module):
         sketch: torch.Tensor | None = None,
         return_attention: bool = False,
         between_stages: Callable[[], None] | None = None,
+        near_hole_only: bool = False,
     ) -> GeneratorOutput:
-        """`between_stages` is called after the coarse stage (a cancel checkpoint may raise there)."""
+        """`between_stages` is called after the coarse stage (a cancel checkpoint may raise there).
+
+        `near_hole_only`: the attention scores only the cells near the hole (`attention_cells`);
+        the refined output is then the same inside the hole and meaningless far outside it, and
+        the attention's cost grows with the hole instead of with the square of the photo."""
         cfg = self.config
         if image.shape[-1] % 8 or image.shape[-2] % 8:
             raise ValueError("image height and width must be multiples of 8")
@@ -213,7 +231,13 @@ class Generator(nn.Module):
         hallu = self._run(self.hallu_layers, x)
         pm = self._run(self.attention_encoder, x)
         att = contextual_attention(
-            pm, pm, mask_small, fuse=cfg.fuse, resize=cfg.resize, return_scores=return_attention
+            pm,
+            pm,
+            mask_small,
+            fuse=cfg.fuse,
+            resize=cfg.resize,
+            return_scores=return_attention,
+            queries=attention_cells(mask) if near_hole_only else None,
         )
         pm = self._run(self.attention_decoder, att.features)
         y = self._run(self.merge_layers, torch.cat([hallu, pm], dim=1))

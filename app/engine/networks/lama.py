@@ -292,8 +292,10 @@ class LaMaModel(nn.Module):
         sketch: torch.Tensor | None = None,
         return_attention: bool = False,
         between_stages: Callable[[], None] | None = None,
+        near_hole_only: bool = False,
     ) -> GeneratorOutput:
-        """Same call as Generator.forward; `between_stages` runs half-way through the net."""
+        """Same call as Generator.forward; `between_stages` runs half-way through the net
+        (`near_hole_only` changes nothing: LaMa has no attention to limit)."""
         if image.shape[-1] % 8 or image.shape[-2] % 8:
             raise ValueError("image height and width must be multiples of 8")
         mask = mask.to(image.dtype)
