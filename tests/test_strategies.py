@@ -14,6 +14,7 @@ from app.engine.inference.network_call import NetworkOutput
 from app.engine.inference.pipeline import Inpainter
 from app.engine.inference.strategies import (
     MAX_WINDOWS,
+    TEXTURE_SIDE,
     choose_strategy,
     crop_size,
     hole_regions,
@@ -110,6 +111,21 @@ def test_a_photo_near_the_training_size_gets_native_windows():
     assert win.native
     # The minimum context (256 px, +1 for the odd-sized disk), at full size.
     assert max(win.x1 - win.x0, win.y1 - win.y0) in (256, 257)
+
+
+def test_a_large_hole_on_a_photo_up_to_the_texture_side_runs_natively():
+    """Not downscaled to the crop size and upscaled again: the window runs at native size."""
+    mask = disk((768, 1024), (500, 380), 260)
+    (win,) = plan_windows(mask)
+    assert win.native and max(win.x1 - win.x0, win.y1 - win.y0) <= TEXTURE_SIDE
+    assert choose_strategy((768, 1024, 3), mask, AUTO) == "crop"
+
+
+def test_a_window_larger_than_the_texture_side_is_downscaled():
+    mask = disk((1100, 1500), (750, 550), 450)  # 900 px object: its window spans the photo
+    (win,) = plan_windows(mask)
+    assert win.scale >= 2
+    assert max(win.x1 - win.x0, win.y1 - win.y0) <= crop_size(512) * win.scale
 
 
 @pytest.mark.parametrize("radius", [20, 80, 140])
