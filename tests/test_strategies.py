@@ -253,6 +253,20 @@ def test_crop_sends_a_large_region_through_resize_in_its_window(tiny):
     assert "cra" in result.timings
 
 
+def test_a_large_hole_on_a_1000px_photo_is_filled_at_native_size(tiny):
+    h, w = 750, 1000
+    image = noise_photo(h, w, seed=3)
+    mask = disk((h, w), (500, 380), 260)
+    net = Recorder(tiny)
+    result = run_crop(net, InpaintRequest(image, mask))
+    ((shape, _),) = net.calls
+    assert max(shape) > crop_size(512)  # the whole window, not a downscaled copy
+    assert result.native and "cra" not in result.timings
+    assert np.array_equal(result.image[~mask], image[~mask])
+    big = InpaintRequest(noise_photo(1500, 4000, seed=1), disk((1500, 4000), (900, 700), 300))
+    assert not run_crop(tiny, big).native
+
+
 @pytest.mark.parametrize("size", [(1001, 1503), (1503, 1001)])
 def test_resize_keeps_the_aspect_ratio_and_the_outside_pixels(tiny, size):
     h, w = size

@@ -56,7 +56,7 @@ class Guide:
 
     image: np.ndarray  # h x w x 3 uint8: the network's fill of the rectangle
     rect: tuple[int, int, int, int]  # (x, y, w, h) of `image` in the photo; holds the whole hole
-    native: bool = True  # the network ran at the photo's own resolution (strategy "full")
+    native: bool = True  # the network ran at the photo's own resolution (`InpaintResult.native`)
 
 
 @dataclass
@@ -78,6 +78,7 @@ class InpaintResult:
     flow: np.ndarray | None = None  # H x W x 3 uint8 attention flow colours (None if unavailable)
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
     strategy: str = "full"  # the strategy that actually ran
+    native: bool = True  # the network ran at the photo's own resolution in every window
     device: str = "cpu"
     request_id: int = 0
     notes: list[str] = field(default_factory=list)  # user-facing remarks (e.g. "fell back to CPU")

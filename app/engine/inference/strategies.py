@@ -192,6 +192,7 @@ class _Run:
         self.flow = np.zeros(request.image.shape, np.uint8)
         self.has_flow = False
         self.timings: dict[str, float] = {}
+        self.native = True  # every window ran at the photo's own resolution
 
     def add_time(self, stage: str, started: float) -> float:
         now = time.perf_counter()
@@ -249,6 +250,7 @@ class _Run:
         if grid.scale == 1:
             self.fill_native(window, span)
             return
+        self.native = False
         started = time.perf_counter()
         lo, hi = span
         self.report(lo, "downscaling")
@@ -296,6 +298,7 @@ class _Run:
             flow=self.flow if self.has_flow else None,
             timings=self.timings,
             strategy=strategy,
+            native=self.native,
         )
 
 
@@ -327,7 +330,10 @@ def run_crop(
     run.add_time("prepare", started)
     for window, span in zip(windows, _spans(windows), strict=True):
         check_cancel(cancel)
-        run.fill_resized(window, span, crop_size(request.options.working_size))
+        if window.native:
+            run.fill_native(window, span)
+        else:
+            run.fill_resized(window, span, crop_size(request.options.working_size))
     return run.result("crop")
 
 
