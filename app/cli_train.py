@@ -9,6 +9,7 @@ from pathlib import Path
 
 
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
+    from app.engine.training.sketch import SKETCH_STYLES
     from app.engine.training.train import TrainConfig
 
     p = subparsers.add_parser("train", help="train a model on a folder of photos (resumable)")
@@ -25,9 +26,13 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
             continue
         value = getattr(defaults, f.name)
         flag = "--" + f.name.replace("_", "-")
-        if isinstance(value, bool):
+        if isinstance(value, bool):  # `--flag` alone means on; `--flag off` as before
             p.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes", "on"),
-                           default=value, metavar="BOOL")
+                           nargs="?", const=True, default=value, metavar="BOOL")
+        elif f.name == "sketch_style":
+            p.add_argument(flag, choices=SKETCH_STYLES, default=value,
+                           help="canny: every edge in the hole; user: a few strokes as users "
+                           "draw them; mix: either, per sample")
         elif isinstance(value, tuple):
             p.add_argument(flag, type=type(value[0]), nargs="+", default=list(value))
         else:

@@ -1,6 +1,7 @@
 """Training: a few steps reduce the loss on a tiny set; checkpoint + resume continues identically;
 the CLI smoke mode writes a resumable checkpoint."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -252,3 +253,77 @@ def test_sampler_marks_the_edge_band_of_every_crop(tmp_path):
     assert batch["sketch"].sum() == 0
     band = batch["edges"]
     assert band.shape == batch["mask"].shape and 0.0 < float(band.mean()) < 1.0
+
+
+def test_user_sketch_style_feeds_strokes_inside_the_hole_and_is_recorded(tmp_path):
+    _write_images(tmp_path / "data", 2)
+    cfg = _config(tmp_path, sketch_style="user", sketch_drop=0.0, steps=1, gan_weight=0.0)
+    paths = sorted((tmp_path / "data").iterdir())
+    canny = CropSampler(paths, _config(tmp_path, sketch_drop=0.0)).sample(np.random.default_rng(4), 4)
+    user = CropSampler(paths, cfg).sample(np.random.default_rng(4), 4)
+    assert user["sketch"].sum() > 0
+    assert not (user["sketch"] * (1 - user["mask"])).any()
+    assert user["sketch"].sum() < canny["sketch"].sum()  # a few strokes, not every edge
+    run(cfg, echo=lambda s: None)
+    assert load_checkpoint(tmp_path / "run" / CHECKPOINT)["train_config"]["sketch_style"] == "user"
+    with pytest.raises(ValueError, match="sketch_style"):
+        TrainConfig(sketch_style="hed")
+    with pytest.raises(ValueError, match="refine_sketch"):
+        TrainConfig(sketch=False, refine_sketch=True)
+
+
+def test_init_from_the_bundled_model_adds_the_refine_sketch_at_the_same_output():
+    """Fine-tuning the bundled model (no refine sketch) into one with it starts exactly at the
+    bundled model's output, whatever the sketch: the new input channels are zero."""
+    from app.engine.checkpoints.loaders import load_model
+    from app.engine.checkpoints.models import resolve_model
+
+    bundled = resolve_model(None)
+    old = load_model(bundled)
+    assert not old.config.refine_sketch
+    cfg = TrainConfig(refine_sketch=True, output_init=0.1, bf16="off", threads=1)
+    trainer = Trainer(cfg)
+    assert dataclasses.replace(old.config, refine_sketch=True) == trainer.generator.config
+    trainer.start_from(Path(bundled))
+    assert trainer.images_seen == old.metadata["images_seen"]
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(2, 3, 64, 64, generator=g) * 2 - 1
+    mask = torch.zeros(2, 1, 64, 64)
+    mask[..., 16:48, 8:40] = 1
+    sketch = (torch.rand(2, 1, 64, 64, generator=g) > 0.85).float()
+    with torch.no_grad():
+        before = old.generator(image, mask, sketch)
+        after = trainer.generator(image, mask, sketch)
+    assert torch.equal(before.coarse, after.coarse)
+    assert torch.allclose(before.refined, after.refined, atol=1e-6, rtol=0)
+    # And the new channels are trainable: one step moves them.
+    batch = {"truth": image, "input": image, "mask": mask, "sketch": sketch}
+    trainer.train_step(batch)
+    assert trainer.generator.xconv1.conv.weight[:, 3].abs().sum() > 0
+
+
+def test_cli_trains_and_exports_with_user_sketches_and_the_refine_sketch(tmp_path):
+    from app.cli_train import main
+    from app.engine.checkpoints.loaders import load_model
+
+    data = tmp_path / "data"
+    data.mkdir()
+    yy, xx = np.mgrid[0:160, 0:200]
+    for i in range(3):  # smoke runs crop 128 px
+        image = np.stack([(xx + 40 * i) % 256, yy, 128 + 60 * (xx > 90 + 9 * i)], axis=2)
+        cv2.imwrite(str(data / f"p{i}.png"), image.astype(np.uint8))
+    run_dir = tmp_path / "run"
+    args = ["train", "--data", str(tmp_path / "data"), "--out", str(run_dir), "--smoke",
+            "--threads", "1", "--bf16", "off", "--sketch-style", "mix", "--refine-sketch"]
+    assert main(args) == 0
+    state = load_checkpoint(run_dir / CHECKPOINT)
+    assert state["train_config"]["sketch_style"] == "mix"
+    assert state["train_config"]["refine_sketch"] is True
+    assert state["generator_config"]["refine_sketch"] is True
+    out = tmp_path / "model.pt"
+    assert main(["train", "--data", str(tmp_path / "data"), "--out", str(run_dir),
+                 "--export", str(out)]) == 0
+    model = load_model(out)
+    assert model.config.refine_sketch and model.config.sketch
+    assert model.metadata["recipe"]["sketch_style"] == "mix"
+    assert "both stages" in model.metadata["network"]

@@ -92,6 +92,10 @@ class GeneratorConfig:
     refine_mask_input: bool = False  # DeepFill v1 feeds ones + mask to stage 2 as well
     output: str = "tanh"  # "tanh" (v2) or "clip" (v1)
     prefill: str = "none"  # "telea": the hole arrives pre-filled and the stages predict a residual
+    # The refine stage's two branches (xconv1, pmconv1) also take the sketch channel, after the
+    # image (needs in_channels 6). Left out of `to_dict` when off, so such files stay readable
+    # by versions that predate it.
+    refine_sketch: bool = False
 
     def __post_init__(self) -> None:
         if self.padding not in PADDINGS:
@@ -102,6 +106,8 @@ class GeneratorConfig:
             raise ValueError("in_channels must be 5 or 6")
         if self.output not in ("tanh", "clip") or self.prefill not in ("none", "telea"):
             raise ValueError("unknown output or prefill kind")
+        if self.refine_sketch and not self.sketch:
+            raise ValueError("refine_sketch needs the sketch channel (in_channels 6)")
 
     @property
     def sketch(self) -> bool:
@@ -113,7 +119,10 @@ class GeneratorConfig:
         return "tf" if self.padding == "same" else "native"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if not self.refine_sketch:
+            del data["refine_sketch"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> GeneratorConfig:
@@ -165,7 +174,7 @@ class Generator(nn.Module):
         cin = build(_COARSE, config.in_channels, config.coarse_gate)
         self.conv17 = GatedConv(cin, 3, 3, 1, 1, "none", config.padding, activation=None)
 
-        refine_in = 5 if config.refine_mask_input else 3
+        refine_in = (5 if config.refine_mask_input else 3) + int(config.refine_sketch)
         self.hallu_layers = [spec[0] for spec in _HALLU]
         hallu_out = build(_HALLU, refine_in, config.refine_gate)
         self.attention_encoder = [spec[0] for spec in _ATTENTION_ENCODER]
@@ -213,9 +222,11 @@ class Generator(nn.Module):
         mask = mask.to(image.dtype)
         known = image if cfg.prefill != "none" else image * (1.0 - mask)
         ones = torch.ones_like(mask)
-        parts = [known]
-        if cfg.sketch:
-            parts.append(sketch.to(image.dtype) * mask if sketch is not None else torch.zeros_like(mask))
+        # The sketch counts inside the hole only; no sketch is an empty one.
+        lines = torch.zeros_like(mask)
+        if cfg.sketch and sketch is not None:
+            lines = sketch.to(image.dtype) * mask
+        parts = [known, lines] if cfg.sketch else [known]
         x = torch.cat(parts + [ones, ones * mask], dim=1)
 
         x = self._run(self.coarse_layers[:6], x)
@@ -225,7 +236,8 @@ class Generator(nn.Module):
         if between_stages is not None:
             between_stages()
 
-        x = coarse * mask + known * (1.0 - mask)
+        composite = coarse * mask + known * (1.0 - mask)
+        x = torch.cat([composite, lines], dim=1) if cfg.refine_sketch else composite
         if cfg.refine_mask_input:
             x = torch.cat([x, ones, ones * mask], dim=1)
         hallu = self._run(self.hallu_layers, x)
@@ -241,5 +253,36 @@ class Generator(nn.Module):
         )
         pm = self._run(self.attention_decoder, att.features)
         y = self._run(self.merge_layers, torch.cat([hallu, pm], dim=1))
-        refined = self._output(self.allconv17(y), coarse * mask + known * (1.0 - mask))
+        refined = self._output(self.allconv17(y), composite)
         return GeneratorOutput(coarse, refined, att.scores, att.offsets)
+
+
+# The refine stage's first layers: with `refine_sketch` each takes one more input channel, the
+# sketch, at index 3 (after the composited image, before DeepFill v1's ones + mask).
+REFINE_INPUTS = ("xconv1", "pmconv1")
+_REFINE_SKETCH_INDEX = 3
+
+
+def with_refine_sketch(state: dict[str, torch.Tensor], generator: Generator) -> dict[str, torch.Tensor]:
+    """The weights of a model without the refine stage's sketch input, fitted to `generator`
+    (which has it): the new channel of `REFINE_INPUTS` gets zero weights, so the network
+    computes what the old one did, whatever the sketch, until training moves them. Other
+    tensors, and a state that fits already, are returned as they are."""
+    if not generator.config.refine_sketch:
+        return state
+    target = generator.state_dict()
+    out = dict(state)
+    for key, value in state.items():
+        want = target.get(key)
+        if key.split(".")[0] not in REFINE_INPUTS or want is None or value.dim() != 4:
+            continue
+        if tuple(value.shape) == tuple(want.shape):
+            continue
+        if value.shape[1] + 1 != want.shape[1] or (value.shape[0], *value.shape[2:]) != (
+            want.shape[0], *want.shape[2:]
+        ):
+            continue  # not this kind of difference: the strict load names it
+        i = _REFINE_SKETCH_INDEX
+        zero = value.new_zeros(value.shape[0], 1, *value.shape[2:])
+        out[key] = torch.cat([value[:, :i], zero, value[:, i:]], dim=1)
+    return out

@@ -23,10 +23,10 @@ import torch
 from ..atomic import atomic_write
 from ..inference.prefill import prefill_telea
 from ..networks.discriminator import PatchDiscriminator, d_hinge_loss, g_hinge_loss
-from ..networks.generator import Generator, GeneratorConfig
+from ..networks.generator import Generator, GeneratorConfig, with_refine_sketch
 from .evaluate import list_images, make_cases, read_rgb, resize_long_side, split_holdout
 from .masks import training_mask
-from .sketch import edge_map
+from .sketch import SKETCH_STYLES, edges_and_strength, thicken, training_sketch
 
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"
@@ -64,6 +64,10 @@ class TrainConfig:
     d_cnum: int = 32
     d_lr: float = 2e-4
     sketch_drop: float = 0.5  # fraction of samples trained without a sketch
+    # canny: every Canny edge in the hole; user: a few 1-4 px strokes along the main edges,
+    # partial and slightly off the line, as users draw (sketch.user_sketch); mix: either, 50/50
+    sketch_style: str = "canny"
+    refine_sketch: bool = False  # the refine stage takes the sketch as well (GeneratorConfig)
     holdout_every: int = 7
     seed: int = 0
     threads: int = 2
@@ -74,6 +78,12 @@ class TrainConfig:
     log_every: int = 20
     max_images: int = 0  # 0 = all (smoke runs use a few)
 
+    def __post_init__(self) -> None:
+        if self.sketch_style not in SKETCH_STYLES:
+            raise ValueError(f"sketch_style must be one of {SKETCH_STYLES}, not {self.sketch_style!r}")
+        if self.refine_sketch and not self.sketch:
+            raise ValueError("refine_sketch needs the sketch (sketch = True)")
+
     def generator_config(self) -> GeneratorConfig:
         return GeneratorConfig(
             cnum=self.cnum,
@@ -82,6 +92,7 @@ class TrainConfig:
             coarse_gate=self.coarse_gate,
             refine_gate=self.refine_gate,
             prefill=self.prefill,
+            refine_sketch=self.refine_sketch,
         )
 
 
@@ -132,9 +143,10 @@ class CropSampler:
                 crop = crop[:, ::-1]
             crop = np.ascontiguousarray(crop)
             mask = training_mask(c, c, rng, self.cfg.mask_scale)
-            edges = edge_map(crop, width=int(rng.integers(1, 3)))
+            found = edges_and_strength(crop)
+            edges = thicken(found[0], int(rng.integers(1, 3)))
             if self.cfg.sketch and rng.random() >= self.cfg.sketch_drop:
-                sketch = edges & mask
+                sketch = training_sketch(crop, mask, rng, self.cfg.sketch_style, edges, found)
             else:
                 sketch = np.zeros_like(mask)
             # The pixels either side of an edge, where structure is won or lost.
@@ -380,7 +392,9 @@ class Trainer:
         """Fine-tune: take G and D weights from another run (folder or checkpoint file).
 
         Steps, optimisers and the schedule start afresh; images seen and training time carry
-        over so an exported model reports its whole history.
+        over so an exported model reports its whole history. A model without the refine
+        stage's sketch input starts one with it (`refine_sketch`) at exactly its own output:
+        the new input channel's weights are zero.
         """
         state = load_checkpoint(source / CHECKPOINT if source.is_dir() else source)
         if "generator" not in state and "state_dict" in state:
@@ -391,7 +405,7 @@ class Trainer:
                 "images_seen": meta.get("images_seen", 0),
                 "train_seconds": float(meta.get("cpu_hours", 0.0)) * 3600.0,
             }
-        self.generator.load_state_dict(state["generator"])
+        self.generator.load_state_dict(with_refine_sketch(state["generator"], self.generator))
         if "discriminator" in state:
             self.discriminator.load_state_dict(state["discriminator"])
         self.images_seen = int(state.get("images_seen", 0))
@@ -561,7 +575,8 @@ def export_best(
         "architecture": "deepfill_v2",
         "network": (
             f"DeepFill v2, cnum {cfg['cnum']}, light-weight gates {cfg['coarse_gate']}/"
-            f"{cfg['refine_gate']}, reflect padding, sketch channel, Telea pre-fill + residual"
+            f"{cfg['refine_gate']}, reflect padding, sketch channel"
+            f"{' (both stages)' if cfg.get('refine_sketch') else ''}, Telea pre-fill + residual"
         ),
         "steps": int(state["step"]),
         "images_seen": int(state["images_seen"]),
@@ -573,7 +588,8 @@ def export_best(
         ),
         "recipe": {k: cfg.get(k) for k in (
             "crop", "batch", "lr", "lr_final", "hole_weight", "mse_weight", "gan_weight",
-            "gan_start", "sketch_drop", "long_sides", "mask_scale", "init_from", "bf16", "seed")},
+            "gan_start", "sketch_drop", "sketch_style", "refine_sketch", "long_sides",
+            "mask_scale", "init_from", "bf16", "seed")},
         "validation": state.get("metrics") or logged_validation(run_dir, int(state["step"])),
         "validation_setting": "held-out photos at 512 px long side, one seeded free-form mask each",
     }
