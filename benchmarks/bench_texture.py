@@ -69,7 +69,7 @@ def run(which: str, photos: list[Path], inpainter: Inpainter, save: Path | None)
         "network (--texture off)": InpaintOptions(texture=False),
         "network + texture": InpaintOptions(texture=True),
     }
-    if which == "1024":
+    if which not in ("full", "512"):
         methods["resize, network + CRA"] = InpaintOptions(texture=False, strategy="resize")
         methods["resize, network + texture"] = InpaintOptions(texture=True, strategy="resize")
     psnr: dict[str, list[float]] = {m: [] for m in methods}
@@ -146,7 +146,7 @@ def processes(photos: list[Path], folder: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photos", help="folder of photos (JPEG/PNG/WebP)")
-    parser.add_argument("--set", choices=("full", "512", "1024", "both", "none"), default="both")
+    parser.add_argument("--set", choices=("full", "512", "768", "1024", "both", "none"), default="both")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N photos")
     parser.add_argument("--model", default=None)
     parser.add_argument("--save", default=None, help="write every result here")
