@@ -156,6 +156,7 @@ def contextual_attention(
         keys = keys / keys.norm(dim=1, keepdim=True).clamp_min(1e-4)
         all_queries = F.unfold(f_small, 3, padding=1)  # [B, C*9, Lq]
         raw = F.unfold(b, 2 * rate, stride=rate, padding=rate // 2)  # [B, C*16, Lk]
+        probs: torch.Tensor | None
         if queries is None:
             scores = torch.bmm(keys.transpose(1, 2), all_queries)  # [B, Lk, Lq]
             del keys, all_queries
