@@ -18,12 +18,25 @@ if TYPE_CHECKING:
 
 
 class EditorWindow(Protocol):
-    doc: Document
-    history: HistoryStack
-    status: QStatusBar
-    settings: Settings
-    file_guard: FileGuard
-    autosaver: Any  # app.autosave.Autosaver or None (autosave depends on this module)
+    # read-only here, so a window may hold subclasses (its StatusBar is a QStatusBar)
+    @property
+    def doc(self) -> Document: ...
+
+    @property
+    def history(self) -> HistoryStack: ...
+
+    @property
+    def status(self) -> QStatusBar: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def file_guard(self) -> FileGuard: ...
+
+    @property
+    def autosaver(self) -> Any:
+        """app.autosave.Autosaver or None (autosave depends on this module)."""
 
     def is_modified(self) -> bool: ...
 

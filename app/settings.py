@@ -71,6 +71,20 @@ class Settings:
         except (TypeError, ValueError):
             return default
 
+    def get_int(self, key: str) -> int:
+        """A setting declared as int (see _DEFAULTS)."""
+        value = self.get(key)
+        if not isinstance(value, int):
+            raise TypeError(f"the setting {key} is not a whole number")
+        return value
+
+    def get_float(self, key: str) -> float:
+        """A setting declared as float (see _DEFAULTS)."""
+        value = self.get(key)
+        if not isinstance(value, float):
+            raise TypeError(f"the setting {key} is not a number")
+        return value
+
     def set(self, key: str, value: object) -> None:
         if key not in _DEFAULTS:
             raise KeyError(key)

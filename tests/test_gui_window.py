@@ -240,6 +240,16 @@ def test_help_dialogs_show_shortcuts_version_and_model_license(qtbot, shown):
     assert "0.1.0" in text and "CC BY-NC 4.0" in text and "cpu" in text
 
 
+def test_every_action_of_the_table_is_declared_on_the_window():
+    """create_actions sets act_<name> for each ACTIONS row; the window declares them all
+    (typed), and nothing else."""
+    from app.main_window import MainWindow
+    from app.widgets.actions import ACTIONS
+
+    declared = {n for n in MainWindow.__annotations__ if n.startswith("act_")}
+    assert declared == {f"act_{spec.name}" for spec in ACTIONS}
+
+
 def test_all_icons_exist():
     import qtawesome as qta
 

@@ -48,6 +48,26 @@ def confirm(parent, title: str, text: str, *, warning: bool = True) -> bool:
     return answer == QMessageBox.StandardButton.Yes
 
 
+def ask_save_changes(parent: QWidget, name: str) -> str:
+    """Save the changes to `name` before they are lost? 'save' | 'discard' | 'cancel'."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("Unsaved changes")
+    box.setText(f"Save the changes to {name}?")
+    box.setInformativeText("Your edits will be lost if you don't save them.")
+    box.setStandardButtons(
+        QMessageBox.StandardButton.Save
+        | QMessageBox.StandardButton.Discard
+        | QMessageBox.StandardButton.Cancel
+    )
+    box.setDefaultButton(QMessageBox.StandardButton.Save)
+    answer = box.exec()
+    return {
+        QMessageBox.StandardButton.Save: "save",
+        QMessageBox.StandardButton.Discard: "discard",
+    }.get(QMessageBox.StandardButton(answer), "cancel")
+
+
 # keys a user can find on an ordinary keyboard; Qt's standard shortcuts also bind F14 (Undo
 # key), F16 / F18 (Copy / Paste keys on Sun keyboards), "Undo", "Paste", "Shift+Save" ...
 _PLAIN_KEY = re.compile(
