@@ -564,8 +564,9 @@ class MainWindow(QMainWindow):
         return dlg
 
     def show_about(self) -> AboutDialog:
-        device = (self.worker.model_info or {}).get("device", "not loaded")
-        dlg = AboutDialog(self.worker.model_info, self.worker.model_error, str(device), self)
+        info = self.worker.model_info
+        device = (info.device if info is not None else "") or "not loaded"
+        dlg = AboutDialog(info, self.worker.model_error, device, self)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         dlg.show()
         return dlg

@@ -234,7 +234,9 @@ def test_help_dialogs_show_shortcuts_version_and_model_license(qtbot, shown):
     texts = [dlg.table.item(r, 2).text() for r in range(dlg.table.rowCount())]
     keys = [dlg.table.item(r, 1).text() for r in range(dlg.table.rowCount())]
     assert "Fill" in texts and any("Tab" in k for k in keys)
-    win.worker.model_info = {"name": "deepfill", "license": "CC BY-NC 4.0", "device": "cpu"}
+    from app.engine.types import ModelDescription
+
+    win.worker.model_info = ModelDescription("deepfill", license="CC BY-NC 4.0", device="cpu")
     about = win.show_about()
     text = about.label.text()
     assert "0.1.0" in text and "CC BY-NC 4.0" in text and "cpu" in text

@@ -19,12 +19,20 @@ import traceback
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
-from app.engine.types import Cancelled, EngineError, InpaintRequest, InpaintResult
+from app.engine.types import (
+    CancelFn,
+    Cancelled,
+    EngineError,
+    InpaintRequest,
+    InpaintResult,
+    ModelDescription,
+    ProgressFn,
+)
 from app.signal_emit import emit
 
 log = logging.getLogger(__name__)
@@ -49,12 +57,19 @@ def _shutdown_live_workers() -> None:
 
 
 class Runner(Protocol):
-    """What the worker needs from an Inpainter (tests may pass a lighter object)."""
+    """What the worker needs from an Inpainter (tests may pass a lighter object). An Inpainter
+    also describes its model (`describe() -> ModelDescription`); a runner that does not is
+    described by the name it was loaded under."""
 
     @property
     def device(self) -> str: ...
 
-    def run(self, request: InpaintRequest, progress=None, cancel=None) -> InpaintResult: ...
+    def run(
+        self,
+        request: InpaintRequest,
+        progress: ProgressFn | None = None,
+        cancel: CancelFn | None = None,
+    ) -> InpaintResult: ...
 
 
 RunnerFactory = Callable[[str | None, str], Runner]
@@ -67,19 +82,19 @@ def load_inpainter(model: str | None, device: str) -> Runner:
     return Inpainter.load(model, device)
 
 
-def describe_runner(runner: Runner, requested_model: str | None) -> dict[str, Any]:
-    info: dict[str, Any] = {"device": str(getattr(runner, "device", "cpu"))}
-    model = getattr(runner, "model", None)
-    describe = getattr(model, "describe", None)
+def describe_runner(runner: Runner, requested_model: str | None) -> ModelDescription:
+    """The runner's own description (an Inpainter's), else its name and device alone."""
+    device = str(runner.device)
+    describe = getattr(runner, "describe", None)
     if callable(describe):
         try:
-            info.update(describe())
+            described = describe()
         except Exception:  # noqa: BLE001 - the description is cosmetic
             log.exception("could not describe the model")
-    info.setdefault("name", requested_model or "default")
-    info.setdefault("license", "")
-    info["device"] = str(getattr(runner, "device", info.get("device", "cpu")))
-    return info
+        else:
+            if isinstance(described, ModelDescription):
+                return described.on_device(device)
+    return ModelDescription(name=requested_model or "default", device=device)
 
 
 def _memory_message(device: str) -> str:
@@ -125,7 +140,7 @@ class EngineWorker(QObject):
     finished = Signal(object)  # InpaintResult
     failed = Signal(int, str)  # request_id, message
     cancelled = Signal(int)  # request_id
-    model_loaded = Signal(object)  # dict: name, license, device, source, ...
+    model_loaded = Signal(object)  # dict: model_info.to_dict() (name, license, device, ...)
     model_failed = Signal(str)  # why no model is available (none installed, broken file)
     switch_failed = Signal(str)  # a new model/device failed to load; the previous one stays
     busy_changed = Signal(bool)
@@ -149,7 +164,7 @@ class EngineWorker(QObject):
         self._pending = 0  # requests submitted and not yet reported
         self._stopping = False
         self._runner: Runner | None = None  # only touched by the engine thread
-        self.model_info: dict[str, Any] | None = None
+        self.model_info: ModelDescription | None = None  # set once a model is loaded
         self.model_error: str | None = None
         self._thread = _EngineThread(self)
         _LIVE.add(self)
@@ -273,7 +288,7 @@ class EngineWorker(QObject):
         self._runner = runner
         self.model_error = None
         self.model_info = describe_runner(runner, model)
-        emit(self.model_loaded, dict(self.model_info))
+        emit(self.model_loaded, self.model_info.to_dict())
 
     def _run(self, request: InpaintRequest) -> None:
         rid = request.request_id

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
+from app.engine.types import ModelDescription
 
 # keys that are gestures rather than menu actions
 GESTURES: list[tuple[str, str, str]] = [
@@ -130,12 +131,14 @@ class ShortcutsDialog(QDialog):
         self.resize(620, 560)
 
 
-def about_html(model_info: dict | None, model_error: str | None, device: str) -> str:
-    if model_info:
-        name = model_info.get("name") or "unnamed"
-        params = model_info.get("parameters")
+def about_html(
+    model_info: ModelDescription | None, model_error: str | None, device: str
+) -> str:
+    if model_info is not None:
+        name = model_info.name or "unnamed"
+        params = model_info.parameters
         size = f" ({params / 1e6:.1f} M parameters)" if params else ""
-        lic = model_info.get("license") or "no license note in the model file"
+        lic = model_info.license or "no license note in the model file"
         model = f"<b>{escape(str(name), quote=False)}</b>{size}"
         license_row = f"<p><b>Model license:</b> {escape(str(lic), quote=False)}</p>"
     elif model_error:
@@ -158,7 +161,7 @@ def about_html(model_info: dict | None, model_error: str | None, device: str) ->
 class AboutDialog(QDialog):
     def __init__(
         self,
-        model_info: dict | None,
+        model_info: ModelDescription | None,
         model_error: str | None,
         device: str,
         parent: QWidget | None = None,

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
+from ..types import ModelCapabilities
 from .attention import contextual_attention, downscale_mask
 from .layers import GATES, PADDINGS, GatedConv, GatedUpConv
 
@@ -180,6 +181,15 @@ class Generator(nn.Module):
             for layer in (self.conv17, self.allconv17):
                 nn.init.zeros_(layer.conv.weight)
                 nn.init.zeros_(layer.conv.bias)
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        """Declared for the pipeline: a sketch channel when configured with one, contextual
+        attention always, and the pre-fill its stages expect (the colour order is the model
+        file's, see checkpoints.weights.LoadedModel)."""
+        return ModelCapabilities(
+            sketch=self.config.sketch, attention=True, prefill=self.config.prefill
+        )
 
     def _run(self, names: list[str], x: torch.Tensor) -> torch.Tensor:
         for name in names:

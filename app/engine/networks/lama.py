@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..types import ModelCapabilities
 from .generator import GeneratorOutput, config_from_dict
 
 __all__ = [
@@ -275,6 +276,11 @@ class LaMaModel(nn.Module):
         super().__init__()
         self.net = net
         self.config = config or getattr(net, "config", None) or LaMaConfig()
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        """Declared for the pipeline: no sketch, no attention (so no CRA), no pre-fill."""
+        return ModelCapabilities(sketch=False, attention=False, prefill="none")
 
     def predict01(
         self,

@@ -166,7 +166,7 @@ def model_fills(model, bf16: bool = False, texture: bool = False) -> dict[str, F
     if not isinstance(model, LoadedModel):
         model = LoadedModel(generator=model.eval(), config=model.config, color_order="RGB")
     inpainter = Inpainter(model, device="cpu")
-    sketches = model.config is not None and model.config.sketch
+    sketches = model.capabilities.sketch
 
     def fill(use_texture: bool, use_sketch: bool) -> FillFn:
         options = InpaintOptions(strategy="full", grow_mask=0, bf16=bf16, texture=use_texture)
