@@ -39,21 +39,49 @@ log = logging.getLogger(__name__)
 
 _NO_PIXELS = np.zeros((0, 0, 3), np.uint8)  # what a superseded queued request keeps
 
-# Workers still alive at interpreter exit are stopped first: Qt aborts the process when a
-# QThread object is destroyed while its thread still runs (e.g. a model still loading).
-_LIVE: weakref.WeakSet = weakref.WeakSet()
 
+class WorkerRegistry:
+    """The engine workers alive in this process, and the one way to stop them all.
 
-def live_workers() -> list[EngineWorker]:
-    """Every engine worker not yet garbage-collected (one per editor window)."""
-    return list(_LIVE)
+    Qt aborts the process when a QThread object is destroyed while its thread still runs (a
+    model still loading, a fill between checkpoints), so no worker's thread may outlive the
+    interpreter. Threads belong to the process, so there is one registry, `WORKERS`: every
+    EngineWorker joins it when made. The application stops them when its event loop ends
+    (`app.application.Application.shutdown`, which decides what to do about a stuck one); in a
+    process without an application (a script, a test) the interpreter's exit does, through
+    the same `stop_all`.
+    """
 
+    def __init__(self) -> None:
+        self._workers: weakref.WeakSet[EngineWorker] = weakref.WeakSet()
 
-@atexit.register
-def _shutdown_live_workers() -> None:
-    for worker in list(_LIVE):
+    def add(self, worker: EngineWorker) -> None:
+        self._workers.add(worker)
+
+    def workers(self) -> list[EngineWorker]:
+        """Every worker not yet garbage-collected (one per editor window)."""
+        return list(self._workers)
+
+    def stop_all(self, timeout_ms: int) -> list[EngineWorker]:
+        """Stop every running worker's thread (cancelling its work), waiting up to
+        `timeout_ms` for each; returns those whose thread still runs."""
+        stuck = []
+        for worker in self.workers():
+            try:
+                if worker.running and not worker.shutdown(timeout_ms):
+                    stuck.append(worker)
+            except RuntimeError:  # its Qt object was deleted already: no thread left
+                continue
+        return stuck
+
+    def stop_at_exit(self) -> None:
+        """The interpreter is leaving (atexit): what an application did not stop, stop now."""
         with contextlib.suppress(Exception):
-            worker.shutdown(5000)
+            self.stop_all(5000)
+
+
+WORKERS = WorkerRegistry()
+atexit.register(WORKERS.stop_at_exit)
 
 
 class Runner(Protocol):
@@ -167,7 +195,7 @@ class EngineWorker(QObject):
         self.model_info: ModelDescription | None = None  # set once a model is loaded
         self.model_error: str | None = None
         self._thread = _EngineThread(self)
-        _LIVE.add(self)
+        WORKERS.add(self)
         self.finished.connect(self._on_done)
         self.failed.connect(self._on_done)
         self.cancelled.connect(self._on_done)
