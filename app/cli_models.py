@@ -116,10 +116,10 @@ def _run_default(args: argparse.Namespace) -> int:
         path = library.set_default(args.name)
         print(f"default model: {args.name} ({path})")
         return 0
-    path = models.default_model_path()
-    if path is None:
+    default = models.default_model_path()
+    if default is None:
         raise EngineError("no default model is installed; import one with 'models import'")
-    print(f"default model: {path.stem} ({path})")
+    print(f"default model: {default.stem} ({default})")
     return 0
 
 

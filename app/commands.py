@@ -190,12 +190,12 @@ def fill_command(
         old = doc.layer(layer)
         new = old.copy()
         new[used > 0] = 0
-        r = changed_rect(old, new)
-        if r is not None:
-            rx, ry, rw, rh = r
+        cleared = changed_rect(old, new)
+        if cleared is not None:
+            rx, ry, rw, rh = cleared
             patches.append(
                 Patch.make(
-                    layer, r, old[ry : ry + rh, rx : rx + rw], new[ry : ry + rh, rx : rx + rw]
+                    layer, cleared, old[ry : ry + rh, rx : rx + rw], new[ry : ry + rh, rx : rx + rw]
                 )
             )
     return PatchCommand(doc, text, patches, flow=(doc.flow, flow), kind="fill")

@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from PySide6.QtCore import QPoint
     from PySide6.QtWidgets import QMessageBox, QStatusBar
 
@@ -39,6 +41,9 @@ class EditorWindow(Protocol):
         """app.autosave.Autosaver or None (autosave depends on this module)."""
 
     def is_modified(self) -> bool: ...
+
+    def open_path(self, path: str | Path) -> None:
+        """Open a photo (asking about unsaved changes first)."""
 
     def show_message(self, title: str, text: str, kind: str = "warning") -> QMessageBox: ...
 

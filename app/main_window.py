@@ -147,6 +147,7 @@ class MainWindow(QMainWindow):
         self._start_engine = start_engine
         self._started = False
         self._close_approved = False
+        self._model_manager: ModelManager | None = None  # the Models dialog, made when asked
 
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
@@ -572,7 +573,10 @@ class MainWindow(QMainWindow):
         return dlg
 
     def show_models(self) -> ModelManager:
-        return open_model_manager(self)
+        self._model_manager = open_model_manager(
+            self._model_manager, self.worker, self.settings, self.panel.model_label, self
+        )
+        return self._model_manager
 
     # ================================================================== Qt events
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

@@ -108,9 +108,13 @@ class Settings:
     # --- recent files -------------------------------------------------------------------
     def recent_files(self) -> list[str]:
         value = self._s.value("files/recent", [])
-        if isinstance(value, str):
-            value = [value] if value else []
-        return [str(v) for v in (value or []) if v][:MAX_RECENT]
+        if isinstance(value, str):  # an ini file holding one entry gives a plain string
+            items: list[object] = [value] if value else []
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        else:
+            items = []
+        return [str(v) for v in items if v][:MAX_RECENT]
 
     def add_recent_file(self, path: str | Path) -> list[str]:
         path = str(Path(path).resolve())

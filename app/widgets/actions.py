@@ -171,7 +171,7 @@ def make_action(
     """One QAction on `window`: shortcut in its tooltip, section for the shortcut sheet."""
     a = QAction(text, window)
     if isinstance(shortcuts, list):
-        a.setShortcuts([QKeySequence(s) if isinstance(s, str) else s for s in shortcuts])
+        a.setShortcuts([QKeySequence(s) for s in shortcuts])
     elif isinstance(shortcuts, QKeySequence.StandardKey):
         a.setShortcuts(shortcuts)
     elif isinstance(shortcuts, str):

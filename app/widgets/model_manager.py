@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -330,7 +330,7 @@ class ModelManager(QDialog):
         info = self.selected_info()
         usable = info is not None and not info.error
         self.use_button.setEnabled(usable)
-        self.default_button.setEnabled(usable and not info.is_default)  # type: ignore[union-attr]
+        self.default_button.setEnabled(info is not None and usable and not info.is_default)
         self.remove_button.setEnabled(info is not None and info.location != "bundled")
         if info is not None and info.location == "bundled":
             self.remove_button.setToolTip("Bundled models cannot be removed")
@@ -651,16 +651,20 @@ class ModelManager(QDialog):
             self.import_paths(paths)
 
 
-def open_model_manager(window: QObject) -> ModelManager:
-    """Show the window's Models dialog (created once), keeping the side panel in step."""
-    dialog = getattr(window, "_model_manager", None)
+def open_model_manager(
+    existing: ModelManager | None,
+    worker: EngineWorker,
+    settings: Settings,
+    model_label: QLabel,
+    window: QWidget,
+) -> ModelManager:
+    """Show a window's Models dialog: `existing` if it is still there, else a new one that
+    keeps the window's model label in step while a model loads."""
+    dialog = existing
     if dialog is None or not isValid(dialog):
-        dialog = ModelManager(window.worker, window.settings, window)  # type: ignore[attr-defined]
-        panel = getattr(window, "panel", None)
-        if panel is not None:
-            dialog.switching.connect(lambda name: panel.model_label.setText(f"loading {name}…"))
-            dialog.switch_ended.connect(panel.model_label.setText)
-        window._model_manager = dialog  # type: ignore[attr-defined]
+        dialog = ModelManager(worker, settings, window)
+        dialog.switching.connect(lambda name: model_label.setText(f"loading {name}…"))
+        dialog.switch_ended.connect(model_label.setText)
     dialog.show()
     dialog.raise_()
     dialog.activateWindow()

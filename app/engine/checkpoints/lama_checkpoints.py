@@ -216,7 +216,10 @@ def save_lama_model(path: Path, model: LaMaModel, metadata: dict | None = None) 
 
 
 def save_torchscript(path: Path, model: LaMaModel, metadata: dict) -> None:
-    module = model.net.module  # type: ignore[union-attr]
+    net = model.net
+    if not isinstance(net, LaMaTorchScript):
+        raise TypeError("only a TorchScript export can be saved as TorchScript")
+    module = net.module
     extra = {TORCHSCRIPT_META: json.dumps(plain_data(metadata))}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)

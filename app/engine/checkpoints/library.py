@@ -3,7 +3,6 @@ default, remove. Used by `python main.py models` and the editor's model manager.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -11,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import IO
 
 import torch
 
@@ -78,7 +78,7 @@ def suggested_name(source: Path) -> str:
     return cleaned[:80]
 
 
-def _write_file(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
+def _write_file(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, write)
 

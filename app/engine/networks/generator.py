@@ -153,6 +153,7 @@ class Generator(nn.Module):
             for name, mult, kernel, stride, dilation, kind in layers:
                 arg = int(config.cnum * mult)
                 width = arg if gate == "none" else arg // 2
+                module: nn.Module
                 if kind == "up":
                     module = GatedUpConv(cin, width, gate, config.padding)
                 else:
@@ -229,7 +230,7 @@ class Generator(nn.Module):
         x = torch.cat(parts + [ones, ones * mask], dim=1)
 
         x = self._run(self.coarse_layers[:6], x)
-        mask_small = downscale_mask(mask, x.shape[-2:], cfg.resize)
+        mask_small = downscale_mask(mask, (x.shape[-2], x.shape[-1]), cfg.resize)
         x = self._run(self.coarse_layers[6:], x)
         coarse = self._output(self.conv17(x), known)
         if between_stages is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from itertools import islice
 
 import torch
 import torch.nn.functional as F
@@ -241,7 +242,7 @@ class LaMaGenerator(nn.Module):
         """
         y = self.model[1]((self.model[0](x), None))  # FFC layers pass (local, global) pairs
         middle = 2 + self.config.n_downsampling + self.config.n_blocks // 2
-        for i, layer in enumerate(self.model[2:], start=2):
+        for i, layer in enumerate(islice(self.model, 2, None), start=2):
             if i == middle and checkpoint is not None:
                 checkpoint()
             y = layer(y)
@@ -272,10 +273,13 @@ class LaMaModel(nn.Module):
 
     architecture = "lama"
 
-    def __init__(self, net: nn.Module, config: LaMaConfig | None = None) -> None:
+    def __init__(
+        self, net: LaMaGenerator | LaMaTorchScript, config: LaMaConfig | None = None
+    ) -> None:
         super().__init__()
         self.net = net
-        self.config = config or getattr(net, "config", None) or LaMaConfig()
+        native = net.config if isinstance(net, LaMaGenerator) else None
+        self.config = config or native or LaMaConfig()
 
     @property
     def capabilities(self) -> ModelCapabilities:

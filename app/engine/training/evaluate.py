@@ -223,7 +223,7 @@ def evaluate(cases: Sequence[EvalCase], methods: dict[str, FillFn], figures: boo
 
 def format_table(report: dict) -> str:
     cols = ["psnr_hole", "ssim_hole", "l1_hole", "psnr", "ssim", "l1"]
-    first = next(iter(report["methods"].values()), {})
+    first: dict[str, float] = next(iter(report["methods"].values()), {})
     cols += [c for c in ("struct", "swd", "hf", "seam") if c in first]
     lines = [f"{'method':<22}" + "".join(f"{c:>11}" for c in cols)]
     for name, m in report["methods"].items():
