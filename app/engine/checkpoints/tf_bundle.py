@@ -26,11 +26,7 @@ import numpy as np
 from app.engine.types import ModelFileError
 
 __all__ = [
-    "CheckpointReader",
-    "TensorEntry",
-    "crc32c",
-    "masked_crc32c",
-    "open_checkpoint",
+    "CheckpointReader", "TensorEntry", "crc32c", "masked_crc32c", "open_checkpoint",
     "snappy_decompress",
 ]
 
@@ -283,15 +279,14 @@ def _proto_fields(buf: bytes) -> list[tuple[int, int, int | bytes]]:
     return fields
 
 
+# A field's value as its wire type (checked by the caller) says: a number, or a message's bytes.
 def _num(value: int | bytes) -> int:
-    """A varint or fixed-size field's value (its wire type was checked by the caller)."""
     if isinstance(value, bytes):
         raise ValueError("a length-delimited protobuf field where a number belongs")
     return value
 
 
 def _msg(value: int | bytes) -> bytes:
-    """A length-delimited field's bytes (its wire type was checked by the caller)."""
     if not isinstance(value, bytes):
         raise ValueError("a number where a protobuf message belongs")
     return value
@@ -438,9 +433,7 @@ def _read_block(table: bytes, offset: int, size: int, what: str) -> bytes:
         try:
             return snappy_decompress(contents)
         except ValueError as exc:
-            raise ValueError(
-                f"{what} block is snappy-compressed and does not decode: {exc}"
-            ) from exc
+            raise ValueError(f"{what} block is snappy-compressed and does not decode: {exc}") from exc
     raise ValueError(f"{what} block uses unknown compression type {kind}")
 
 
