@@ -76,6 +76,8 @@ log = logging.getLogger(__name__)
 
 APP_TITLE = "DeepFill Studio"
 _TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
+
+
 class MainWindow(QMainWindow):
     """One photo's editor. The window makes its parts and wires them; the work is done by its
     controllers: `files` (FileController), `fills` (FillController), `select_tools`
@@ -163,7 +165,7 @@ class MainWindow(QMainWindow):
         )
         self.files.loaded.connect(self.photo_loaded)
         self.files.saved.connect(self.saved)
-        self._create_actions()  # after the controllers their actions call
+        self._create_actions()  # after FileController: the File actions call it
         self.recent_menu, self.panels_menu = build_menus(self)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.toolbar = build_toolbar(self)
