@@ -75,7 +75,7 @@ def _plane(value: ImageLike, name: str) -> np.ndarray:
         value = np.asarray(value.convert("RGBA") if value.mode == "P" else value)
     arr = np.asarray(value)
     if arr.ndim == 3:
-        arr = arr.any(axis=2) if arr.dtype == np.bool_ else (arr != 0).any(axis=2)
+        arr = np.asarray(arr.any(axis=2) if arr.dtype == np.bool_ else (arr != 0).any(axis=2))
     if arr.ndim != 2:
         raise EngineError(f"the {name} must be a 2-D array or an image, got shape {arr.shape}")
     return arr.astype(bool)

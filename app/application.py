@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from app.autosave_store import AutosaveStore
 from app.editor_window import EditorWindow
+from app.engine.worker import WORKERS, WorkerRegistry
 from app.settings import Settings
 from app.widgets.theme import apply_theme
 
@@ -44,6 +45,9 @@ class Application(QObject):
         self.store = store
         self.windows: list[EditorWindow] = []  # every window this application opened
         self.extra_windows: list[EditorWindow] = []  # opened for recovered work, while open
+        # the process's engine workers (one registry: threads belong to the process), stopped
+        # by shutdown()
+        self.workers: WorkerRegistry = WORKERS
 
     # --- windows --------------------------------------------------------------------------
     def new_window(self) -> EditorWindow:
@@ -119,9 +123,7 @@ class Application(QObject):
         finishing a fill between checkpoints. If one does not stop within 30 s we leave with
         os._exit: Qt aborts the process when a running QThread is destroyed, and settings and
         autosaves were already written in closeEvent."""
-        from app.engine.worker import live_workers
-
-        stuck = [w for w in live_workers() if w.running and not w.shutdown(30000)]
+        stuck = self.workers.stop_all(30000)
         if stuck:
             log.warning("%d engine thread(s) did not stop; leaving without waiting", len(stuck))
             sys.stdout.flush()

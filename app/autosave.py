@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
+from PySide6.QtWidgets import QWidget
 
 from app.autosave_files import (
     FORMAT_VERSION,
@@ -88,7 +89,7 @@ class Autosaver(QObject):
         delay_ms: int = DEFAULT_DELAY_MS,
         open_window: Callable[[], EditorWindow] | None = None,
     ) -> None:
-        super().__init__(window)
+        super().__init__(window if isinstance(window, QObject) else None)
         self.window = window
         self.store = store
         self.delay_ms = delay_ms
@@ -107,9 +108,8 @@ class Autosaver(QObject):
         self._buffers: dict[str, np.ndarray] = {}
         self.last_snapshot_ms = 0.0  # GUI-thread cost of the last snapshot (for the tests)
         self.offers_recovery = True  # windows opened for recovered work do not look again
-        self.recovery_dialog: QObject | None = None  # the start-up list while it is open
+        self.recovery_dialog: QWidget | None = None  # the start-up list while it is open
         self._recovering_here = False  # a recovered document is being read for this window
-        # makes the window for recovered work when this one is taken (tests pass their own)
         # makes the window for recovered work when this one is taken (the application's
         # factory; tests pass their own); None: recovered work only goes into this window
         self.open_window = open_window
@@ -360,7 +360,8 @@ class Autosaver(QObject):
         elif orphans:
             from app.widgets.recovery_dialog import RecoveryDialog
 
-            dialog = RecoveryDialog(orphans, self.recover, self.discard, self.keep, self.window)
+            parent = self.window if isinstance(self.window, QWidget) else None
+            dialog = RecoveryDialog(orphans, self.recover, self.discard, self.keep, parent)
             dialog.destroyed.connect(self._recovery_dialog_gone)
             self.recovery_dialog = dialog
             dialog.show()

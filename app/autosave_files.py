@@ -118,7 +118,10 @@ class Recovered:
     @property
     def image_rect(self) -> Rect | None:
         rect = self.manifest.get("image_rect")
-        return tuple(rect) if rect else None  # type: ignore[return-value]
+        if not rect:
+            return None
+        x, y, w, h = (int(v) for v in rect)
+        return (x, y, w, h)
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:

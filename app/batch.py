@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -295,7 +295,7 @@ def run_batch(
     if ray is not None:
         backend = "ray"
         per_worker = threads or 1
-        runner: Iterator[tuple[int, dict[str, Any]]] = batch_runners.ray_results(
+        runner: batch_runners.Results = batch_runners.ray_results(
             todo, settings, ray, workers if workers > 1 else None, per_worker, info, ray_cpus
         )
     elif workers > 1 and len(todo) > 1:

@@ -52,8 +52,8 @@ def fill_job(inpainter: Any, job: BatchJob, settings: BatchSettings) -> dict[str
     """Run one job with a loaded Inpainter; any failure becomes a 'failed' record."""
     from .fill_file import inpaint_file
 
-    if job.reason:
-        return record(job, "failed", job.reason)
+    if job.reason or job.mask is None:  # planning gives a job without a mask its reason
+        return record(job, "failed", job.reason or "no mask")
     try:
         done = inpaint_file(
             job.photo, job.mask, job.output, job.sketch,

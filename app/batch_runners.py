@@ -13,7 +13,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ from typing import Any
 from .batch_jobs import BatchJob, BatchSettings, fill_job
 from .engine.types import EngineError
 
-Results = Iterator[tuple[int, dict[str, Any]]]
+# (job index, record) as each job ends; close() stops the workers of an interrupted run
+Results = Generator[tuple[int, dict[str, Any]], None, None]
 
 
 def _load(settings: BatchSettings, threads: int) -> Any:
@@ -119,7 +120,9 @@ def ray_session(address: str, cpus: int | None = None) -> Iterator[Any]:
     if ray.is_initialized():  # a notebook or script that set Ray up itself
         yield ray
         return
-    quiet = {"log_to_driver": False, "logging_level": logging.ERROR, "include_dashboard": False}
+    quiet: dict[str, Any] = {
+        "log_to_driver": False, "logging_level": logging.ERROR, "include_dashboard": False
+    }
     if address == "local":
         # workers of our own instance import the same `app` as this process
         saved = os.environ.get("PYTHONPATH")

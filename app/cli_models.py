@@ -90,10 +90,10 @@ def _run_import(args: argparse.Namespace) -> int:
     from .engine.checkpoints import library
 
     dest, model = library.import_model(args.source, args.name, overwrite=args.replace)
-    params = sum(p.numel() for p in model.generator.parameters())
+    info = model.describe()
     print(
-        f"imported {model.name!r} ({model.architecture}, {model.color_order} input, "
-        f"{params / 1e6:.2f} M parameters) -> {dest}"
+        f"imported {info.name!r} ({info.architecture}, {info.color_order} input, "
+        f"{info.parameters / 1e6:.2f} M parameters) -> {dest}"
     )
     skipped = model.metadata.get("skipped_variables")
     if skipped:
@@ -116,10 +116,10 @@ def _run_default(args: argparse.Namespace) -> int:
         path = library.set_default(args.name)
         print(f"default model: {args.name} ({path})")
         return 0
-    path = models.default_model_path()
-    if path is None:
+    default = models.default_model_path()
+    if default is None:
         raise EngineError("no default model is installed; import one with 'models import'")
-    print(f"default model: {path.stem} ({path})")
+    print(f"default model: {default.stem} ({default})")
     return 0
 
 

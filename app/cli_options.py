@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from typing import Any
 
 from .engine.types import STRATEGIES, EngineError, InpaintOptions
 
@@ -51,7 +52,7 @@ def fill_options(args: argparse.Namespace) -> InpaintOptions:
     if args.threads is not None and args.threads < 1:
         raise EngineError("--threads must be at least 1")
     given = vars(args)
-    values = {
+    values: dict[str, Any] = {  # each of InpaintOptions' fields, of its own type
         f.name: _value(f, given[f.name])
         for f in dataclasses.fields(InpaintOptions)
         if given.get(f.name) is not None

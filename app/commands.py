@@ -66,7 +66,8 @@ class Patch:
         return self.before.nbytes + self.after.nbytes
 
 
-_KEEP = object()  # marker: this command does not touch the flow overlay
+# (before, after) of the flow overlay for a command that changes it (a fill)
+FlowChange = tuple[FlowPatch | None, FlowPatch | None]
 
 
 class PatchCommand(QUndoCommand):
@@ -79,7 +80,7 @@ class PatchCommand(QUndoCommand):
         patches: list[Patch],
         *,
         applied: bool = False,
-        flow: tuple[FlowPatch | None, FlowPatch | None] | object = _KEEP,
+        flow: FlowChange | None = None,  # None: the command leaves the flow overlay alone
         kind: str = "edit",
     ) -> None:
         super().__init__(text)
@@ -112,20 +113,20 @@ class PatchCommand(QUndoCommand):
             return
         for p in self.patches:
             self.doc.write_patch(p.layer, p.rect, p.after.array())
-        if self._flow is not _KEEP:
-            self.doc.set_flow(self._flow[1])  # type: ignore[index]
+        if self._flow is not None:
+            self.doc.set_flow(self._flow[1])
 
     def _undo(self) -> None:
         for p in reversed(self.patches):
             self.doc.write_patch(p.layer, p.rect, p.before.array())
-        if self._flow is not _KEEP:
-            self.doc.set_flow(self._flow[0])  # type: ignore[index]
+        if self._flow is not None:
+            self.doc.set_flow(self._flow[0])
 
     @property
     def nbytes(self) -> int:
         total = sum(p.nbytes for p in self.patches)
-        if self._flow is not _KEEP:
-            for f in self._flow:  # type: ignore[union-attr]
+        if self._flow is not None:
+            for f in self._flow:
                 if f is not None:
                     total += int(f.rgba.nbytes)
         return total
@@ -190,12 +191,12 @@ def fill_command(
         old = doc.layer(layer)
         new = old.copy()
         new[used > 0] = 0
-        r = changed_rect(old, new)
-        if r is not None:
-            rx, ry, rw, rh = r
+        cleared = changed_rect(old, new)
+        if cleared is not None:
+            rx, ry, rw, rh = cleared
             patches.append(
                 Patch.make(
-                    layer, r, old[ry : ry + rh, rx : rx + rw], new[ry : ry + rh, rx : rx + rw]
+                    layer, cleared, old[ry : ry + rh, rx : rx + rw], new[ry : ry + rh, rx : rx + rw]
                 )
             )
     return PatchCommand(doc, text, patches, flow=(doc.flow, flow), kind="fill")
@@ -279,15 +280,17 @@ class HistoryStack(QUndoStack):
         self.memory_limit = memory_limit
         self.trimmed = False
 
-    def push(self, cmd: QUndoCommand) -> None:  # type: ignore[override]
+    def push(self, cmd: QUndoCommand) -> None:
         super().push(cmd)
         self._enforce_limit()
 
     def commands(self) -> list[PatchCommand]:
-        return [self.command(i) for i in range(self.count())]  # type: ignore[misc]
+        """The steps on the stack, oldest first (the editor pushes only PatchCommands)."""
+        steps = (self.command(i) for i in range(self.count()))
+        return [c for c in steps if isinstance(c, PatchCommand)]
 
     def bytes_used(self) -> int:
-        return sum(getattr(c, "nbytes", 0) for c in self.commands())
+        return sum(c.nbytes for c in self.commands())
 
     def reset(self) -> None:
         """Forget everything (a new photo was opened)."""

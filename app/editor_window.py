@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from PySide6.QtCore import QPoint
     from PySide6.QtWidgets import QMessageBox, QStatusBar
 
@@ -18,14 +20,30 @@ if TYPE_CHECKING:
 
 
 class EditorWindow(Protocol):
-    doc: Document
-    history: HistoryStack
-    status: QStatusBar
-    settings: Settings
-    file_guard: FileGuard
-    autosaver: Any  # app.autosave.Autosaver or None (autosave depends on this module)
+    # read-only here, so a window may hold subclasses (its StatusBar is a QStatusBar)
+    @property
+    def doc(self) -> Document: ...
+
+    @property
+    def history(self) -> HistoryStack: ...
+
+    @property
+    def status(self) -> QStatusBar: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def file_guard(self) -> FileGuard: ...
+
+    @property
+    def autosaver(self) -> Any:
+        """app.autosave.Autosaver or None (autosave depends on this module)."""
 
     def is_modified(self) -> bool: ...
+
+    def open_path(self, path: str | Path) -> None:
+        """Open a photo (asking about unsaved changes first)."""
 
     def show_message(self, title: str, text: str, kind: str = "warning") -> QMessageBox: ...
 

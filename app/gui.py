@@ -103,9 +103,13 @@ def create_application(argv: list[str] | None = None):
     from app.widgets.icons import icon
     from app.widgets.theme import apply_theme
 
-    app = QApplication.instance()
-    if app is None:
+    existing = QApplication.instance()
+    if existing is None:
         app = QApplication(argv if argv is not None else sys.argv[:1])
+    elif isinstance(existing, QApplication):
+        app = existing
+    else:
+        raise RuntimeError("a QCoreApplication without windows is already running")
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APPLICATION)
@@ -145,5 +149,5 @@ def run_editor(photo_path: str | None = None) -> int:
     application.follow_system_theme()
     window.show()
     if photo_path:
-        QTimer.singleShot(0, lambda: window.open_path(photo_path))  # type: ignore[attr-defined]
+        QTimer.singleShot(0, lambda: window.open_path(photo_path))
     return application.exec(qapp)

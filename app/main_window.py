@@ -8,6 +8,7 @@ torch; the engine runs in EngineWorker's thread.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +17,18 @@ from PySide6.QtGui import (
     QAction,
     QActionGroup,
     QCloseEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
     QGuiApplication,
+    QKeyEvent,
     QKeySequence,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QDockWidget,
-    QFileDialog,
-    QInputDialog,
     QLineEdit,
     QMainWindow,
     QMessageBox,
@@ -36,23 +40,32 @@ from PySide6.QtWidgets import (
 
 from app.application import Application
 from app.autosave import Autosaver, AutosaveStore
+from app.autosave_files import Recovered
 from app.commands import HistoryStack, layer_change_command
-from app.document import Document
+from app.document import Document, ImageMeta
+from app.editor_window import EditorWindow
 from app.engine.geometry import grow_mask
 from app.engine.worker import EngineWorker
 from app.file_guard import FileGuard, ask_replace_changed
 from app.settings import Settings
 from app.signal_emit import emit
-from app.widgets.actions import create_actions, make_action
+from app.widgets.actions import TOOL_SPECS, create_actions, make_action
+from app.widgets.brush_controller import BrushController
 from app.widgets.canvas import CanvasView
 from app.widgets.compare import ViewMode
-from app.widgets.dialogs import AboutDialog, ShortcutsDialog, confirm
-from app.widgets.file_actions import FileActionsMixin
+from app.widgets.dialogs import AboutDialog, ShortcutsDialog, ask_save_changes, confirm
+from app.widgets.file_controller import (
+    FileController,
+    ask_open_path,
+    ask_quality,
+    ask_save_path,
+    dropped_file,
+)
 from app.widgets.fill_controller import FillController
 from app.widgets.history_panel import HistoryPanel
 from app.widgets.icons import IconBinder
 from app.widgets.model_manager import ModelManager, is_model_path, open_model_manager
-from app.widgets.select_actions import SelectActionsMixin
+from app.widgets.select_controller import SelectController
 from app.widgets.status import StatusBar
 from app.widgets.theme import THEMES
 from app.widgets.tool_panel import ToolPanel
@@ -62,51 +75,48 @@ from app.widgets.window_chrome import build_menus, build_toolbar
 log = logging.getLogger(__name__)
 
 APP_TITLE = "DeepFill Studio"
-OPEN_FILTER = (
-    "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp *.gif *.heic *.heif);;All files (*)"
-)
-SAVE_FILTERS = {
-    ".png": "PNG image (*.png)",
-    ".jpg": "JPEG image (*.jpg *.jpeg)",
-    ".webp": "WebP image (*.webp)",
-    ".tif": "TIFF image (*.tif *.tiff)",
-    ".heic": "HEIC image (*.heic *.heif)",
-}
 _TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
-# the tools: (tool, shortcut, icon, tip)
-TOOL_SPECS = [
-    (Tool.BRUSH, "B", "brush", "Paint the area to remove"),
-    (Tool.ERASER, "E", "eraser", "Erase parts of the mask"),
-    (
-        Tool.SKETCH,
-        "P",
-        "sketch",
-        "Draw guide lines: where edges should continue in the hole",
-    ),
-    (Tool.SKETCH_ERASER, "Shift+E", "sketch_eraser", "Erase sketch lines"),
-    (Tool.RECT, "R", "rect", "Drag a rectangle to mask it (Alt: remove)"),
-    (Tool.LASSO, "L", "lasso", "Draw around an area to mask it (Alt: remove)"),
-    (
-        Tool.SELECT,
-        "O",
-        "select",
-        "Drag a loose box around an object to mask it; then Shift+drag over what is "
-        "the object, Ctrl+drag over what is not (Alt: remove)",
-    ),
-    (
-        Tool.WAND,
-        "W",
-        "wand",
-        "Click an area of similar colour, e.g. the sky (Shift adds, Alt removes)",
-    ),
-]
 
 
-class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
+class MainWindow(QMainWindow):
+    """One photo's editor. The window makes its parts and wires them; the work is done by its
+    controllers: `files` (FileController), `fills` (FillController), `select_tools`
+    (SelectController) and `brush` (BrushController)."""
+
     message_shown = Signal(str, str)  # title, text: every error/info box (tests listen)
     photo_loaded = Signal(str)
     saved = Signal(str)
     fill_applied = Signal(object)  # InpaintResult
+
+    # made by create_actions from ACTIONS (app/widgets/actions.py), one act_<name> per row
+    act_open: QAction
+    act_save: QAction
+    act_save_as: QAction
+    act_import_mask: QAction
+    act_export_mask: QAction
+    act_quit: QAction
+    act_copy: QAction
+    act_paste: QAction
+    act_smaller: QAction
+    act_larger: QAction
+    act_clear: QAction
+    act_invert: QAction
+    act_grow: QAction
+    act_shrink: QAction
+    act_fill: QAction
+    act_variant: QAction
+    act_cancel: QAction
+    act_auto: QAction
+    act_models: QAction
+    act_zoom_in: QAction
+    act_zoom_out: QAction
+    act_fit: QAction
+    act_actual: QAction
+    act_split: QAction
+    act_flow: QAction
+    act_show_mask: QAction
+    act_shortcuts: QAction
+    act_about: QAction
 
     def __init__(
         self,
@@ -138,25 +148,37 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
             self.worker.setParent(self)
         self._start_engine = start_engine
         self._started = False
-        self._save_path: Path | None = None
-        self._save_quality: int | None = None
-        self._load_token = 0
-        self._saving = False
         self._close_approved = False
-        self._dialogs: list[QWidget] = []
+        self._model_manager: ModelManager | None = None  # the Models dialog, made when asked
 
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
         self.setDockOptions(
             QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
         )
-        self._create_actions()
-        build_menus(self)
-        build_toolbar(self)
-        self._create_panels()
-        self._create_selection()
         self.status = StatusBar(self.icons, self)
         self.setStatusBar(self.status)
+        self.file_guard = FileGuard()  # the changed-on-disk check: app/file_guard.py
+        self.files = FileController(
+            self.doc, self.history, self.settings, self.status, self.file_guard, self,
+            self.set_photo, self.show_message, self._update_title, self, self,
+        )
+        self.files.loaded.connect(self.photo_loaded)
+        self.files.saved.connect(self.saved)
+        self._create_actions()  # after FileController: the File actions call it
+        self.recent_menu, self.panels_menu = build_menus(self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.toolbar = build_toolbar(self)
+        self._create_panels()
+        self.brush = BrushController(
+            self.doc, self.canvas, self.panel, self.status, self.settings, self
+        )
+        self.select_tools = SelectController(
+            self.doc, self.history, self.canvas, self.panel, self.status, self.settings,
+            self.icons, self.set_tool, self.fill, self._edit_finished, self,
+        )
+        self.select_panel = self.select_tools.panel
+        self.selection = self.select_tools.selection
         self.fills = FillController(
             self.doc, self.history, self.worker, self.panel, self.status, self.settings,
             self.act_auto, self.act_cancel, self.act_variant, self.strategy, self.show_message,
@@ -167,8 +189,7 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
         self._restore_settings()
         self._update_title()
         self._update_actions()
-        # crash recovery and the changed-on-disk check: app/autosave.py, app/file_guard.py
-        self.file_guard = FileGuard()
+        # crash recovery: app/autosave.py
         self.autosaver = (
             Autosaver(self, autosave, open_window=self._open_recovery_window)
             if autosave is not None
@@ -256,10 +277,7 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
         c = self.canvas
         c.zoom_changed.connect(self._zoom_changed)
         c.cursor_moved.connect(self.status.set_cursor)
-        c.brush_size_changed.connect(self._brush_size_changed)
         c.edit_finished.connect(self._edit_finished)
-        self.panel.brush_size_changed.connect(c.set_brush_size)
-        self.panel.sketch_width_changed.connect(self._sketch_width_changed)
         self.panel.mask_opacity_changed.connect(self._mask_opacity_changed)
         self.panel.strategy_changed.connect(lambda s: self.settings.set("run/strategy", s))
         self.panel.device_changed.connect(self._device_changed)
@@ -278,7 +296,7 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
     def _on_index_changed(self, _index: int) -> None:
         self._update_actions()
 
-    def _on_mask_changed(self, _rect) -> None:
+    def _on_mask_changed(self, _rect: object) -> None:
         self._update_actions()
 
     def _restore_settings(self) -> None:
@@ -289,14 +307,11 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
         state = s.window_state()
         if state is not None:
             self.restoreState(state)
-        self.canvas.set_brush_size(int(s.get("tools/brush_size")))
-        self.panel.set_brush_size(self.canvas.brush_size)
-        self.panel.sketch_spin.setValue(int(s.get("tools/sketch_width")))
-        self.canvas.set_sketch_width(self.panel.sketch_spin.value())
-        self.panel.opacity_slider.setValue(int(s.get("tools/mask_opacity")))
+        self.brush.restore_settings()
+        self.panel.opacity_slider.setValue(s.get_int("tools/mask_opacity"))
         self._mask_opacity_changed(self.panel.opacity_slider.value())
-        self.panel.grow_spin.setValue(int(s.get("tools/grow_px")))
-        self._restore_selection_settings()
+        self.panel.grow_spin.setValue(s.get_int("tools/grow_px"))
+        self.select_tools.restore_settings()
         self.panel.set_strategy(str(s.get("run/strategy")))
         self.panel.device.blockSignals(True)
         self.panel.set_device_choice(str(s.get("run/device")))
@@ -360,28 +375,11 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
         self.canvas.set_tool(tool)
         self.tool_actions[tool].setChecked(True)
         self.settings.set("tools/tool", tool.value)
-        self._update_brush_status()
-
-    def _update_brush_status(self) -> None:
-        if self.canvas.tool == Tool.SKETCH:
-            self.status.set_brush_text(self.brush_status_text(self.canvas.sketch_width, "Sketch"))
-        else:
-            self.status.set_brush_text(self.brush_status_text(self.canvas.brush_size, "Brush"))
-
-    def _brush_size_changed(self, size: int) -> None:
-        self.panel.set_brush_size(size)
-        self.settings.set("tools/brush_size", size)
-        self._remember_brush_share(size)
-        self._update_brush_status()
+        self.brush.update_status()
 
     def _zoom_changed(self, zoom: float) -> None:
         self.status.set_zoom(None if self.doc.is_empty else zoom)
-        self._update_brush_status()
-
-    def _sketch_width_changed(self, width: int) -> None:
-        self.canvas.set_sketch_width(width)
-        self.settings.set("tools/sketch_width", width)
-        self._update_brush_status()
+        self.brush.update_status()
 
     def _mask_opacity_changed(self, value: int) -> None:
         self.canvas.item.set_mask_opacity(value / 100.0)
@@ -414,8 +412,8 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
         self.settings.set("view/theme", theme)
         self.application.set_theme(theme)
 
-    def _open_recovery_window(self) -> MainWindow:
-        return self.application.open_recovery_window(self)  # type: ignore[return-value]
+    def _open_recovery_window(self) -> EditorWindow:
+        return self.application.open_recovery_window(self)
 
     def refresh_icons(self) -> None:
         self.icons.refresh()
@@ -446,7 +444,56 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
         self.act_cancel.setEnabled(self.worker.busy)
 
     def is_modified(self) -> bool:
-        return not self.doc.is_empty and not self.history.isClean()
+        return self.files.is_modified()
+
+    # ================================================================== the photo and its files
+    def set_photo(self, rgb: np.ndarray, meta: ImageMeta) -> None:
+        """Show a new photo: empty mask and sketch, fresh history, nothing to save."""
+        self.fills.cancel_fill()
+        self.fills.forget_pending()
+        self.doc.load(rgb, meta)
+        self.history.reset()
+        self.history.setClean()
+        self.files.forget_save_path()
+        self.status.set_image_size(self.doc.size)
+        self.status.set_zoom(self.canvas.zoom)
+        self.brush.fit_to_photo()
+        if self.act_split.isChecked():
+            self.canvas.set_view_mode(ViewMode.SPLIT)
+        self._update_title()
+        self._update_actions()
+
+    def open_path(self, path: str | Path) -> None:
+        """Open a photo (asks about unsaved changes first); decoding runs off the GUI thread."""
+        self.files.open_path(path)
+
+    def load_recovered(self, recovered: Recovered) -> None:
+        """Show a recovered document: the photo as opened plus one undo step with the edits."""
+        self.files.load_recovered(recovered)
+
+    def save(self, then: Callable[[], None] | None = None) -> None:
+        self.files.save(then)
+
+    def save_to(
+        self, path: str | Path, quality: int | None = None, then: Callable[[], None] | None = None
+    ) -> bool:
+        """Write the result with the photo's metadata (off the GUI thread); False if refused."""
+        return self.files.save_to(path, quality, then)
+
+    def suggested_save_path(self) -> Path:
+        return self.files.suggested_save_path()
+
+    def import_mask(self, path: str | Path) -> bool:
+        return self.files.import_mask(path)
+
+    def export_mask(self, path: str | Path) -> bool:
+        return self.files.export_mask(path)
+
+    def paste(self) -> None:
+        self.files.paste()
+
+    def _fill_recent_menu(self) -> None:
+        self.files.fill_recent_menu(self.recent_menu)
 
     # ================================================================== messages / prompts
     def show_message(self, title: str, text: str, kind: str = "warning") -> QMessageBox:
@@ -463,24 +510,10 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
         emit(self.message_shown, title, text)
         return box
 
+    # The questions of FilePrompts (app/widgets/file_controller.py); tests replace them.
     def ask_unsaved(self) -> str:
-        """'save' | 'discard' | 'cancel' (overridden in tests)."""
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Unsaved changes")
-        box.setText(f"Save the changes to {self.doc.meta.display_name}?")
-        box.setInformativeText("Your edits will be lost if you don't save them.")
-        box.setStandardButtons(
-            QMessageBox.StandardButton.Save
-            | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel
-        )
-        box.setDefaultButton(QMessageBox.StandardButton.Save)
-        answer = box.exec()
-        return {
-            QMessageBox.StandardButton.Save: "save",
-            QMessageBox.StandardButton.Discard: "discard",
-        }.get(QMessageBox.StandardButton(answer), "cancel")
+        """'save' | 'discard' | 'cancel'."""
+        return ask_save_changes(self, self.doc.meta.display_name)
 
     def confirm_overwrite_original(self, path: Path) -> bool:
         """Explicit confirmation before replacing the opened photo itself."""
@@ -496,46 +529,14 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
         return ask_replace_changed(self, path)
 
     def ask_save_path(self, suggested: Path) -> Path | None:
-        ext = suggested.suffix.lower()
-        ext = {".jpeg": ".jpg", ".tiff": ".tif", ".heif": ".heic"}.get(ext, ext)
-        filters = list(SAVE_FILTERS.values())
-        selected = SAVE_FILTERS.get(ext, filters[0])
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save result", str(suggested), ";;".join(filters), selected
-        )
-        return Path(path) if path else None
+        return ask_save_path(self, suggested)
 
     def ask_quality(self, fmt: str) -> int | None:
-        q, ok = QInputDialog.getInt(
-            self,
-            f"{fmt} quality",
-            f"{fmt} quality (1 = smallest file, 100 = best):",
-            int(self.doc.meta.quality or self.settings.get("save/jpeg_quality")),
-            1,
-            100,
-        )
-        return int(q) if ok else None
+        default = self.doc.meta.quality or self.settings.get_int("save/jpeg_quality")
+        return ask_quality(self, fmt, default)
 
     def ask_open_path(self) -> Path | None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open photo", self._last_dir(), OPEN_FILTER)
-        return Path(path) if path else None
-
-    def _last_dir(self) -> str:
-        last = str(self.settings.get("files/last_dir"))
-        if self.doc.meta.path is not None:
-            return str(self.doc.meta.path.parent)
-        return last if last and Path(last).is_dir() else str(Path.home())
-
-    def maybe_save(self, then) -> None:
-        """Run then() once unsaved changes are saved or discarded (not at all on Cancel)."""
-        if not self.is_modified():
-            then()
-            return
-        answer = self.ask_unsaved()
-        if answer == "discard":
-            then()
-        elif answer == "save":
-            self.save(then=then)
+        return ask_open_path(self, self.files.last_dir())
 
     # ================================================================== mask operations
     def _mask_op(self, new: np.ndarray, text: str) -> None:
@@ -566,24 +567,40 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
         return dlg
 
     def show_about(self) -> AboutDialog:
-        device = (self.worker.model_info or {}).get("device", "not loaded")
-        dlg = AboutDialog(self.worker.model_info, self.worker.model_error, str(device), self)
+        info = self.worker.model_info
+        device = (info.device if info is not None else "") or "not loaded"
+        dlg = AboutDialog(info, self.worker.model_error, device, self)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         dlg.show()
         return dlg
 
     def show_models(self) -> ModelManager:
-        return open_model_manager(self)
+        self._model_manager = open_model_manager(
+            self._model_manager, self.worker, self.settings, self.panel.model_label, self
+        )
+        return self._model_manager
 
     # ================================================================== Qt events
-    def dropEvent(self, event) -> None:
-        """A dropped model file or checkpoint folder is imported, not opened as a photo."""
-        path = self._dropped_file(event.mimeData())
-        if path and is_model_path(path):
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if dropped_file(event.mimeData()):
             event.acceptProposedAction()
-            QTimer.singleShot(0, lambda: self.show_models().import_paths([path]))
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if dropped_file(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """A dropped photo is opened; a model file or checkpoint folder is imported."""
+        path = dropped_file(event.mimeData())
+        if not path:
             return
-        super().dropEvent(event)
+        event.acceptProposedAction()
+        if is_model_path(path):
+            QTimer.singleShot(0, lambda: self.show_models().import_paths([path]))
+        else:
+            QTimer.singleShot(0, lambda: self.files.open_path(path))
 
     def apply_default_layout(self) -> None:
         """Side panel about 300 px wide; tools as tall as they need, history gets the rest."""
@@ -596,7 +613,7 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
             [self.tools_dock, self.history_dock], [tools, total - tools], Qt.Orientation.Vertical
         )
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._started:
             self._started = True
@@ -614,9 +631,9 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         """Hold Tab or backslash anywhere in the window (outside text fields) = original."""
         t = event.type()
-        if t in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
-            key = event.key()  # type: ignore[attr-defined]
-            mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier  # type: ignore[attr-defined]
+        if t in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and isinstance(event, QKeyEvent):
+            key = event.key()
+            mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
             if (
                 key in (Qt.Key.Key_Tab, Qt.Key.Key_Backslash)
                 and not mods
@@ -624,7 +641,7 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
                 and obj.window() is self
                 and not isinstance(obj, _TEXT_INPUTS)
             ):
-                if not event.isAutoRepeat():  # type: ignore[attr-defined]
+                if not event.isAutoRepeat():
                     self.canvas.hold_original(t == QEvent.Type.KeyPress)
                 return True
         elif t == QEvent.Type.WindowDeactivate and obj is self:
@@ -639,7 +656,7 @@ class MainWindow(FileActionsMixin, SelectActionsMixin, QMainWindow):
                 self._close_approved = True
                 QTimer.singleShot(0, self.close)  # Qt ignores close() from inside closeEvent
 
-            self.maybe_save(approved)
+            self.files.maybe_save(approved)
             return
         self.save_settings()
         self.hide()  # feels instant even if a fill has to reach its next checkpoint first

@@ -9,6 +9,7 @@ write carries Orientation = 1 and the image's real width/height.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import cv2
 import numpy as np
@@ -186,14 +187,20 @@ def exif_dpi(exif: Image.Exif | None) -> tuple[float, float] | None:
 
 def clean_dpi(dpi: object) -> tuple[float, float] | None:
     """A positive (x, y) DPI pair, with round-off from px/m storage removed, or None."""
+    if not isinstance(dpi, Iterable):
+        return None
     try:
-        x, y = (float(v) for v in dpi)  # type: ignore[union-attr]
+        x, y = (float(v) for v in dpi)
     except (TypeError, ValueError):
         return None
     if not (x > 0 and y > 0 and np.isfinite(x) and np.isfinite(y)):
         return None
-    # PNG stores pixels per metre, so 300 dpi reads back as 299.9994; snap to whole numbers.
-    return tuple(float(round(v)) if abs(v - round(v)) < 0.05 else round(v, 3) for v in (x, y))  # type: ignore[return-value]
+
+    def snap(v: float) -> float:
+        # PNG stores pixels per metre, so 300 dpi reads back as 299.9994: whole numbers
+        return float(round(v)) if abs(v - round(v)) < 0.05 else round(v, 3)
+
+    return snap(x), snap(y)
 
 
 def prepare_exif(

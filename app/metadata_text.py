@@ -11,7 +11,7 @@ import re
 import struct
 from xml.sax.saxutils import escape
 
-from PIL import Image, IptcImagePlugin
+from PIL import Image, ImageFile, IptcImagePlugin
 
 from app.metadata import JPEG_EXIF_LIMIT
 
@@ -137,7 +137,7 @@ def read_iptc(im: Image.Image) -> bytes | None:
     elif im.format == "TIFF":
         tags = getattr(im, "tag_v2", None)
         data = tags.get(33723) if tags is not None else None
-        if data is not None and not isinstance(data, bytes):
+        if data is not None and not isinstance(data, bytes) and isinstance(im, ImageFile.ImageFile):
             # Photoshop stores the block as LONGs, of which tag_v2 keeps only the first:
             # Pillow's IPTC reader sees the whole tag, and its datasets are written back.
             data = iptc_block(IptcImagePlugin.getiptcinfo(im) or {})
@@ -325,10 +325,10 @@ def metadata_fields(iptc: bytes | None, text: dict[str, str] | None) -> dict[str
             records = []
         utf8 = any(r == 1 and d == 90 and v == _IPTC_UTF8 for r, d, v in records)
         from_iptc: dict[str, list[str]] = {}
-        for record, dataset, value in records:
-            if record == 2 and dataset in _IPTC_TO_XMP and value.strip(b"\x00 "):
+        for record, dataset, raw in records:
+            if record == 2 and dataset in _IPTC_TO_XMP and raw.strip(b"\x00 "):
                 prop = _IPTC_TO_XMP[dataset][0]
-                from_iptc.setdefault(prop, []).append(_iptc_text(value.rstrip(b"\x00"), utf8))
+                from_iptc.setdefault(prop, []).append(_iptc_text(raw.rstrip(b"\x00"), utf8))
         fields.update(from_iptc)
     return fields
 

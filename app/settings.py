@@ -71,6 +71,20 @@ class Settings:
         except (TypeError, ValueError):
             return default
 
+    def get_int(self, key: str) -> int:
+        """A setting declared as int (see _DEFAULTS)."""
+        value = self.get(key)
+        if not isinstance(value, int):
+            raise TypeError(f"the setting {key} is not a whole number")
+        return value
+
+    def get_float(self, key: str) -> float:
+        """A setting declared as float (see _DEFAULTS)."""
+        value = self.get(key)
+        if not isinstance(value, float):
+            raise TypeError(f"the setting {key} is not a number")
+        return value
+
     def set(self, key: str, value: object) -> None:
         if key not in _DEFAULTS:
             raise KeyError(key)
@@ -94,9 +108,13 @@ class Settings:
     # --- recent files -------------------------------------------------------------------
     def recent_files(self) -> list[str]:
         value = self._s.value("files/recent", [])
-        if isinstance(value, str):
-            value = [value] if value else []
-        return [str(v) for v in (value or []) if v][:MAX_RECENT]
+        if isinstance(value, str):  # an ini file holding one entry gives a plain string
+            items: list[object] = [value] if value else []
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        else:
+            items = []
+        return [str(v) for v in items if v][:MAX_RECENT]
 
     def add_recent_file(self, path: str | Path) -> list[str]:
         path = str(Path(path).resolve())

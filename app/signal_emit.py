@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal, SignalInstance
 
@@ -35,7 +36,9 @@ if _LEAKS_TRUE:  # put back the references the probe itself took away
 
 def emit(signal: SignalInstance, *args) -> None:
     """signal.emit(*args), balancing PySide6 6.12.0's missing reference to True."""
-    result = signal.emit(*args)
+    # the stubs say emit returns None; 6.12.0 returns True, which is what we look for
+    call: Callable[..., object] = signal.emit
+    result = call(*args)
     if _LEAKS_TRUE and result is True:
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(True))
 

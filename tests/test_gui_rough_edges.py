@@ -15,6 +15,7 @@ from PIL import Image
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtWidgets import QApplication
 
+from app.engine.types import ModelDescription
 from app.widgets.compare import ViewMode
 from app.widgets.dialogs import about_html, shortcut_rows
 from app.widgets.tools import Tool, step_brush
@@ -181,8 +182,8 @@ def test_about_shows_the_models_license_and_no_path_outside_the_project():
     torch = pytest.importorskip("torch")
     path = ROOT / "app/resources/models/deepfill-studio-default.pt"
     meta = torch.load(path, weights_only=True, map_location="cpu")["metadata"]
-    info = {"name": meta["name"], "license": meta["license"], "device": "cpu",
-            "parameters": 550000, "source": str(path)}
+    info = ModelDescription(meta["name"], license=meta["license"], device="cpu",
+                            parameters=550000, source=str(path))
     html = about_html(info, None, "cpu")
     assert "Model license:" in html and meta["license"].split(";")[0] in html
     for word in re.findall(r"[\w./-]+/[\w./-]+", re.sub(r"<[^>]+>", " ", html)):

@@ -234,10 +234,22 @@ def test_help_dialogs_show_shortcuts_version_and_model_license(qtbot, shown):
     texts = [dlg.table.item(r, 2).text() for r in range(dlg.table.rowCount())]
     keys = [dlg.table.item(r, 1).text() for r in range(dlg.table.rowCount())]
     assert "Fill" in texts and any("Tab" in k for k in keys)
-    win.worker.model_info = {"name": "deepfill", "license": "CC BY-NC 4.0", "device": "cpu"}
+    from app.engine.types import ModelDescription
+
+    win.worker.model_info = ModelDescription("deepfill", license="CC BY-NC 4.0", device="cpu")
     about = win.show_about()
     text = about.label.text()
     assert "0.1.0" in text and "CC BY-NC 4.0" in text and "cpu" in text
+
+
+def test_every_action_of_the_table_is_declared_on_the_window():
+    """create_actions sets act_<name> for each ACTIONS row; the window declares them all
+    (typed), and nothing else."""
+    from app.main_window import MainWindow
+    from app.widgets.actions import ACTIONS
+
+    declared = {n for n in MainWindow.__annotations__ if n.startswith("act_")}
+    assert declared == {f"act_{spec.name}" for spec in ACTIONS}
 
 
 def test_all_icons_exist():

@@ -183,3 +183,45 @@ def test_shutdown_reports_queued_requests_as_cancelled(qtbot, fake_worker):
     assert fake_worker.runner.started.wait(10)
     assert fake_worker.shutdown(5000)
     qtbot.waitUntil(lambda: cancelled == [a], timeout=5000)
+
+
+def test_one_registry_stops_every_engine_thread_and_names_the_stuck_ones(qtbot):
+    """Every worker joins the process's registry; stop_all (the application's shutdown and the
+    interpreter's exit both use it) stops each running thread and returns those that did not."""
+    from app.engine.worker import WORKERS, WorkerRegistry
+
+    class Stuck:
+        """Ignores cancelling until released (a long stage without a checkpoint)."""
+
+        device = "cpu"
+
+        def __init__(self) -> None:
+            self.started = threading.Event()
+            self.release = threading.Event()
+
+        def run(self, req, progress=None, cancel=None):
+            self.started.set()
+            self.release.wait(10)
+            return InpaintResult(req.image.copy(), (0, 0, 1, 1))
+
+    quick, stuck = SlowRunner(), Stuck()
+    a = EngineWorker(runner_factory=lambda m, d: quick)
+    b = EngineWorker(runner_factory=lambda m, d: stuck)
+    idle = EngineWorker(runner_factory=lambda m, d: quick)  # never started
+    assert {a, b, idle} <= set(WORKERS.workers())
+    registry = WorkerRegistry()
+    for worker in (a, b, idle):
+        registry.add(worker)
+    try:
+        a.submit(request())
+        b.submit(request())
+        assert quick.started.wait(10) and stuck.started.wait(10)
+        assert registry.stop_all(200) == [b]
+        assert not a.running and b.running and not idle.running
+        stuck.release.set()
+        assert registry.stop_all(5000) == []
+        assert not b.running
+    finally:
+        stuck.release.set()
+        for worker in (a, b, idle):
+            worker.shutdown()

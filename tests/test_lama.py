@@ -190,6 +190,9 @@ def test_lightning_checkpoint_loads_without_running_its_pickled_objects(tmp_path
     assert isinstance(model.generator, LaMaModel) and model.generator.config == SMALL
     for key, value in net.state_dict().items():
         assert torch.equal(model.generator.net.state_dict()[key], value)
+    # declared by LaMaModel, not guessed from the missing DeepFill config
+    caps = model.capabilities
+    assert not caps.sketch and not caps.attention and caps.color_order == "RGB"
 
 
 def test_damaged_lama_checkpoint_is_a_model_file_error(tmp_path: Path) -> None:

@@ -32,6 +32,26 @@ def test_own_format_round_trip(tmp_path):
     assert not list(tmp_path.glob(".*tmp"))  # the atomic write left no temporary
 
 
+def test_a_loaded_model_declares_its_capabilities_and_describes_itself(tmp_path):
+    from app.engine.types import ModelCapabilities
+
+    generator = Generator(SMALL)
+    path = tmp_path / "m.pt"
+    save_model(path, generator, color_order="BGR", metadata={"name": "small", "license": "L"})
+    loaded = load_model(path)
+    caps = ModelCapabilities(sketch=True, attention=True, color_order="BGR", prefill="telea")
+    assert loaded.capabilities == caps
+    info = loaded.describe()
+    assert (info.name, info.license, info.source) == ("small", "L", str(path))
+    assert info.parameters == sum(p.numel() for p in generator.parameters())
+    assert info.capabilities == caps and info.device == ""
+    plain = info.on_device("cpu").to_dict()
+    assert plain["device"] == "cpu" and plain["color_order"] == "BGR" and plain["sketch"] is True
+    assert plain["attention"] is True and plain["prefill"] == "telea"
+    with pytest.raises(ValueError):
+        ModelCapabilities(color_order="GBR")
+
+
 @needs_fixtures
 @pytest.mark.slow
 def test_port_tf_layout_loads_the_official_architecture(tmp_path):

@@ -100,7 +100,7 @@ def remove_stale_temps(
     return removed
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> None:
     """Run `write` on a temporary file beside `path`, then move it over `path`.
 
     On any failure the temporary file is removed and the target is left untouched. An existing

@@ -40,7 +40,7 @@ def union_rect(a: Rect | None, b: Rect | None) -> Rect | None:
 
 def bounding_rect(arr: np.ndarray) -> Rect | None:
     """Bounding rect of the non-zero pixels of a 2-D (or H x W x C) array, None if all zero."""
-    nz = arr if arr.ndim == 2 else arr.any(axis=2)
+    nz = arr if arr.ndim == 2 else np.asarray(arr.any(axis=2))
     if nz.dtype in (np.uint8, np.bool_) and nz.size:
         # OpenCV's bounding box is about 10x faster than numpy's on a 50 MP layer
         x, y, w, h = cv2.boundingRect(np.ascontiguousarray(nz).view(np.uint8))
@@ -130,7 +130,7 @@ def hole_regions(mask: np.ndarray) -> list[Box]:
         ph, pw = -(-part.shape[0] // f), -(-part.shape[1] // f)
         padded = np.zeros((ph * f, pw * f), bool)
         padded[: part.shape[0], : part.shape[1]] = part
-        part_small = padded.reshape(ph, f, pw, f).any(axis=(1, 3))
+        part_small = np.asarray(padded.reshape(ph, f, pw, f).any(axis=(1, 3)))
     else:
         part_small = part
     count, _, stats, _ = cv2.connectedComponentsWithStats(

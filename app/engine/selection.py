@@ -147,7 +147,8 @@ def _grabcut(
         _draw_hints(gc, hints.object, cv2.GC_FGD, origin, scale)
         _draw_hints(gc, hints.background, cv2.GC_BGD, origin, scale)
         if (gc == cv2.GC_FGD).any() or (gc == cv2.GC_PR_FGD).any():
-            cv2.grabCut(bgr, gc, None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
+            # the rectangle is ignored when starting from the mask (an empty one, like None)
+            cv2.grabCut(bgr, gc, (0, 0, 0, 0), bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
     return np.where((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD), 255, 0).astype(np.uint8)
 
 

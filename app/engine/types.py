@@ -7,11 +7,14 @@ Nothing here imports torch, so the GUI can build requests without loading it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 STRATEGIES = ("auto", "crop", "resize", "full")
+COLOR_ORDERS = ("RGB", "BGR")
+PREFILLS = ("none", "telea")
 
 # progress(fraction in [0, 1], short stage label)
 ProgressFn = Callable[[float, str], None]
@@ -83,3 +86,66 @@ class InpaintResult:
     request_id: int = 0
     notes: list[str] = field(default_factory=list)  # user-facing remarks (e.g. "fell back to CPU")
     guide: Guide | None = None  # the network's fill, when the texture stage ran (for variants)
+
+
+# ------------------------------------------------------------------------------ models
+
+
+@dataclass(frozen=True)
+class ModelCapabilities:
+    """What a loaded model does with a request, declared by its network class (sketch,
+    attention, pre-fill) and its model file (colour order), never guessed from its config.
+    The pipeline reads them to prepare the network's input; the editor to say what works."""
+
+    sketch: bool = False  # reads guide lines (a sketch channel); other models ignore the sketch
+    attention: bool = False  # contextual attention: CRA's full-resolution detail, the flow view
+    color_order: str = "RGB"  # the channel order the network was trained on ("RGB" | "BGR")
+    prefill: str = "none"  # "telea": the hole must arrive pre-filled (Telea) ("none" | "telea")
+
+    def __post_init__(self) -> None:
+        if self.color_order not in COLOR_ORDERS:
+            raise ValueError(f"unknown colour order {self.color_order!r}")
+        if self.prefill not in PREFILLS:
+            raise ValueError(f"unknown pre-fill {self.prefill!r}")
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """A loaded model, described: what the About box, the model manager, `models import` and
+    the worker's `model_loaded` signal (as `to_dict()`) tell about it."""
+
+    name: str
+    architecture: str = ""
+    parameters: int = 0
+    license: str = ""
+    source: str = ""  # the file it was read from
+    capabilities: ModelCapabilities | None = None  # None: not declared (a stand-in runner)
+    device: str = ""  # where it runs ("cpu", "cuda"); "" while on no device
+
+    @property
+    def color_order(self) -> str:
+        return self.capabilities.color_order if self.capabilities is not None else "RGB"
+
+    def on_device(self, device: str) -> ModelDescription:
+        return replace(self, device=device)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON and Qt signals: the fields, with the capabilities flattened
+        (color_order, sketch, attention, prefill) when they are declared."""
+        data: dict[str, Any] = {
+            "device": self.device,
+            "name": self.name,
+            "architecture": self.architecture,
+            "parameters": self.parameters,
+            "license": self.license,
+            "source": self.source,
+        }
+        caps = self.capabilities
+        if caps is not None:
+            data.update(
+                color_order=caps.color_order,
+                sketch=caps.sketch,
+                attention=caps.attention,
+                prefill=caps.prefill,
+            )
+        return data

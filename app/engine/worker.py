@@ -19,42 +19,85 @@ import traceback
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
-from app.engine.types import Cancelled, EngineError, InpaintRequest, InpaintResult
+from app.engine.types import (
+    CancelFn,
+    Cancelled,
+    EngineError,
+    InpaintRequest,
+    InpaintResult,
+    ModelDescription,
+    ProgressFn,
+)
 from app.signal_emit import emit
 
 log = logging.getLogger(__name__)
 
 _NO_PIXELS = np.zeros((0, 0, 3), np.uint8)  # what a superseded queued request keeps
 
-# Workers still alive at interpreter exit are stopped first: Qt aborts the process when a
-# QThread object is destroyed while its thread still runs (e.g. a model still loading).
-_LIVE: weakref.WeakSet = weakref.WeakSet()
 
+class WorkerRegistry:
+    """The engine workers alive in this process, and the one way to stop them all.
 
-def live_workers() -> list[EngineWorker]:
-    """Every engine worker not yet garbage-collected (one per editor window)."""
-    return list(_LIVE)
+    Qt aborts the process when a QThread object is destroyed while its thread still runs (a
+    model still loading, a fill between checkpoints), so no worker's thread may outlive the
+    interpreter. Threads belong to the process, so there is one registry, `WORKERS`: every
+    EngineWorker joins it when made. The application stops them when its event loop ends
+    (`app.application.Application.shutdown`, which decides what to do about a stuck one); in a
+    process without an application (a script, a test) the interpreter's exit does, through
+    the same `stop_all`.
+    """
 
+    def __init__(self) -> None:
+        self._workers: weakref.WeakSet[EngineWorker] = weakref.WeakSet()
 
-@atexit.register
-def _shutdown_live_workers() -> None:
-    for worker in list(_LIVE):
+    def add(self, worker: EngineWorker) -> None:
+        self._workers.add(worker)
+
+    def workers(self) -> list[EngineWorker]:
+        """Every worker not yet garbage-collected (one per editor window)."""
+        return list(self._workers)
+
+    def stop_all(self, timeout_ms: int) -> list[EngineWorker]:
+        """Stop every running worker's thread (cancelling its work), waiting up to
+        `timeout_ms` for each; returns those whose thread still runs."""
+        stuck = []
+        for worker in self.workers():
+            try:
+                if worker.running and not worker.shutdown(timeout_ms):
+                    stuck.append(worker)
+            except RuntimeError:  # its Qt object was deleted already: no thread left
+                continue
+        return stuck
+
+    def stop_at_exit(self) -> None:
+        """The interpreter is leaving (atexit): what an application did not stop, stop now."""
         with contextlib.suppress(Exception):
-            worker.shutdown(5000)
+            self.stop_all(5000)
+
+
+WORKERS = WorkerRegistry()
+atexit.register(WORKERS.stop_at_exit)
 
 
 class Runner(Protocol):
-    """What the worker needs from an Inpainter (tests may pass a lighter object)."""
+    """What the worker needs from an Inpainter (tests may pass a lighter object). An Inpainter
+    also describes its model (`describe() -> ModelDescription`); a runner that does not is
+    described by the name it was loaded under."""
 
     @property
     def device(self) -> str: ...
 
-    def run(self, request: InpaintRequest, progress=None, cancel=None) -> InpaintResult: ...
+    def run(
+        self,
+        request: InpaintRequest,
+        progress: ProgressFn | None = None,
+        cancel: CancelFn | None = None,
+    ) -> InpaintResult: ...
 
 
 RunnerFactory = Callable[[str | None, str], Runner]
@@ -67,19 +110,19 @@ def load_inpainter(model: str | None, device: str) -> Runner:
     return Inpainter.load(model, device)
 
 
-def describe_runner(runner: Runner, requested_model: str | None) -> dict[str, Any]:
-    info: dict[str, Any] = {"device": str(getattr(runner, "device", "cpu"))}
-    model = getattr(runner, "model", None)
-    describe = getattr(model, "describe", None)
+def describe_runner(runner: Runner, requested_model: str | None) -> ModelDescription:
+    """The runner's own description (an Inpainter's), else its name and device alone."""
+    device = str(runner.device)
+    describe = getattr(runner, "describe", None)
     if callable(describe):
         try:
-            info.update(describe())
+            described = describe()
         except Exception:  # noqa: BLE001 - the description is cosmetic
             log.exception("could not describe the model")
-    info.setdefault("name", requested_model or "default")
-    info.setdefault("license", "")
-    info["device"] = str(getattr(runner, "device", info.get("device", "cpu")))
-    return info
+        else:
+            if isinstance(described, ModelDescription):
+                return described.on_device(device)
+    return ModelDescription(name=requested_model or "default", device=device)
 
 
 def _memory_message(device: str) -> str:
@@ -125,7 +168,7 @@ class EngineWorker(QObject):
     finished = Signal(object)  # InpaintResult
     failed = Signal(int, str)  # request_id, message
     cancelled = Signal(int)  # request_id
-    model_loaded = Signal(object)  # dict: name, license, device, source, ...
+    model_loaded = Signal(object)  # dict: model_info.to_dict() (name, license, device, ...)
     model_failed = Signal(str)  # why no model is available (none installed, broken file)
     switch_failed = Signal(str)  # a new model/device failed to load; the previous one stays
     busy_changed = Signal(bool)
@@ -149,10 +192,10 @@ class EngineWorker(QObject):
         self._pending = 0  # requests submitted and not yet reported
         self._stopping = False
         self._runner: Runner | None = None  # only touched by the engine thread
-        self.model_info: dict[str, Any] | None = None
+        self.model_info: ModelDescription | None = None  # set once a model is loaded
         self.model_error: str | None = None
         self._thread = _EngineThread(self)
-        _LIVE.add(self)
+        WORKERS.add(self)
         self.finished.connect(self._on_done)
         self.failed.connect(self._on_done)
         self.cancelled.connect(self._on_done)
@@ -273,7 +316,7 @@ class EngineWorker(QObject):
         self._runner = runner
         self.model_error = None
         self.model_info = describe_runner(runner, model)
-        emit(self.model_loaded, dict(self.model_info))
+        emit(self.model_loaded, self.model_info.to_dict())
 
     def _run(self, request: InpaintRequest) -> None:
         rid = request.request_id

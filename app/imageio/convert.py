@@ -10,7 +10,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageFile
 
 from app.metadata import (
     ORIENTATION,
@@ -25,7 +25,8 @@ def _is_16bit_rgb(im: Image.Image) -> bool:
     """True for 16-bit-per-channel colour files that Pillow would cut to 8 bits itself."""
     if im.mode not in ("RGB", "RGBA", "LA") or im.format not in ("PNG", "TIFF"):
         return False
-    return any(";16" in str(tile[-1]) for tile in (im.tile or ()))
+    tiles = im.tile if isinstance(im, ImageFile.ImageFile) else None  # a file's decoders
+    return any(";16" in str(tile[-1]) for tile in (tiles or ()))
 
 
 def _scale16(arr: np.ndarray) -> np.ndarray:
@@ -173,7 +174,10 @@ def _pixels(
         im, icc = _cmyk_to_rgb(im, icc, notes)
         mode = "RGB"
     if mode in ("P", "PA"):
-        has_alpha = mode == "PA" or "transparency" in im.info or im.palette.mode == "RGBA"
+        palette = im.palette
+        has_alpha = (
+            mode == "PA" or "transparency" in im.info or (palette is not None and palette.mode == "RGBA")
+        )
         im = im.convert("RGBA" if has_alpha else "RGB")
         mode = im.mode
     if mode in ("1", "L"):

@@ -56,7 +56,10 @@ def _binary_planes(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """(colour H x W x C, alpha H x W or None) of a mask, keeping values as stored."""
     mode = im.mode
     if mode in ("P", "PA"):
-        has_alpha = mode == "PA" or "transparency" in im.info or im.palette.mode == "RGBA"
+        palette = im.palette
+        has_alpha = (
+            mode == "PA" or "transparency" in im.info or (palette is not None and palette.mode == "RGBA")
+        )
         im = im.convert("RGBA" if has_alpha else "RGB")
         mode = im.mode
     elif mode == "La":

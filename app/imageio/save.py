@@ -48,13 +48,13 @@ def _save_format(path: Path, format: str | None) -> str:
                 f"Cannot save '{path}': {format} is not a supported format ({_SAVE_LIST})."
             )
         return fmt
-    fmt = _SAVE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
+    by_suffix = _SAVE_FORMATS.get(path.suffix.lower())
+    if by_suffix is None:
         shown = path.suffix or "(none)"
         raise ImageSaveError(
             f"Cannot save '{path}': the file extension {shown} is not one of {_SAVE_EXTS}."
         )
-    return fmt
+    return by_suffix
 
 
 def _save_error(path: Path, e: BaseException) -> ImageSaveError:
@@ -77,7 +77,7 @@ def _save_error(path: Path, e: BaseException) -> ImageSaveError:
     return ImageSaveError(f"Cannot save '{path}': the image could not be encoded ({_reason(e)}).")
 
 
-def _atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> None:
+def _atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> None:
     """atomic_write with each failure told as one ImageSaveError sentence naming the file."""
     target = Path(path)
     try:

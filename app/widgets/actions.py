@@ -1,9 +1,11 @@
 """The editor's actions as data: text, shortcut, icon, tip and menu of each, in one table.
 
 `create_actions` turns the table into QActions on a window: each becomes the window attribute
-`act_<name>` and calls the window method named in `slot` (with `args`). The menu (`section`) is
-also the group the shortcut sheet (F1) lists the action under. Tools, themes, undo and redo are
-made by the window itself (they come from the tool enum, the theme list and the undo stack).
+`act_<name>` and calls the method named in `slot` (with `args`): the window's own, or one of a
+part it holds when dotted (`files.save` is the FileController's). The menu (`section`) is
+also the group the shortcut sheet (F1) lists the action under. The tools are declared here too
+(`TOOL_SPECS`); the window makes them, the themes, undo and redo itself (they carry the tool,
+the theme name, or follow the undo stack).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
 from app.widgets.icons import IconBinder
+from app.widgets.tools import Tool
 
 SK = QKeySequence.StandardKey
 Shortcuts = str | QKeySequence.StandardKey | list[str | QKeySequence.StandardKey] | None
@@ -26,7 +29,7 @@ Shortcuts = str | QKeySequence.StandardKey | list[str | QKeySequence.StandardKey
 class ActionSpec:
     name: str  # the window attribute is act_<name>
     text: str
-    slot: str | None  # dotted name of the window method it calls ("canvas.fit"); None: none
+    slot: str | None  # the window method it calls, dotted for a part's ("files.save"); None: none
     shortcuts: Shortcuts = None
     icon: str | None = None
     tip: str | None = None  # default: the text without & and trailing dots
@@ -39,28 +42,28 @@ class ActionSpec:
 
 ACTIONS: tuple[ActionSpec, ...] = (
     # File
-    ActionSpec("open", "&Open…", "open_dialog", SK.Open, "open", "Open a photo", "File"),
-    ActionSpec("save", "&Save", "save", SK.Save, "save", "Save the result", "File"),
+    ActionSpec("open", "&Open…", "files.open_dialog", SK.Open, "open", "Open a photo", "File"),
+    ActionSpec("save", "&Save", "files.save", SK.Save, "save", "Save the result", "File"),
     ActionSpec(
-        "save_as", "Save &As…", "save_as", SK.SaveAs, "save_as",
+        "save_as", "Save &As…", "files.save_as", SK.SaveAs, "save_as",
         "Save the result under a new name", "File", fallback="Ctrl+Shift+S",
     ),
     ActionSpec(
-        "import_mask", "&Import Mask…", "import_mask_dialog", None, "import_mask",
+        "import_mask", "&Import Mask…", "files.import_mask_dialog", None, "import_mask",
         "Load a mask image (non-zero pixels are the hole)", "File", short_text="Import…",
     ),
     ActionSpec(
-        "export_mask", "&Export Mask…", "export_mask_dialog", None, "export_mask",
+        "export_mask", "&Export Mask…", "files.export_mask_dialog", None, "export_mask",
         "Save the mask as a black and white PNG", "File", short_text="Export…",
     ),
     ActionSpec("quit", "&Quit", "close", SK.Quit, "quit", None, "File", fallback="Ctrl+Q"),
     # Edit
     ActionSpec(
-        "copy", "&Copy Image", "copy_image", SK.Copy, "copy",
+        "copy", "&Copy Image", "files.copy_image", SK.Copy, "copy",
         "Copy the result to the clipboard", "Edit",
     ),
     ActionSpec(
-        "paste", "&Paste Image", "paste", SK.Paste, "paste",
+        "paste", "&Paste Image", "files.paste", SK.Paste, "paste",
         "Open the image (or image file) on the clipboard", "Edit",
     ),
     # Tools
@@ -125,6 +128,35 @@ ACTIONS: tuple[ActionSpec, ...] = (
 )
 
 
+# the tools, made by the window from this table: (tool, shortcut, icon, tip); menu "Tools"
+TOOL_SPECS = [
+    (Tool.BRUSH, "B", "brush", "Paint the area to remove"),
+    (Tool.ERASER, "E", "eraser", "Erase parts of the mask"),
+    (
+        Tool.SKETCH,
+        "P",
+        "sketch",
+        "Draw guide lines: where edges should continue in the hole",
+    ),
+    (Tool.SKETCH_ERASER, "Shift+E", "sketch_eraser", "Erase sketch lines"),
+    (Tool.RECT, "R", "rect", "Drag a rectangle to mask it (Alt: remove)"),
+    (Tool.LASSO, "L", "lasso", "Draw around an area to mask it (Alt: remove)"),
+    (
+        Tool.SELECT,
+        "O",
+        "select",
+        "Drag a loose box around an object to mask it; then Shift+drag over what is "
+        "the object, Ctrl+drag over what is not (Alt: remove)",
+    ),
+    (
+        Tool.WAND,
+        "W",
+        "wand",
+        "Click an area of similar colour, e.g. the sky (Shift adds, Alt removes)",
+    ),
+]
+
+
 def make_action(
     window: QWidget,
     icons: IconBinder,
@@ -139,7 +171,7 @@ def make_action(
     """One QAction on `window`: shortcut in its tooltip, section for the shortcut sheet."""
     a = QAction(text, window)
     if isinstance(shortcuts, list):
-        a.setShortcuts([QKeySequence(s) if isinstance(s, str) else s for s in shortcuts])
+        a.setShortcuts([QKeySequence(s) for s in shortcuts])
     elif isinstance(shortcuts, QKeySequence.StandardKey):
         a.setShortcuts(shortcuts)
     elif isinstance(shortcuts, str):

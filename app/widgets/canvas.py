@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QKeyEvent,
@@ -493,7 +493,8 @@ class CanvasView(QGraphicsView):
         # while drawing, Esc abandons the stroke instead of triggering the window's Esc (cancel fill)
         if (
             event.type() == QEvent.Type.ShortcutOverride
-            and event.key() == Qt.Key.Key_Escape  # type: ignore[attr-defined]
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Escape
             and self.interacting
         ):
             event.accept()
@@ -502,8 +503,10 @@ class CanvasView(QGraphicsView):
 
     def viewportEvent(self, event: QEvent) -> bool:
         t = event.type()
-        if t in (QEvent.Type.TabletPress, QEvent.Type.TabletMove, QEvent.Type.TabletRelease):
-            return self._tablet(event)  # type: ignore[arg-type]
+        if isinstance(event, QTabletEvent) and t in (
+            QEvent.Type.TabletPress, QEvent.Type.TabletMove, QEvent.Type.TabletRelease
+        ):
+            return self._tablet(event)
         return super().viewportEvent(event)
 
     def _tablet(self, event: QTabletEvent) -> bool:
@@ -596,5 +599,5 @@ class CanvasView(QGraphicsView):
         inside = 0 <= x < self.doc.width and 0 <= y < self.doc.height and not self.doc.is_empty
         emit(self.cursor_moved, (x, y) if inside else None)
 
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+    def drawBackground(self, painter: QPainter, rect: QRectF | QRect) -> None:
         painter.fillRect(rect, self.palette().color(self.backgroundRole()).darker(125))

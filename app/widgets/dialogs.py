@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
+from app.engine.types import ModelDescription
 
 # keys that are gestures rather than menu actions
 GESTURES: list[tuple[str, str, str]] = [
@@ -46,6 +47,26 @@ def confirm(parent, title: str, text: str, *, warning: bool = True) -> bool:
     buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
     answer = ask(parent, title, text, buttons, QMessageBox.StandardButton.Cancel)
     return answer == QMessageBox.StandardButton.Yes
+
+
+def ask_save_changes(parent: QWidget, name: str) -> str:
+    """Save the changes to `name` before they are lost? 'save' | 'discard' | 'cancel'."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("Unsaved changes")
+    box.setText(f"Save the changes to {name}?")
+    box.setInformativeText("Your edits will be lost if you don't save them.")
+    box.setStandardButtons(
+        QMessageBox.StandardButton.Save
+        | QMessageBox.StandardButton.Discard
+        | QMessageBox.StandardButton.Cancel
+    )
+    box.setDefaultButton(QMessageBox.StandardButton.Save)
+    answer = box.exec()
+    return {
+        QMessageBox.StandardButton.Save: "save",
+        QMessageBox.StandardButton.Discard: "discard",
+    }.get(QMessageBox.StandardButton(answer), "cancel")
 
 
 # keys a user can find on an ordinary keyboard; Qt's standard shortcuts also bind F14 (Undo
@@ -110,12 +131,14 @@ class ShortcutsDialog(QDialog):
         self.resize(620, 560)
 
 
-def about_html(model_info: dict | None, model_error: str | None, device: str) -> str:
-    if model_info:
-        name = model_info.get("name") or "unnamed"
-        params = model_info.get("parameters")
+def about_html(
+    model_info: ModelDescription | None, model_error: str | None, device: str
+) -> str:
+    if model_info is not None:
+        name = model_info.name or "unnamed"
+        params = model_info.parameters
         size = f" ({params / 1e6:.1f} M parameters)" if params else ""
-        lic = model_info.get("license") or "no license note in the model file"
+        lic = model_info.license or "no license note in the model file"
         model = f"<b>{escape(str(name), quote=False)}</b>{size}"
         license_row = f"<p><b>Model license:</b> {escape(str(lic), quote=False)}</p>"
     elif model_error:
@@ -138,7 +161,7 @@ def about_html(model_info: dict | None, model_error: str | None, device: str) ->
 class AboutDialog(QDialog):
     def __init__(
         self,
-        model_info: dict | None,
+        model_info: ModelDescription | None,
         model_error: str | None,
         device: str,
         parent: QWidget | None = None,

@@ -254,21 +254,26 @@ class FillController(QObject):
             "and restart DeepFill Studio."
         )
 
-    def on_model_loaded(self, info: dict) -> None:
-        name = str(info.get("name") or "model")
-        lic = str(info.get("license") or "")
-        self.panel.model_label.setText(name)
-        self.panel.model_label.setToolTip(lic)
-        device = str(info.get("device", "cpu"))
+    def on_model_loaded(self, _info: dict[str, object]) -> None:
+        """A model is loaded: the signal's dict is for outside listeners; this reads the
+        worker's typed description (the latest, should loads have followed each other)."""
+        info = self.worker.model_info
+        if info is None:
+            return
+        self.panel.model_label.setText(info.name or "model")
+        self.panel.model_label.setToolTip(info.license)
+        device = info.device or "cpu"
         self.panel.device_label.setText(device.upper())
         self.status.set_device(device)
-        note = "" if info.get("sketch", True) else "This model ignores sketch lines."
+        caps = info.capabilities  # a stand-in runner declares none: say nothing
+        note = "This model ignores sketch lines." if caps is not None and not caps.sketch else ""
         self.panel.set_engine_note(note)
         self._update_actions()
 
     def on_switch_failed(self, message: str) -> None:
-        info = self.worker.model_info or {}
-        device = str(info.get("device", "cpu"))
+        info = self.worker.model_info
+        device = (info.device if info is not None else "") or "cpu"
+        name = info.name if info is not None else "the model"
         self.panel.device_label.setText(device.upper())
         self.status.set_device(device)
         self.panel.device.blockSignals(True)
@@ -277,7 +282,7 @@ class FillController(QObject):
         self.settings.set("run/device", self.panel.device.currentData())
         self._show_message(
             "Could not switch",
-            f"{message}\n\nStill using {info.get('name', 'the model')} on {device.upper()}.",
+            f"{message}\n\nStill using {name} on {device.upper()}.",
         )
 
     def on_model_failed(self, message: str) -> None:

@@ -55,7 +55,7 @@ ICONS = {
 
 def icon_color() -> QColor:
     app = QApplication.instance()
-    if app is None:
+    if not isinstance(app, QApplication):  # no GUI application (yet): no palette
         return QColor(60, 60, 60)
     return app.palette().color(QPalette.ColorRole.WindowText)
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -54,6 +54,7 @@ from app.widgets.model_files import (  # noqa: F401 - is_model_path and model_so
 
 if TYPE_CHECKING:
     from app.engine.checkpoints.library import ModelInfo
+    from app.engine.types import ModelDescription
     from app.engine.worker import EngineWorker
     from app.settings import Settings
 
@@ -227,11 +228,11 @@ class ModelManager(QDialog):
         self.status.setText(f"The installed models could not be listed ({error}).")
 
     def _in_use_path(self) -> Path | None:
-        source = (self.worker.model_info or {}).get("source")
-        if not source:
+        info = self.worker.model_info
+        if info is None or not info.source:
             return None
         try:
-            return Path(str(source)).resolve()
+            return Path(info.source).resolve()
         except OSError:
             return None
 
@@ -281,9 +282,14 @@ class ModelManager(QDialog):
             self.select(select)
         self._update_buttons()
 
+    def _model_in_use(self) -> str | None:
+        """The name of the model the editor's engine has loaded, if any."""
+        info = self.worker.model_info
+        return (info.name or None) if info is not None else None
+
     def _summary(self) -> str:
         from_editor = str(self.settings.get("run/model"))
-        using = (self.worker.model_info or {}).get("name")
+        using = self._model_in_use()
         parts = [f"{len(self.infos)} model{'s' if len(self.infos) != 1 else ''} installed."]
         if using:
             parts.append(f"The editor is using {using} (bold).")
@@ -324,7 +330,7 @@ class ModelManager(QDialog):
         info = self.selected_info()
         usable = info is not None and not info.error
         self.use_button.setEnabled(usable)
-        self.default_button.setEnabled(usable and not info.is_default)  # type: ignore[union-attr]
+        self.default_button.setEnabled(info is not None and usable and not info.is_default)
         self.remove_button.setEnabled(info is not None and info.location != "bundled")
         if info is not None and info.location == "bundled":
             self.remove_button.setToolTip("Bundled models cannot be removed")
@@ -449,17 +455,18 @@ class ModelManager(QDialog):
         self.unsetCursor()
         emit(self.busy_changed, False)
 
-    def _import_done(self, path: Path, dest: Path, info: dict, official: bool) -> None:
+    def _import_done(
+        self, path: Path, dest: Path, info: ModelDescription, official: bool
+    ) -> None:
         if not isValid(self):
             return
         from app.engine.checkpoints.library import NON_COMMERCIAL_NOTE
 
         self._end_import()
         name = Path(dest).stem
-        params = int(info.get("parameters") or 0)
         self.status.setText(
-            f"Imported {name}: {info.get('architecture') or 'model'}, "
-            f"{info.get('color_order', 'RGB')} input, {parameters_text(params)} parameters."
+            f"Imported {name}: {info.architecture or 'model'}, "
+            f"{info.color_order} input, {parameters_text(info.parameters)} parameters."
         )
         self._after_change(select=name)
         emit(self.imported, name, str(dest))
@@ -515,7 +522,7 @@ class ModelManager(QDialog):
             return False
         # the editor follows the default from now on (its next start, a device change)
         self.settings.set("run/model", "")
-        using = (self.worker.model_info or {}).get("name")
+        using = self._model_in_use()
         note = (
             f" The editor keeps using {using} until you press Use Now or restart."
             if using and using != name
@@ -597,15 +604,16 @@ class ModelManager(QDialog):
         self.worker.load_model(str(info.path), str(self.settings.get("run/device")))
         return True
 
-    def _on_model_loaded(self, info: dict) -> None:
+    def _on_model_loaded(self, _info: dict[str, object]) -> None:
         if not isValid(self):
             return
         if self._switch is not None:
             name, _ = self._switch
             self._switch = None
+            info = self.worker.model_info  # the typed form of the signal's dict
+            device = (info.device if info is not None else "") or "cpu"
             self.status.setText(
-                f"The editor now uses {info.get('name') or name} on "
-                f"{str(info.get('device', 'cpu')).upper()}."
+                f"The editor now uses {self._model_in_use() or name} on {device.upper()}."
             )
         if self.infos:
             self._fill_table(self.selected_name())
@@ -617,7 +625,7 @@ class ModelManager(QDialog):
         self._switch = None
         self.settings.set("run/model", previous)  # keep the choice that works
         self.status.setText(f"{name} could not be loaded: {message}")
-        emit(self.switch_ended, str((self.worker.model_info or {}).get("name") or "none"))
+        emit(self.switch_ended, self._model_in_use() or "none")
 
     # ================================================================== drag and drop
     @staticmethod
@@ -643,16 +651,20 @@ class ModelManager(QDialog):
             self.import_paths(paths)
 
 
-def open_model_manager(window: QObject) -> ModelManager:
-    """Show the window's Models dialog (created once), keeping the side panel in step."""
-    dialog = getattr(window, "_model_manager", None)
+def open_model_manager(
+    existing: ModelManager | None,
+    worker: EngineWorker,
+    settings: Settings,
+    model_label: QLabel,
+    window: QWidget,
+) -> ModelManager:
+    """Show a window's Models dialog: `existing` if it is still there, else a new one that
+    keeps the window's model label in step while a model loads."""
+    dialog = existing
     if dialog is None or not isValid(dialog):
-        dialog = ModelManager(window.worker, window.settings, window)  # type: ignore[attr-defined]
-        panel = getattr(window, "panel", None)
-        if panel is not None:
-            dialog.switching.connect(lambda name: panel.model_label.setText(f"loading {name}…"))
-            dialog.switch_ended.connect(panel.model_label.setText)
-        window._model_manager = dialog  # type: ignore[attr-defined]
+        dialog = ModelManager(worker, settings, window)
+        dialog.switching.connect(lambda name: model_label.setText(f"loading {name}…"))
+        dialog.switch_ended.connect(model_label.setText)
     dialog.show()
     dialog.raise_()
     dialog.activateWindow()

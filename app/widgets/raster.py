@@ -67,7 +67,7 @@ class RasterLayer:
             "index": QImage.Format.Format_Indexed8,
         }[kind]
         self._levels: list[np.ndarray] = []
-        self._images: list[QImage | None] = []
+        self._images: list[QImage] = []  # views of _levels (one per level)
         self.offset = (0, 0)  # where the array's (0, 0) sits in image coordinates
 
     @property
@@ -85,8 +85,7 @@ class RasterLayer:
     def set_color_table(self, table: list[int]) -> None:
         self.color_table = table
         for img in self._images:
-            if img is not None:
-                img.setColorTable(table)
+            img.setColorTable(table)
 
     def level_count(self) -> int:
         return len(self._levels)

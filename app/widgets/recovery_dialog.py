@@ -50,7 +50,7 @@ class RecoveryDialog(QDialog):
     def __init__(
         self,
         orphans: Sequence[Orphan],
-        recover: Callable[[Orphan], None],
+        recover: Callable[[Orphan], object],
         discard: Callable[[Orphan], None],
         keep: Callable[[Orphan], None],
         parent: QWidget | None = None,
@@ -122,7 +122,7 @@ class RecoveryDialog(QDialog):
     def _selected(self) -> list[QListWidgetItem]:
         return sorted(self.list.selectedItems(), key=self.list.row)  # newest first
 
-    def _act(self, items: list[QListWidgetItem], action: Callable[[Orphan], None]) -> None:
+    def _act(self, items: list[QListWidgetItem], action: Callable[[Orphan], object]) -> None:
         for item in items:
             orphan = item.data(ROLE)
             self.list.takeItem(self.list.row(item))  # handed over: no longer ours to keep

@@ -136,7 +136,7 @@ class SelectionController(QObject):
             return 0
         mask = self.doc.mask > 0
         session = _Session(
-            box=tuple(int(v) for v in box),  # type: ignore[arg-type]
+            box=(int(box[0]), int(box[1]), int(box[2]), int(box[3])),
             subtract=subtract,
             base=np.packbits(mask),
             shape=mask.shape,

@@ -48,10 +48,10 @@ class StatusBar(QStatusBar):
         self.device = _field("Where the network runs", 6)
         self.last_run = _field("How long the last fill took", 10)
         fields = (self.zoom, self.size, self.cursor, self.brush, self.device, self.last_run)
-        for i, w in enumerate(fields):
+        for i, label in enumerate(fields):
             if i:
                 self.addPermanentWidget(_separator())
-            self.addPermanentWidget(w)
+            self.addPermanentWidget(label)
         self.set_busy(False)
         self.set_zoom(None)
         self.set_image_size(None)

@@ -11,15 +11,15 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QMenu, QToolBar
 
 
-def build_menus(win: Any) -> None:
-    """The menu bar: File, Edit, Tools, View, Run, Help."""
+def build_menus(win: Any) -> tuple[QMenu, QMenu]:
+    """The menu bar: File, Edit, Tools, View, Run, Help. Returns the two menus the window
+    fills itself: Open Recent (filled when it opens) and View > Panels."""
     mb = win.menuBar()
     m = mb.addMenu("&File")
     m.addAction(win.act_open)
-    win.recent_menu = QMenu("Open &Recent", win)
-    win.icons.bind(win.recent_menu.menuAction(), "recent")
-    win.recent_menu.aboutToShow.connect(win._fill_recent_menu)
-    m.addMenu(win.recent_menu)
+    recent_menu = QMenu("Open &Recent", win)
+    win.icons.bind(recent_menu.menuAction(), "recent")
+    m.addMenu(recent_menu)
     m.addSeparator()
     m.addAction(win.act_save)
     m.addAction(win.act_save_as)
@@ -55,7 +55,7 @@ def build_menus(win: Any) -> None:
     m.addAction(win.act_flow)
     m.addAction(win.act_show_mask)
     m.addSeparator()
-    win.panels_menu = m.addMenu("&Panels")
+    panels_menu = m.addMenu("&Panels")
     tm = m.addMenu("&Theme")
     for a in win.theme_actions.values():
         tm.addAction(a)
@@ -71,8 +71,10 @@ def build_menus(win: Any) -> None:
     m = mb.addMenu("&Help")
     m.addAction(win.act_shortcuts)
     m.addAction(win.act_about)
+    return recent_menu, panels_menu
 
-def build_toolbar(win: Any) -> None:
+
+def build_toolbar(win: Any) -> QToolBar:
     """The main toolbar: files, undo, tools, zoom, compare, fill."""
     tb = QToolBar("Main toolbar", win)
     tb.setObjectName("mainToolbar")
@@ -94,5 +96,5 @@ def build_toolbar(win: Any) -> None:
     tb.addAction(win.act_flow)
     tb.addSeparator()
     tb.addAction(win.act_fill)
-    win.toolbar = tb
     win.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+    return tb

@@ -22,7 +22,7 @@ from ..networks.lama import (
     generator_state_dict,
     is_lama_state_dict,
 )
-from ..types import ModelFileError
+from ..types import COLOR_ORDERS, ModelFileError
 from .safe_pickle import first_line, load_torch_restricted
 from .weights import FORMAT, FORMAT_VERSION, LoadedModel, plain_data
 
@@ -101,10 +101,13 @@ def lama_from_state_dict(
 def _lama_loaded(
     model: LaMaModel, source: Path, metadata: dict, name: str = ""
 ) -> LoadedModel:
+    color_order = str(metadata.get("color_order", "RGB"))
+    if color_order not in COLOR_ORDERS:
+        raise ModelFileError(f"{source.name} names an unknown colour order {color_order!r}")
     return LoadedModel(
         generator=model,
-        config=None,  # not a DeepFill GeneratorConfig: no sketch, no pre-fill, no attention
-        color_order=str(metadata.get("color_order", "RGB")),
+        config=None,  # LaMa declares its capabilities itself (LaMaModel.capabilities)
+        color_order=color_order,
         metadata=metadata,
         name=name or str(metadata.get("name") or source.stem),
         license=str(metadata.get("license", LAMA_LICENSE)),
@@ -213,7 +216,10 @@ def save_lama_model(path: Path, model: LaMaModel, metadata: dict | None = None) 
 
 
 def save_torchscript(path: Path, model: LaMaModel, metadata: dict) -> None:
-    module = model.net.module  # type: ignore[union-attr]
+    net = model.net
+    if not isinstance(net, LaMaTorchScript):
+        raise TypeError("only a TorchScript export can be saved as TorchScript")
+    module = net.module
     extra = {TORCHSCRIPT_META: json.dumps(plain_data(metadata))}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)

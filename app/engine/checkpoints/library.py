@@ -3,14 +3,14 @@ default, remove. Used by `python main.py models` and the editor's model manager.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import IO
 
 import torch
 
@@ -39,9 +39,10 @@ NON_COMMERCIAL_NOTE = (
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelInfo:
-    """One installed model, as the `models list` command and the model manager show it."""
+    """One installed model file, read cheaply (no network built), as the `models list` command
+    and the model manager show it. (A loaded model describes itself as a ModelDescription.)"""
 
     name: str
     path: Path
@@ -55,8 +56,9 @@ class ModelInfo:
     is_default: bool = False
     error: str = ""  # non-empty when the file cannot be read
 
-    def to_dict(self) -> dict:
-        return {**self.__dict__, "path": str(self.path)}
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for `models list --json` (the fields in order, the path as a string)."""
+        return {**asdict(self), "path": str(self.path)}
 
 
 def valid_model_name(name: str) -> bool:
@@ -76,7 +78,7 @@ def suggested_name(source: Path) -> str:
     return cleaned[:80]
 
 
-def _write_file(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
+def _write_file(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, write)
 
@@ -147,48 +149,58 @@ def _count_parameters(state: Mapping[str, object]) -> int:
 def describe_file(path: Path) -> ModelInfo:
     """Facts about one model file, read cheaply (memory-mapped, nothing built)."""
     location = "user" if path.parent == model_paths.user_models_dir() else "bundled"
-    info = ModelInfo(name=path.stem, path=path, location=location)
+    size = 0
     try:
-        info.size_bytes = path.stat().st_size
+        size = path.stat().st_size
         names = zip_names(path)
         if is_torchscript(names):
             meta = torchscript_meta(path, names)
-            info.architecture = str(meta.get("architecture", "torchscript"))
-            info.color_order = "RGB"
-            info.source = str(meta.get("source", ""))
-            info.license = str(meta.get("license", ""))
-            return info
+            return ModelInfo(
+                name=path.stem,
+                path=path,
+                location=location,
+                architecture=str(meta.get("architecture", "torchscript")),
+                color_order="RGB",
+                size_bytes=size,
+                source=str(meta.get("source", "")),
+                license=str(meta.get("license", "")),
+            )
         data = torch.load(path, map_location="cpu", weights_only=True, mmap=bool(names))
     except Exception as exc:  # noqa: BLE001 - listing must survive any broken file
-        info.error = first_line(exc)
-        return info
+        return ModelInfo(path.stem, path, location, size_bytes=size, error=first_line(exc))
     if not isinstance(data, dict):
-        info.error = "not a model file"
-        return info
+        return ModelInfo(path.stem, path, location, size_bytes=size, error="not a model file")
     meta = dict(data.get("metadata") or {})
     state = data.get("state_dict", data.get("G", {}))
+    license_text = ""
     if data.get("format") == FORMAT:
-        info.architecture = str(meta.get("architecture") or data.get("architecture", ""))
-        info.color_order = str(data.get("color_order", "RGB"))
+        architecture = str(meta.get("architecture") or data.get("architecture", ""))
+        color_order = str(data.get("color_order", "RGB"))
     else:
-        info.architecture = "deepfill_v2 (PyTorch port)" if "G" in data else "unknown"
-        info.color_order = "BGR" if "G" in data else ""
-        info.license = OFFICIAL_LICENSE if "G" in data else ""
-    if info.architecture == "deepfill":
-        info.architecture = "deepfill_v2"
-    info.parameters = _count_parameters(state) if isinstance(state, dict) else 0
-    info.source = str(meta.get("source", info.source))
-    info.license = str(meta.get("license", info.license))
-    return info
+        port = "G" in data
+        architecture = "deepfill_v2 (PyTorch port)" if port else "unknown"
+        color_order = "BGR" if port else ""
+        license_text = OFFICIAL_LICENSE if port else ""
+    return ModelInfo(
+        name=path.stem,
+        path=path,
+        location=location,
+        architecture="deepfill_v2" if architecture == "deepfill" else architecture,
+        color_order=color_order,
+        size_bytes=size,
+        parameters=_count_parameters(state) if isinstance(state, dict) else 0,
+        source=str(meta.get("source", "")),
+        license=str(meta.get("license", license_text)),
+    )
 
 
 def list_installed() -> list[ModelInfo]:
     """Every installed model (imported ones first), the default one marked."""
     default = model_paths.default_model_path()
-    infos = [describe_file(p) for p in model_paths.list_models()]
-    for info in infos:
-        info.is_default = default is not None and info.path == default
-    return infos
+    return [
+        replace(info, is_default=default is not None and info.path == default)
+        for info in map(describe_file, model_paths.list_models())
+    ]
 
 
 def _installed(name: str) -> Path:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 import pickle
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -35,8 +37,8 @@ class _Inert:
     def append(self, value: object) -> None:
         self.__dict__.setdefault("_list", []).append(value)
 
-    def extend(self, values: object) -> None:
-        self.__dict__.setdefault("_list", []).extend(values)  # type: ignore[arg-type]
+    def extend(self, values: Iterable[object]) -> None:
+        self.__dict__.setdefault("_list", []).extend(values)
 
 
 _STORAGES = {n for n in dir(torch) if n.endswith("Storage")}
@@ -74,7 +76,7 @@ class _RestrictedPickle:
     __name__ = "restricted_pickle"
 
     @staticmethod
-    def load(file: io.IOBase, **kwargs: object) -> object:
+    def load(file: io.IOBase, **kwargs: Any) -> object:  # torch.load's pickle_load_args
         return _RestrictedUnpickler(file, **kwargs).load()
 
 

@@ -26,11 +26,7 @@ import numpy as np
 from app.engine.types import ModelFileError
 
 __all__ = [
-    "CheckpointReader",
-    "TensorEntry",
-    "crc32c",
-    "masked_crc32c",
-    "open_checkpoint",
+    "CheckpointReader", "TensorEntry", "crc32c", "masked_crc32c", "open_checkpoint",
     "snappy_decompress",
 ]
 
@@ -283,6 +279,19 @@ def _proto_fields(buf: bytes) -> list[tuple[int, int, int | bytes]]:
     return fields
 
 
+# A field's value as its wire type (checked by the caller) says: a number, or a message's bytes.
+def _num(value: int | bytes) -> int:
+    if isinstance(value, bytes):
+        raise ValueError("a length-delimited protobuf field where a number belongs")
+    return value
+
+
+def _msg(value: int | bytes) -> bytes:
+    if not isinstance(value, bytes):
+        raise ValueError("a number where a protobuf message belongs")
+    return value
+
+
 def _signed64(v: int) -> int:
     return v - (1 << 64) if v >= 1 << 63 else v
 
@@ -336,9 +345,9 @@ def _parse_shape(buf: bytes) -> tuple[int, ...]:
     for num, wire, value in _proto_fields(buf):
         if num == 2 and wire == 2:  # repeated Dim { int64 size = 1; string name = 2; }
             size = 0
-            for dnum, dwire, dval in _proto_fields(value):  # type: ignore[arg-type]
+            for dnum, dwire, dval in _proto_fields(_msg(value)):
                 if dnum == 1 and dwire == 0:
-                    size = _signed64(dval)  # type: ignore[arg-type]
+                    size = _signed64(_num(dval))
             dims.append(size)
         elif num == 3 and wire == 0 and value:
             raise ValueError("tensor shape of unknown rank")
@@ -348,20 +357,21 @@ def _parse_shape(buf: bytes) -> tuple[int, ...]:
 
 
 def _parse_entry(name: str, buf: bytes) -> TensorEntry:
-    dtype, shape, shard, offset, size, crc, sliced = 0, (), 0, 0, 0, None, False
+    dtype, shard, offset, size, crc, sliced = 0, 0, 0, 0, None, False
+    shape: tuple[int, ...] = ()
     for num, wire, value in _proto_fields(buf):
         if num == 1 and wire == 0:
-            dtype = int(value)  # type: ignore[arg-type]
+            dtype = _num(value)
         elif num == 2 and wire == 2:
-            shape = _parse_shape(value)  # type: ignore[arg-type]
+            shape = _parse_shape(_msg(value))
         elif num == 3 and wire == 0:
-            shard = int(value)  # type: ignore[arg-type]
+            shard = _num(value)
         elif num == 4 and wire == 0:
-            offset = _signed64(int(value))  # type: ignore[arg-type]
+            offset = _signed64(_num(value))
         elif num == 5 and wire == 0:
-            size = _signed64(int(value))  # type: ignore[arg-type]
+            size = _signed64(_num(value))
         elif num == 6 and wire == 5:
-            crc = int(value)  # type: ignore[arg-type]
+            crc = _num(value)
         elif num == 7:
             sliced = True
     if offset < 0 or size < 0 or shard < 0:
@@ -381,15 +391,15 @@ def _parse_header(buf: bytes) -> BundleHeader:
     h = BundleHeader()
     for num, wire, value in _proto_fields(buf):
         if num == 1 and wire == 0:
-            h.num_shards = int(value)  # type: ignore[arg-type]
+            h.num_shards = _num(value)
         elif num == 2 and wire == 0:
-            h.big_endian = int(value) == 1  # type: ignore[arg-type]
+            h.big_endian = _num(value) == 1
         elif num == 3 and wire == 2:
-            for vnum, vwire, vval in _proto_fields(value):  # type: ignore[arg-type]
+            for vnum, vwire, vval in _proto_fields(_msg(value)):
                 if vnum == 1 and vwire == 0:
-                    h.producer = int(vval)  # type: ignore[arg-type]
+                    h.producer = _num(vval)
                 elif vnum == 2 and vwire == 0:
-                    h.min_consumer = int(vval)  # type: ignore[arg-type]
+                    h.min_consumer = _num(vval)
     return h
 
 
@@ -423,9 +433,7 @@ def _read_block(table: bytes, offset: int, size: int, what: str) -> bytes:
         try:
             return snappy_decompress(contents)
         except ValueError as exc:
-            raise ValueError(
-                f"{what} block is snappy-compressed and does not decode: {exc}"
-            ) from exc
+            raise ValueError(f"{what} block is snappy-compressed and does not decode: {exc}") from exc
     raise ValueError(f"{what} block uses unknown compression type {kind}")
 
 

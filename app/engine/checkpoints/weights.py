@@ -19,15 +19,16 @@ import pickle
 import re
 import warnings
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import torch
-from torch import nn
 
 from ..atomic import atomic_write
 from ..networks.generator import Generator, GeneratorConfig
-from ..types import ModelFileError
+from ..networks.lama import LaMaModel
+from ..types import COLOR_ORDERS, ModelCapabilities, ModelDescription, ModelFileError
 
 FORMAT = "deepfill-studio-model"
 FORMAT_VERSION = 1
@@ -39,27 +40,37 @@ OFFICIAL_LICENSE = (
 
 @dataclass
 class LoadedModel:
-    generator: nn.Module  # Generator, or another module with the same forward (e.g. LaMa)
-    config: GeneratorConfig | None
+    """A model read from a file: its network and what the file says about it."""
+
+    generator: Generator | LaMaModel  # every network has the DeepFill generator's forward
+    config: GeneratorConfig | None  # the DeepFill configuration (None for LaMa)
     color_order: str  # "RGB" or "BGR": the order the network expects its input in
-    metadata: dict = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
     name: str = ""
     license: str = ""
     source: str = ""  # file it was read from
     architecture: str = "deepfill_v2"
 
-    def describe(self) -> dict:
-        """Plain facts for `models` listings and the About box."""
-        params = sum(p.numel() for p in self.generator.parameters())
-        return {
-            "name": self.name,
-            "architecture": self.architecture,
-            "color_order": self.color_order,
-            "parameters": params,
-            "license": self.license,
-            "source": self.source,
-            "sketch": bool(self.config and self.config.sketch),
-        }
+    def __post_init__(self) -> None:
+        if self.color_order not in COLOR_ORDERS:  # the loaders name the file first
+            raise ValueError(f"unknown colour order {self.color_order!r}")
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        """What the network declares (sketch, attention, pre-fill) with the file's colour
+        order: the pipeline prepares its input from these alone."""
+        return replace(self.generator.capabilities, color_order=self.color_order)
+
+    def describe(self) -> ModelDescription:
+        """Facts for `models import`, the model manager and the About box (on no device)."""
+        return ModelDescription(
+            name=self.name,
+            architecture=self.architecture,
+            parameters=sum(p.numel() for p in self.generator.parameters()),
+            license=self.license,
+            source=self.source,
+            capabilities=self.capabilities,
+        )
 
 
 # ---------------------------------------------------------------- building and checking
@@ -135,7 +146,7 @@ def own_model(data: dict, source: Path) -> LoadedModel:
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{source.name} has a damaged header ({exc})") from None
     color_order = data.get("color_order", "RGB")
-    if color_order not in ("RGB", "BGR"):
+    if color_order not in COLOR_ORDERS:
         raise ModelFileError(f"{source.name} names an unknown colour order {color_order!r}")
     metadata = dict(data.get("metadata") or {})
     return LoadedModel(

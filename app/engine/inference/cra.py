@@ -359,12 +359,13 @@ class _Aggregator:
         p, n = self.lay.patch, keys.shape[0]
         out = self.scratch.get("sum", (n, p, p, 3))  # channels last, like the photo
         keys_l, weights_l = keys.tolist(), weights.tolist()
-        workers = 1 if self.pool is None else min(self.workers, n)
-        if workers == 1:
+        pool = self.pool
+        workers = 1 if pool is None else min(self.workers, n)
+        if pool is None or workers == 1:
             self._accumulate(range(n), keys_l, weights_l, out, 0)
         else:  # torch releases the GIL: one single-threaded accumulation per core
             jobs = [
-                self.pool.submit(self._accumulate, range(j, n, workers), keys_l, weights_l, out, j)
+                pool.submit(self._accumulate, range(j, n, workers), keys_l, weights_l, out, j)
                 for j in range(workers)
             ]
             for job in jobs:
@@ -402,8 +403,8 @@ class _Aggregator:
             for key, w in zip(keys[i][:used], weights[i][:used], strict=True):
                 target.add_(self._key_pixels(key, worker), alpha=w)
             if used:
-                w = torch.tensor(weights[i][:used])
-                low = torch.tensordot(w, self.low_keys[keys[i][:used]], dims=1)  # [3, ls, ls]
+                used_weights = torch.tensor(weights[i][:used])
+                low = torch.tensordot(used_weights, self.low_keys[keys[i][:used]], dims=1)  # [3, ls, ls]
                 blur = torch.matmul(torch.matmul(self.up, low), self.up.T)  # [3, P, P]
                 target.sub_(blur.permute(1, 2, 0))
                 if self.window is not None:
@@ -563,7 +564,7 @@ def cra_upscale(
                 raise Cancelled()
             base = qr * c - lay.offset  # photo row of top[0]
             if (
-                use_residual
+                agg is not None  # made exactly when use_residual
                 and qr < grid.rows
                 and row_has_hole[min(base + lay.patch, h)] > row_has_hole[max(base, 0)]
             ):

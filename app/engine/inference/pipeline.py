@@ -28,6 +28,8 @@ from ..types import (
     Guide,
     InpaintRequest,
     InpaintResult,
+    ModelCapabilities,
+    ModelDescription,
     ProgressFn,
     check_cancel,
 )
@@ -80,6 +82,14 @@ class Inpainter:
     def device(self) -> str:
         return self._device.type
 
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        return self.model.capabilities
+
+    def describe(self) -> ModelDescription:
+        """The model, described, on the device it runs on."""
+        return self.model.describe().on_device(self.device)
+
     def to_device(self, device: str) -> None:
         self._device = select_device(device)
         self.model.generator.to(self._device)
@@ -100,18 +110,18 @@ class Inpainter:
         h, w = mask.shape
         ph, pw = -(-h // GRID) * GRID, -(-w // GRID) * GRID
         pad = ((0, ph - h), (0, pw - w))
-        net_image = image[..., ::-1] if self.model.color_order == "BGR" else image
+        caps = self.model.capabilities
+        net_image = image[..., ::-1] if caps.color_order == "BGR" else image
         net_image = np.pad(net_image, pad + ((0, 0),), mode="reflect")
         net_mask = np.pad(mask, pad, mode="reflect")
-        config = self.model.config
-        if config is not None and config.prefill == "telea":
+        if caps.prefill == "telea":
             net_image = prefill_telea(net_image, net_mask)
         dev = self._device
         x = torch.from_numpy(np.ascontiguousarray(net_image)).to(dev).permute(2, 0, 1)[None]
         x = (x.float() / 127.5 - 1.0).contiguous()  # HWC -> CHW view: make it plain NCHW
         m = torch.from_numpy(net_mask).to(dev)[None, None].float()
         s = None
-        if sketch is not None and config is not None and config.sketch:
+        if sketch is not None and caps.sketch:
             s = torch.from_numpy(np.pad(sketch, pad, mode="reflect")).to(dev)[None, None].float()
         use_bf16 = bf16 and bf16_supported(dev)
         checkpoints = _layer_checkpoints(self.model.generator, cancel)
@@ -125,7 +135,7 @@ class Inpainter:
                     x,
                     m,
                     s,
-                    return_attention=attention,
+                    return_attention=attention and caps.attention,
                     between_stages=lambda: check_cancel(cancel),
                     near_hole_only=True,
                 )
@@ -134,7 +144,7 @@ class Inpainter:
                 handle.remove()
         refined = out.refined.float()[0].permute(1, 2, 0)
         filled = ((refined + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
-        if self.model.color_order == "BGR":
+        if caps.color_order == "BGR":
             filled = filled[..., ::-1]
         result = image.copy()
         result[mask] = filled[:h, :w][mask]

@@ -120,13 +120,21 @@ def _overlap(a: Window, b: Window) -> bool:
     return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
 
 
+def _hole_box(mask: np.ndarray) -> Box:
+    """The box around every hole pixel (plan_windows is only asked about masks with holes)."""
+    box = _bbox(mask)
+    if box is None:
+        raise EngineError("the mask is empty: paint over what should be removed")
+    return box
+
+
 def plan_windows(mask: np.ndarray, working_size: int = 512) -> list[Window]:
     """Disjoint context windows covering every hole pixel; regions whose windows overlap merge."""
     shape = mask.shape
     scale = texture_scale(shape)
     regions = hole_regions(mask)
     if len(regions) > 4 * MAX_WINDOWS:
-        regions = [_bbox(mask)]
+        regions = [_hole_box(mask)]
     windows = [window_for(r, shape, working_size, scale) for r in regions]
     merged = True
     while merged:  # a grown window may reach earlier ones: repeat until nothing merges
@@ -150,7 +158,7 @@ def plan_windows(mask: np.ndarray, working_size: int = 512) -> list[Window]:
                     j += 1
             i += 1
         if len(windows) > MAX_WINDOWS:
-            box = _bbox(mask)
+            box = _hole_box(mask)
             regions, windows = [box], [window_for(box, shape, working_size, scale)]
     return windows
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
+from ..types import ModelCapabilities
 from .attention import contextual_attention, downscale_mask
 from .layers import GATES, PADDINGS, GatedConv, GatedUpConv
 
@@ -161,6 +162,7 @@ class Generator(nn.Module):
             for name, mult, kernel, stride, dilation, kind in layers:
                 arg = int(config.cnum * mult)
                 width = arg if gate == "none" else arg // 2
+                module: nn.Module
                 if kind == "up":
                     module = GatedUpConv(cin, width, gate, config.padding)
                 else:
@@ -189,6 +191,15 @@ class Generator(nn.Module):
             for layer in (self.conv17, self.allconv17):
                 nn.init.zeros_(layer.conv.weight)
                 nn.init.zeros_(layer.conv.bias)
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        """Declared for the pipeline: a sketch channel when configured with one, contextual
+        attention always, and the pre-fill its stages expect (the colour order is the model
+        file's, see checkpoints.weights.LoadedModel)."""
+        return ModelCapabilities(
+            sketch=self.config.sketch, attention=True, prefill=self.config.prefill
+        )
 
     def _run(self, names: list[str], x: torch.Tensor) -> torch.Tensor:
         for name in names:
@@ -230,7 +241,7 @@ class Generator(nn.Module):
         x = torch.cat(parts + [ones, ones * mask], dim=1)
 
         x = self._run(self.coarse_layers[:6], x)
-        mask_small = downscale_mask(mask, x.shape[-2:], cfg.resize)
+        mask_small = downscale_mask(mask, (x.shape[-2], x.shape[-1]), cfg.resize)
         x = self._run(self.coarse_layers[6:], x)
         coarse = self._output(self.conv17(x), known)
         if between_stages is not None:

@@ -16,11 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from itertools import islice
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..types import ModelCapabilities
 from .generator import GeneratorOutput, config_from_dict
 
 __all__ = [
@@ -240,7 +242,7 @@ class LaMaGenerator(nn.Module):
         """
         y = self.model[1]((self.model[0](x), None))  # FFC layers pass (local, global) pairs
         middle = 2 + self.config.n_downsampling + self.config.n_blocks // 2
-        for i, layer in enumerate(self.model[2:], start=2):
+        for i, layer in enumerate(islice(self.model, 2, None), start=2):
             if i == middle and checkpoint is not None:
                 checkpoint()
             y = layer(y)
@@ -271,10 +273,18 @@ class LaMaModel(nn.Module):
 
     architecture = "lama"
 
-    def __init__(self, net: nn.Module, config: LaMaConfig | None = None) -> None:
+    def __init__(
+        self, net: LaMaGenerator | LaMaTorchScript, config: LaMaConfig | None = None
+    ) -> None:
         super().__init__()
         self.net = net
-        self.config = config or getattr(net, "config", None) or LaMaConfig()
+        native = net.config if isinstance(net, LaMaGenerator) else None
+        self.config = config or native or LaMaConfig()
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        """Declared for the pipeline: no sketch, no attention (so no CRA), no pre-fill."""
+        return ModelCapabilities(sketch=False, attention=False, prefill="none")
 
     def predict01(
         self,

@@ -166,7 +166,7 @@ def model_fills(model, bf16: bool = False, texture: bool = False) -> dict[str, F
     if not isinstance(model, LoadedModel):
         model = LoadedModel(generator=model.eval(), config=model.config, color_order="RGB")
     inpainter = Inpainter(model, device="cpu")
-    sketches = model.config is not None and model.config.sketch
+    sketches = model.capabilities.sketch
 
     def fill(use_texture: bool, use_sketch: bool) -> FillFn:
         options = InpaintOptions(strategy="full", grow_mask=0, bf16=bf16, texture=use_texture)
@@ -223,7 +223,7 @@ def evaluate(cases: Sequence[EvalCase], methods: dict[str, FillFn], figures: boo
 
 def format_table(report: dict) -> str:
     cols = ["psnr_hole", "ssim_hole", "l1_hole", "psnr", "ssim", "l1"]
-    first = next(iter(report["methods"].values()), {})
+    first: dict[str, float] = next(iter(report["methods"].values()), {})
     cols += [c for c in ("struct", "swd", "hf", "seam") if c in first]
     lines = [f"{'method':<22}" + "".join(f"{c:>11}" for c in cols)]
     for name, m in report["methods"].items():

@@ -80,8 +80,8 @@ def blob_mask(
     cv2.fillPoly(canvas, [pts], 255)
     # Users paint a margin around the object: grow the outline a little.
     grow = max(1, int(radius * rng.uniform(0.05, 0.2)))
-    canvas = cv2.dilate(canvas, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
-    return canvas > 0
+    grown = cv2.dilate(canvas, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
+    return grown > 0
 
 
 def training_mask(

@@ -1,27 +1,50 @@
-"""File side of the main window: open (off the GUI thread), recent files, paste, drag and
-drop, save / save as with metadata, mask import and export. Mixed into MainWindow."""
+"""The file side of the editor window: open (off the GUI thread), recent files, paste, save /
+save as with metadata, mask import and export, and "save the changes first?".
+
+`FileController` is given what it works on (document, history, settings, status bar, file
+guard) and asks its questions through `FilePrompts`, which the window implements (tests answer
+for it). It shows a photo through the window's `set_photo`, so the window decides what a new
+photo means for its other parts (fills, brush, view).
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtCore import QMimeData, QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMenu, QWidget
 
 from app.autosave_files import Recovered, recovered_edits
-from app.commands import layer_change_command
-from app.document import ImageMeta
+from app.commands import HistoryStack, layer_change_command
+from app.document import Document, ImageMeta
+from app.file_guard import FileGuard
+from app.settings import Settings
 from app.signal_emit import emit
 from app.widgets.background import run_in_background
-from app.widgets.compare import ViewMode
+from app.widgets.status import StatusBar
 from app.widgets.tools import binarize
 
+if TYPE_CHECKING:
+    from app.imageio import LoadedImage
+
+OPEN_FILTER = (
+    "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp *.gif *.heic *.heif);;All files (*)"
+)
+SAVE_FILTERS = {
+    ".png": "PNG image (*.png)",
+    ".jpg": "JPEG image (*.jpg *.jpeg)",
+    ".webp": "WebP image (*.webp)",
+    ".tif": "TIFF image (*.tif *.tiff)",
+    ".heic": "HEIC image (*.heic *.heif)",
+}
 MASK_FILTER = "PNG mask (*.png);;Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp)"
 SAVEABLE = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".heic", ".heif")
-
+QUALITY_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP", ".heic": "HEIC", ".heif": "HEIC"}
 
 def qimage_to_rgb(img: QImage) -> tuple[np.ndarray, np.ndarray | None]:
     """QImage (clipboard) -> RGB uint8 array and an alpha plane when it has one."""
@@ -44,13 +67,126 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format.Format_RGB888).copy()
 
 
-class FileActionsMixin:
-    """Needs from the window: doc, history, settings, status, canvas, recent_menu, the
-    ask_* prompts, show_message, maybe_save, and the photo_loaded / saved signals."""
+def dropped_file(mime: QMimeData | None) -> str | None:
+    """The first local file of a drag, if any."""
+    if mime is None or not mime.hasUrls():
+        return None
+    for url in mime.urls():
+        if isinstance(url, QUrl) and url.isLocalFile():
+            return url.toLocalFile()
+    return None
+
+
+# ---------------------------------------------------------------------------- the dialogs
+
+
+def ask_open_path(parent: QWidget, start_dir: str) -> Path | None:
+    path, _ = QFileDialog.getOpenFileName(parent, "Open photo", start_dir, OPEN_FILTER)
+    return Path(path) if path else None
+
+
+def ask_save_path(parent: QWidget, suggested: Path) -> Path | None:
+    ext = suggested.suffix.lower()
+    ext = {".jpeg": ".jpg", ".tiff": ".tif", ".heif": ".heic"}.get(ext, ext)
+    filters = list(SAVE_FILTERS.values())
+    selected = SAVE_FILTERS.get(ext, filters[0])
+    path, _ = QFileDialog.getSaveFileName(
+        parent, "Save result", str(suggested), ";;".join(filters), selected
+    )
+    return Path(path) if path else None
+
+
+def ask_quality(parent: QWidget, fmt: str, default: int) -> int | None:
+    q, ok = QInputDialog.getInt(
+        parent,
+        f"{fmt} quality",
+        f"{fmt} quality (1 = smallest file, 100 = best):",
+        default,
+        1,
+        100,
+    )
+    return int(q) if ok else None
+
+
+class FilePrompts(Protocol):
+    """The questions the file side asks the user (the window asks them; tests answer them)."""
+
+    def ask_open_path(self) -> Path | None: ...
+
+    def ask_save_path(self, suggested: Path) -> Path | None: ...
+
+    def ask_quality(self, fmt: str) -> int | None: ...
+
+    def ask_unsaved(self) -> str:
+        """'save' | 'discard' | 'cancel'."""
+        ...
+
+    def confirm_overwrite_original(self, path: Path) -> bool: ...
+
+    def confirm_replace_changed(self, path: Path) -> bool: ...
+
+
+class FileController(QObject):
+    """Opens photos and masks into the document and writes results and masks out of it."""
+
+    loaded = Signal(str)  # the path of a photo opened from disk
+    saved = Signal(str)  # the path of a result once written
+
+    def __init__(
+        self,
+        doc: Document,
+        history: HistoryStack,
+        settings: Settings,
+        status: StatusBar,
+        file_guard: FileGuard,
+        prompts: FilePrompts,
+        set_photo: Callable[[np.ndarray, ImageMeta], None],
+        show_message: Callable[[str, str], object],
+        update_title: Callable[[], None],
+        window: QWidget,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.doc, self.history, self.settings = doc, history, settings
+        self.status, self.file_guard, self.prompts = status, file_guard, prompts
+        self._set_photo, self._show_message = set_photo, show_message
+        self._update_title = update_title
+        self._window = window  # the parent of file dialogs
+        self._save_path: Path | None = None
+        self._save_quality: int | None = None
+        self._load_token = 0
+        self._saving = False
+
+    def is_modified(self) -> bool:
+        """Edits that saving would keep (the history moved since the last save or open)."""
+        return not self.doc.is_empty and not self.history.isClean()
+
+    def maybe_save(self, then: Callable[[], None]) -> None:
+        """Run then() once unsaved changes are saved or discarded (not at all on Cancel)."""
+        if not self.is_modified():
+            then()
+            return
+        answer = self.prompts.ask_unsaved()
+        if answer == "discard":
+            then()
+        elif answer == "save":
+            self.save(then=then)
+
+    def last_dir(self) -> str:
+        """Where file dialogs start: the photo's folder, else the last one used, else home."""
+        last = str(self.settings.get("files/last_dir"))
+        if self.doc.meta.path is not None:
+            return str(self.doc.meta.path.parent)
+        return last if last and Path(last).is_dir() else str(Path.home())
+
+    def forget_save_path(self) -> None:
+        """A new photo: the next Save asks where (and, for JPEG and the like, how well)."""
+        self._save_path = None
+        self._save_quality = None
 
     # ================================================================== opening
     def open_dialog(self) -> None:
-        path = self.ask_open_path()
+        path = self.prompts.ask_open_path()
         if path is not None:
             self.open_path(path)
 
@@ -73,53 +209,37 @@ class FileActionsMixin:
             lambda error: self._load_failed(token, path, error),
         )
 
-    def _loaded(self, token: int, loaded) -> None:
+    def _loaded(self, token: int, loaded: LoadedImage) -> None:
         QApplication.restoreOverrideCursor()
         if token != self._load_token:
             return  # a newer open replaced this one
+        path = Path(loaded.path)
         meta = ImageMeta(
-            path=Path(loaded.path),
+            path=path,
             format=loaded.format,
             exif=loaded.exif,
             icc=loaded.icc,
             dpi=loaded.dpi,
             alpha=loaded.alpha,
             notes=list(loaded.notes),
-            display_name=Path(loaded.path).name,
-            quality=getattr(loaded, "quality", None),
+            display_name=path.name,
+            quality=loaded.quality,
             xmp=loaded.xmp,
             iptc=loaded.iptc,
             text=dict(loaded.text),
         )
-        self.set_photo(loaded.rgb, meta)
-        self.file_guard.remember(meta.path, (loaded.mtime, loaded.size_on_disk))
-        self.settings.add_recent_file(meta.path)
-        self.settings.set("files/last_dir", str(meta.path.parent))
+        self._set_photo(loaded.rgb, meta)
+        self.file_guard.remember(path, (loaded.mtime, loaded.size_on_disk))
+        self.settings.add_recent_file(path)
+        self.settings.set("files/last_dir", str(path.parent))
         note = " ".join(loaded.notes)
         w, h = self.doc.size
         self.status.showMessage(f"Opened {meta.display_name} ({w} × {h}). {note}".strip(), 8000)
-        emit(self.photo_loaded, str(meta.path))
-
-    def set_photo(self, rgb: np.ndarray, meta: ImageMeta) -> None:
-        """Show a new photo: empty mask and sketch, fresh history, nothing to save."""
-        self.cancel_fill()
-        self.fills.forget_pending()
-        self.doc.load(rgb, meta)
-        self.history.reset()
-        self.history.setClean()
-        self._save_path = None
-        self._save_quality = None
-        self.status.set_image_size(self.doc.size)
-        self.status.set_zoom(self.canvas.zoom)
-        self._fit_brush_to_photo()
-        if self.act_split.isChecked():
-            self.canvas.set_view_mode(ViewMode.SPLIT)
-        self._update_title()
-        self._update_actions()
+        emit(self.loaded, str(path))
 
     def load_recovered(self, rec: Recovered) -> None:
         """Show a recovered document: the photo as opened plus one undo step with the edits."""
-        self.set_photo(rec.original, rec.meta)
+        self._set_photo(rec.original, rec.meta)
         cmd = recovered_edits(self.doc, rec)
         if cmd is not None:
             self.history.push(cmd)
@@ -143,22 +263,22 @@ class FileActionsMixin:
             text = str(error) or f"{path.name} could not be opened ({type(error).__name__})."
         if not path.exists():
             self.settings.remove_recent_file(str(path.resolve()))
-        self.show_message("Could not open the photo", text)
+        self._show_message("Could not open the photo", text)
 
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
+    def fill_recent_menu(self, menu: QMenu) -> None:
+        menu.clear()
         files = self.settings.recent_files()
         for f in files:
-            a = self.recent_menu.addAction(Path(f).name)
+            a = menu.addAction(Path(f).name)
             a.setToolTip(f)
             a.setStatusTip(f)
             a.triggered.connect(lambda _c=False, p=f: self.open_path(p))
         if not files:
-            a = self.recent_menu.addAction("No recent photos")
+            a = menu.addAction("No recent photos")
             a.setEnabled(False)
         else:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear Menu", self.settings.clear_recent_files)
+            menu.addSeparator()
+            menu.addAction("Clear Menu", self.settings.clear_recent_files)
 
     def paste(self) -> None:
         mime = QGuiApplication.clipboard().mimeData()
@@ -173,7 +293,7 @@ class FileActionsMixin:
             if not img.isNull():
                 rgb, alpha = qimage_to_rgb(img)
                 meta = ImageMeta(path=None, format="PNG", alpha=alpha, display_name="Pasted image")
-                self.maybe_save(lambda: self.set_photo(rgb, meta))
+                self.maybe_save(lambda: self._set_photo(rgb, meta))
                 return
         self.status.showMessage("The clipboard holds no image.", 4000)
 
@@ -182,41 +302,15 @@ class FileActionsMixin:
             QGuiApplication.clipboard().setImage(rgb_to_qimage(self.doc.image))
             self.status.showMessage("Copied the image to the clipboard.", 3000)
 
-    # drag and drop ------------------------------------------------------------------------
-    @staticmethod
-    def _dropped_file(mime) -> str | None:
-        if mime is None or not mime.hasUrls():
-            return None
-        for url in mime.urls():
-            if isinstance(url, QUrl) and url.isLocalFile():
-                return url.toLocalFile()
-        return None
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if self._dropped_file(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:
-        if self._dropped_file(event.mimeData()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        path = self._dropped_file(event.mimeData())
-        if path:
-            event.acceptProposedAction()
-            QTimer.singleShot(0, lambda: self.open_path(path))
-
     # ================================================================== saving
     def suggested_save_path(self) -> Path:
         from app.imageio import default_output_path
 
         if self.doc.meta.path is not None:
             return default_output_path(self.doc.meta.path)
-        return Path(self._last_dir()) / "pasted_inpainted.png"
+        return Path(self.last_dir()) / "pasted_inpainted.png"
 
-    def save(self, then=None) -> None:
+    def save(self, then: Callable[[], None] | None = None) -> None:
         if self.doc.is_empty:
             return
         if self._save_path is not None:
@@ -224,14 +318,19 @@ class FileActionsMixin:
         else:
             self.save_as(then=then)
 
-    def save_as(self, then=None) -> None:
+    def save_as(self, then: Callable[[], None] | None = None) -> None:
         if self.doc.is_empty:
             return
-        path = self.ask_save_path(self.suggested_save_path())
+        path = self.prompts.ask_save_path(self.suggested_save_path())
         if path is not None:
             self.save_to(path, then=then)
 
-    def save_to(self, path: str | Path, quality: int | None = None, then=None) -> bool:
+    def save_to(
+        self,
+        path: str | Path,
+        quality: int | None = None,
+        then: Callable[[], None] | None = None,
+    ) -> bool:
         """Write the full-resolution result with the photo's EXIF, XMP, IPTC, ICC and DPI (async)."""
         from app.imageio import save_image
 
@@ -244,20 +343,20 @@ class FileActionsMixin:
         if (
             original is not None
             and path.resolve() == original.resolve()
-            and not self.confirm_overwrite_original(path)
+            and not self.prompts.confirm_overwrite_original(path)
         ):
             self.status.showMessage("Not saved: the original photo was left as it is.", 5000)
             return False
-        if self.file_guard.changed_on_disk(path) and not self.confirm_replace_changed(path):
+        if self.file_guard.changed_on_disk(path) and not self.prompts.confirm_replace_changed(
+            path
+        ):
             self.status.showMessage("Not saved: the file on disk was left as it is.", 5000)
             return False
-        fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP", ".heic": "HEIC", ".heif": "HEIC"}.get(
-            path.suffix.lower()
-        )
+        fmt = QUALITY_FORMATS.get(path.suffix.lower())
         if fmt and quality is None and path == self._save_path:
             quality = self._save_quality  # plain Save again: same file, same quality
         if fmt and quality is None:
-            quality = self.ask_quality(fmt)
+            quality = self.prompts.ask_quality(fmt)
             if quality is None:
                 return False
             self.settings.set("save/jpeg_quality", quality)
@@ -284,7 +383,7 @@ class FileActionsMixin:
                 quality=quality or 95,
             )
 
-        def done(_value) -> None:
+        def done(_value: object) -> None:
             self._saving = False
             self._save_path = path
             self.file_guard.remember(path)
@@ -301,7 +400,7 @@ class FileActionsMixin:
         def failed(error: BaseException) -> None:
             self._saving = False
             self.status.clearMessage()
-            self.show_message(
+            self._show_message(
                 "Could not save",
                 f"{error} Your edits are still here; try another folder or format.",
             )
@@ -309,9 +408,11 @@ class FileActionsMixin:
         run_in_background(write, done, failed)
         return True
 
-    # mask files ---------------------------------------------------------------------------
+    # ================================================================== mask files
     def import_mask_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import mask", self._last_dir(), MASK_FILTER)
+        path, _ = QFileDialog.getOpenFileName(
+            self._window, "Import mask", self.last_dir(), MASK_FILTER
+        )
         if path:
             self.import_mask(path)
 
@@ -321,7 +422,7 @@ class FileActionsMixin:
         try:
             mask = load_mask(path, self.doc.size)
         except Exception as error:  # noqa: BLE001 - any unreadable file is a message
-            self.show_message("Could not import the mask", str(error))
+            self._show_message("Could not import the mask", str(error))
             return False
         new = binarize(mask.astype(np.uint8))
         cmd = layer_change_command(self.doc, "mask", new, f"Import mask {Path(path).name}")
@@ -332,10 +433,10 @@ class FileActionsMixin:
     def export_mask_dialog(self) -> None:
         base = self.doc.meta.path
         suggested = (
-            base.with_name(base.stem + "_mask.png") if base else Path(self._last_dir()) / "mask.png"
+            base.with_name(base.stem + "_mask.png") if base else Path(self.last_dir()) / "mask.png"
         )
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export mask", str(suggested), "PNG mask (*.png)"
+            self._window, "Export mask", str(suggested), "PNG mask (*.png)"
         )
         if path:
             self.export_mask(path)
@@ -346,7 +447,7 @@ class FileActionsMixin:
         try:
             save_mask(path, self.doc.mask > 0)
         except Exception as error:  # noqa: BLE001
-            self.show_message("Could not export the mask", str(error))
+            self._show_message("Could not export the mask", str(error))
             return False
         self.status.showMessage(f"Mask saved to {Path(path).name}", 4000)
         return True
