@@ -14,7 +14,6 @@ from app.engine.inference.network_call import NetworkOutput
 from app.engine.inference.pipeline import Inpainter
 from app.engine.inference.strategies import (
     MAX_WINDOWS,
-    TEXTURE_SIDE,
     choose_strategy,
     crop_size,
     hole_regions,
@@ -113,16 +112,18 @@ def test_a_photo_near_the_training_size_gets_native_windows():
     assert max(win.x1 - win.x0, win.y1 - win.y0) in (256, 257)
 
 
-def test_a_large_hole_on_a_photo_up_to_the_texture_side_runs_natively():
+def test_a_large_hole_on_a_768px_photo_runs_natively():
     """Not downscaled to the crop size and upscaled again: the window runs at native size."""
-    mask = disk((768, 1024), (500, 380), 260)
+    mask = disk((600, 768), (380, 300), 200)
     (win,) = plan_windows(mask)
-    assert win.native and max(win.x1 - win.x0, win.y1 - win.y0) <= TEXTURE_SIDE
-    assert choose_strategy((768, 1024, 3), mask, AUTO) == "crop"
+    assert win.native and max(win.x1 - win.x0, win.y1 - win.y0) == 768
+    assert choose_strategy((600, 768, 3), mask, AUTO) == "crop"
 
 
-def test_a_window_larger_than_the_texture_side_is_downscaled():
-    mask = disk((1100, 1500), (750, 550), 450)  # 900 px object: its window spans the photo
+@pytest.mark.parametrize("shape, radius", [((768, 1024), 260), ((1100, 1500), 450)])
+def test_a_window_larger_than_native_size_is_downscaled(shape, radius):
+    """Beyond 1.5x the working size a native fill of a large hole was worse, and slower."""
+    mask = disk(shape, (shape[1] // 2, shape[0] // 2), radius)
     (win,) = plan_windows(mask)
     assert win.scale >= 2
     assert max(win.x1 - win.x0, win.y1 - win.y0) <= crop_size(512) * win.scale
@@ -253,10 +254,10 @@ def test_crop_sends_a_large_region_through_resize_in_its_window(tiny):
     assert "cra" in result.timings
 
 
-def test_a_large_hole_on_a_1000px_photo_is_filled_at_native_size(tiny):
-    h, w = 750, 1000
+def test_a_large_hole_on_a_768px_photo_is_filled_at_native_size(tiny):
+    h, w = 600, 768
     image = noise_photo(h, w, seed=3)
-    mask = disk((h, w), (500, 380), 260)
+    mask = disk((h, w), (380, 300), 200)
     net = Recorder(tiny)
     result = run_crop(net, InpaintRequest(image, mask))
     ((shape, _),) = net.calls

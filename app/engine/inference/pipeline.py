@@ -236,7 +236,7 @@ class Inpainter:
         native = request.guide.native if request.guide is not None else result.native
         # The network's low frequencies are kept where it ran at the photo's own size; a fill
         # made downscaled is blurrier than the texture the stage finds (measured: docs/texture.md).
-        options = TextureOptions() if native else TextureOptions(lowfix_share=0.0)
+        options = TextureOptions.for_fill(native)
         result.image = synthesize(
             request.image,
             request.mask,

@@ -4,7 +4,7 @@
           it. The window is downscaled by the photo's texture scale (see `texture_scale`), or more
           if it would not fit the crop size (3/4 of the working size), and CRA or the texture
           stage brings the fill back to full resolution; on photos up to ~1500 px, windows up
-          to TEXTURE_SIDE run natively.
+          to 1.5x the working size run natively.
           Small objects on big photos cost one small network call.
 * resize: the network fills a copy downscaled by an integer factor (long side <= working size,
           aspect kept by padding) and CRA brings the fill back to full resolution (`cra.py`).
@@ -50,6 +50,11 @@ AUTO_CROP_AREA = 0.5  # auto picks crop while the windows cover at most this sha
 # blob; downscaled to about this long side they paint texture, and CRA adds the photo's own
 # full-resolution detail. Measured in benchmarks/bench_windows.py.
 TEXTURE_SIDE = 1024
+# Windows up to this share of the working size run natively at the texture scale 1. On 768 px
+# photos with large holes native beat downscaling by 0.03 dB alone and 0.17 dB with the texture
+# stage, at 4x the CPU; at 1024 px it lost 0.15 dB (the holes are then larger, in network
+# pixels, than any the model was trained on) at 6x the CPU (benchmarks/bench_texture.py).
+NATIVE_SHARE = 1.5
 
 
 @dataclass(frozen=True)
@@ -100,10 +105,10 @@ def window_for(region: Box, shape: tuple[int, int], working_size: int, scale: in
     h, w = shape
     r = max(x1 - x0, y1 - y0)
     net_side = crop_size(working_size)
-    # At the texture scale 1 the network runs natively on windows up to TEXTURE_SIDE: its
-    # attention only scores cells near the hole, so it costs about the hole's share of the
-    # window, and a native fill keeps more structure than a downscaled one.
-    fits = max(net_side, TEXTURE_SIDE) if scale == 1 else net_side * scale
+    # At the texture scale 1 windows up to NATIVE_SHARE x the working size run natively (the
+    # attention scores only cells near the hole, so it costs about the hole's share of them).
+    native_side = max(net_side, int(NATIVE_SHARE * working_size))
+    fits = native_side if scale == 1 else net_side * scale
     # Small objects still get enough surroundings for the attention to find texture in.
     min_margin = math.ceil((MIN_CONTEXT * working_size * scale - r) / 2)
     for ratio in (NATIVE_MARGIN, RESIZE_MARGIN):
