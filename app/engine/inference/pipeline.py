@@ -237,6 +237,9 @@ class Inpainter:
         # The network's low frequencies are kept where it ran at the photo's own size; a fill
         # made downscaled is blurrier than the texture the stage finds (measured: docs/texture.md).
         options = TextureOptions.for_fill(native)
+        result.guide = guide_of(network, request.mask, native)
+        # The network's result is the photo with the fill in the hole: the texture is written
+        # over it in place (a cancel leaves the result unused).
         result.image = synthesize(
             request.image,
             request.mask,
@@ -246,8 +249,8 @@ class Inpainter:
             options=options,
             cancel=cancel,
             progress=lambda f: report(start + f * (0.99 - start), "adding texture"),
+            out=network,
         )
-        result.guide = guide_of(network, request.mask, native)
         result.rect = changed_rect_in_hole(request.image, result.image, request.mask)
         result.timings["texture"] = time.perf_counter() - started
         return result

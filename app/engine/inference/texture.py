@@ -87,14 +87,20 @@ def synthesize(
     options: TextureOptions | None = None,
     cancel: CancelFn | None = None,
     progress: ProgressFn | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Texture for the hole of `image` (H x W x 3 uint8 RGB; its hole pixels are never read)
     guided by `guide` (the network's fill, same size; only its hole pixels and surroundings are
-    read) and an optional bool sketch. Returns a copy of `image` whose hole pixels are filled."""
+    read) and an optional bool sketch. Returns a copy of `image` whose hole pixels are filled.
+
+    `out`: write the hole pixels into this array instead (equal to `image` outside the hole; it
+    may be `guide` itself, since each window reads its guide before writing), saving a copy of
+    the photo (100 MB at 8K)."""
     from . import patchmatch  # numba compiles (or loads from its cache) on first use
 
     opts = options or TextureOptions()
-    out = image.copy()
+    if out is None:
+        out = image.copy()
     windows = search_windows(mask, opts)
     total = sum((b[2] - b[0]) * (b[3] - b[1]) for b, _ in windows) or 1
 
