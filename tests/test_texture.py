@@ -97,6 +97,24 @@ def test_writing_over_the_guide_in_place_gives_the_same_bytes():
     assert out is in_place and np.array_equal(out, expected)
 
 
+def test_a_large_lone_hole_solved_in_bands_is_deterministic_and_textured():
+    """Levels with many hole pixels run in two row bands at once; the bytes stay fixed."""
+    img = noise_texture(200, 240, (100, 150, 70), 30, 11)
+    mask = disk(200, 240, 100, 120, 45)
+    guide = img.copy()
+    guide[mask] = cv2.GaussianBlur(img, (0, 0), 4)[mask]
+    banded = TextureOptions(band_pixels=500)
+    runs = [synthesize(img, mask, guide, seed=2, options=banded) for _ in range(3)]
+    assert all(np.array_equal(runs[0], r) for r in runs[1:])
+    whole = synthesize(img, mask, guide, seed=2, options=TextureOptions(band_pixels=10**9))
+    assert not np.array_equal(runs[0], whole)  # the bands really ran
+    hp = lambda a: a.astype(np.float32) - cv2.GaussianBlur(a.astype(np.float32), (0, 0), 2)  # noqa: E731
+    g_true = hp(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY))[mask].std()
+    g_out = hp(cv2.cvtColor(runs[0], cv2.COLOR_RGB2GRAY))[mask].std()
+    assert 0.8 < g_out / g_true < 1.25
+    assert np.array_equal(runs[0][~mask], img[~mask])
+
+
 def test_a_sketch_line_keeps_each_side_to_its_own_texture():
     """Two textures meet at a straight vertical edge; the hole crosses it; the guide is a smear
     (one flat colour), so only the sketch can say where the edge runs."""

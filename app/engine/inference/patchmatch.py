@@ -69,9 +69,10 @@ def patch_cost(tgt, src, low, edge, y, x, sy, sx, r, w_guide, w_edge, limit):
 
 
 @njit(cache=True, nogil=True)
-def refresh_costs(tgt, src, low, edge, ys, xs, nnf, cost, r, w_guide, w_edge):
-    """Recompute every hole pixel's cost for its current source (after the target changed)."""
-    for i in range(ys.shape[0]):
+def refresh_costs(tgt, src, low, edge, ys, xs, nnf, cost, r, w_guide, w_edge, lo, hi):
+    """Recompute the costs of hole pixels lo..hi-1 for their current sources (after the target
+    changed)."""
+    for i in range(lo, hi):
         cost[i] = patch_cost(
             tgt, src, low, edge, ys[i], xs[i], nnf[i, 0], nnf[i, 1], r, w_guide, w_edge, BIG
         )
@@ -97,20 +98,21 @@ def _rand_int(state, lo, hi):
 @njit(cache=True, nogil=True)
 def patchmatch(
     tgt, src, low, edge, ys, xs, index, oy, ox, label, valid, nnf, cost,
-    r, w_guide, w_edge, iterations, radius, seed,
+    r, w_guide, w_edge, iterations, radius, seed, lo, hi,
 ):  # fmt: skip
-    """Improve `nnf`/`cost` in place: alternating scan-line propagation and random search.
-    Each pixel's cost for its current source is recomputed on the first sweep (the target
-    changed since the last call), where the patch is in cache anyway."""
+    """Improve `nnf`/`cost` of hole pixels lo..hi-1 in place: alternating scan-line propagation
+    and random search. Each pixel's cost for its current source is recomputed on the first sweep
+    (the target changed since the last call), where the patch is in cache anyway. Propagation
+    reads only pixels of the same range, so disjoint ranges can run at once, deterministically."""
     h, w = valid.shape[0], valid.shape[1]
     ih, iw = index.shape[0], index.shape[1]
-    n = ys.shape[0]
+    n = hi - lo
     state = np.empty(1, np.uint64)
     state[0] = np.uint64(seed) * np.uint64(2654435761) + np.uint64(88172645463325252)
     for it in range(iterations):
         forward = it % 2 == 0
         step = 1 if forward else -1
-        start = 0 if forward else n - 1
+        start = lo if forward else hi - 1
         for k in range(n):
             i = start + k * step
             y, x = ys[i], xs[i]
@@ -129,7 +131,7 @@ def patchmatch(
                 if ny - oy < 0 or ny - oy >= ih or nx - ox < 0 or nx - ox >= iw:
                     continue
                 j = index[ny - oy, nx - ox]
-                if j < 0 or label[ny, nx] != lab:
+                if j < lo or j >= hi or label[ny, nx] != lab:
                     continue
                 cy, cx = nnf[j, 0] + (y - ny), nnf[j, 1] + (x - nx)
                 if cy < 0 or cy >= h or cx < 0 or cx >= w or valid[cy, cx] == 0:
@@ -153,21 +155,22 @@ def patchmatch(
 
 
 @njit(cache=True, nogil=True)
-def vote(tgt, src, ys, xs, index, oy, ox, label, nnf, cost, vrad, sigma2):
+def vote(tgt, src, ys, xs, index, oy, ox, label, nnf, cost, vrad, sigma2, lo, hi):
     """New hole estimate: each pixel averages what the matched patches of its neighbours within
     its own radius `vrad[i]` (same sketch side) put on it, weighted by exp(-cost / sigma2);
     radius 0 copies the pixel's own source (sharpest), larger radii blend (seamless edges);
-    sigma2 <= 0 weighs every patch alike. `index` covers the hole's box from (oy, ox)."""
+    sigma2 <= 0 weighs every patch alike. `index` covers the hole's box from (oy, ox). Writes
+    pixels lo..hi-1 only and reads no estimate, so disjoint ranges can run at once."""
     h, w = tgt.shape[0], tgt.shape[1]
     ih, iw = index.shape[0], index.shape[1]
-    n = ys.shape[0]
-    out = np.empty((n, 3), np.float32)
-    for i in range(n):
+    out = np.empty((hi - lo, 3), np.float32)
+    for i in range(lo, hi):
+        o = i - lo
         y, x = ys[i], xs[i]
         vr = vrad[i]
         if vr == 0:
             sy, sx = nnf[i, 0], nnf[i, 1]
-            out[i, 0], out[i, 1], out[i, 2] = src[sy, sx, 0], src[sy, sx, 1], src[sy, sx, 2]
+            out[o, 0], out[o, 1], out[o, 2] = src[sy, sx, 0], src[sy, sx, 1], src[sy, sx, 2]
             continue
         lab = label[y, x]
         acc0 = acc1 = acc2 = 0.0
@@ -192,13 +195,13 @@ def vote(tgt, src, ys, xs, index, oy, ox, label, nnf, cost, vrad, sigma2):
                 acc2 += wt * src[qy, qx, 2]
                 wsum += wt
         if wsum > 0:
-            out[i, 0], out[i, 1], out[i, 2] = acc0 / wsum, acc1 / wsum, acc2 / wsum
+            out[o, 0], out[o, 1], out[o, 2] = acc0 / wsum, acc1 / wsum, acc2 / wsum
         else:
             sy, sx = nnf[i, 0], nnf[i, 1]
-            out[i, 0], out[i, 1], out[i, 2] = src[sy, sx, 0], src[sy, sx, 1], src[sy, sx, 2]
-    for i in range(n):
+            out[o, 0], out[o, 1], out[o, 2] = src[sy, sx, 0], src[sy, sx, 1], src[sy, sx, 2]
+    for i in range(lo, hi):
         for c in range(3):
-            v = out[i, c] + 0.5
+            v = out[i - lo, c] + 0.5
             tgt[ys[i], xs[i], c] = 255 if v >= 255 else (0 if v < 0 else np.uint8(v))
 
 

@@ -64,6 +64,9 @@ class TextureOptions:
     copy_only_pixels: int = 1_000_000  # above this many hole pixels the finest level only copies
     textured_start: bool = True  # coarsest estimate = the mirrored sources, not the smooth guide
     threads: int = 2  # windows filled at once (each is one core's work)
+    # A lone window splits levels with more hole pixels than this into `threads` bands of rows
+    # solved at once (propagation stays within a band, so the bytes do not depend on timing).
+    band_pixels: int = 200_000
 
     @classmethod
     def for_fill(cls, native: bool) -> TextureOptions:
@@ -117,10 +120,13 @@ def synthesize(
             seed * 7919 + number,  # per window: the result does not depend on the order
             opts,
             cancel,
+            bands,
         )
         np.copyto(out[ys, xs], filled, where=region_mask[..., None])  # windows are disjoint
 
-    # The kernels release the GIL: separate windows fill on separate cores.
+    # The kernels release the GIL: separate windows fill on separate cores, and a lone window's
+    # large levels in bands (their count is fixed by the options, not by this machine's cores).
+    bands = max(1, opts.threads) if len(windows) == 1 else 1
     workers = min(len(windows), os.cpu_count() or 1, opts.threads)
     done = 0
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
@@ -229,6 +235,7 @@ def _synthesize_window(
     seed: int,
     opts: TextureOptions,
     cancel: CancelFn | None,
+    bands: int = 1,
 ) -> np.ndarray:
     """Fill the pixels of `own` (one region's hole) in a window; `hole` marks every hole pixel
     of the window (none of them may be a source). Returns the window with `own` filled."""
@@ -274,6 +281,7 @@ def _synthesize_window(
         index[ys, xs] = np.arange(ys.size, dtype=np.int32)
         vrad = _vote_radii(own_box, ys, xs, opts)
         ys, xs = (ys + oy).astype(np.int32), (xs + ox).astype(np.int32)
+        in_bands = _Bands(ys.size, bands if ys.size > opts.band_pixels else 1)
         r = (opts.patch if ys.size <= opts.fine_pixels else opts.fine_patch) // 2
         valid = _valid_sources(hole_l, inside_l, r)
         valid_u8 = valid.view(np.uint8)
@@ -295,8 +303,9 @@ def _synthesize_window(
             if opts.textured_start:
                 # Start from the mirrored texture, not the network's smooth fill: matching a
                 # smooth estimate would favour the smoothest sources.
-                pm.refresh_costs(tgt, src, low, edge, ys, xs, nnf, cost, *args)
-                pm.vote(tgt, src, ys, xs, index, oy, ox, label, nnf, cost, vrad, _sigma2(cost))
+                in_bands(pm.refresh_costs, tgt, src, low, edge, ys, xs, nnf, cost, *args)
+                sigma2 = _sigma2(cost)
+                in_bands(pm.vote, tgt, src, ys, xs, index, oy, ox, label, nnf, cost, vrad, sigma2)
         else:
             if not valid.any():
                 break  # the finer levels have no room for patches: keep what the coarser gave
@@ -305,17 +314,19 @@ def _synthesize_window(
             pm.upsample_nnf(ys, xs, c_index, c_oy, c_ox, c_nnf, valid_u8, nnf, vy, vx)
             # The upsampled field defines the first estimate at this resolution.
             if not copy_only:
-                pm.refresh_costs(tgt, src, low, edge, ys, xs, nnf, cost, *args)
+                in_bands(pm.refresh_costs, tgt, src, low, edge, ys, xs, nnf, cost, *args)
             sigma2 = 0.0 if copy_only else _sigma2(cost)
-            pm.vote(tgt, src, ys, xs, index, oy, ox, label, nnf, cost, vrad, sigma2)
+            in_bands(pm.vote, tgt, src, ys, xs, index, oy, ox, label, nnf, cost, vrad, sigma2)
             radius, rounds = opts.fine_radius, 0 if copy_only else opts.em_fine
         for em in range(rounds):
             check_cancel(cancel)
-            pm.patchmatch(
-                tgt, src, low, edge, ys, xs, index, oy, ox, label, valid_u8, nnf, cost,
-                *args, opts.pm_iterations, radius, int(rng.integers(1 << 31)) + em,
+            in_bands(
+                pm.patchmatch, tgt, src, low, edge, ys, xs, index, oy, ox, label, valid_u8, nnf,
+                cost, *args, opts.pm_iterations, radius, int(rng.integers(1 << 31)) + em,
+                seeded=True,
             )  # fmt: skip
-            pm.vote(tgt, src, ys, xs, index, oy, ox, label, nnf, cost, vrad, _sigma2(cost))
+            sigma2 = _sigma2(cost)
+            in_bands(pm.vote, tgt, src, ys, xs, index, oy, ox, label, nnf, cost, vrad, sigma2)
         coarse = (index, oy, ox, nnf)
     if tgt.shape[:2] != (ph, pw):  # stopped early: bring the estimate up to full size
         tgt = _composite(comp, cv2.resize(tgt, (pw, ph), interpolation=cv2.INTER_LINEAR), own_p)
@@ -327,6 +338,29 @@ def _synthesize_window(
         sigma = max(opts.lowfix_min, opts.lowfix_share * side)
         _lowfix(filled, comp[:h, :w], own, sigma)
     return filled
+
+
+class _Bands:
+    """Runs a kernel over the hole pixels 0..n-1, either whole or in row bands on threads (the
+    pixels are in row-major order); a seeded kernel's last argument (its seed) gets the band's
+    number added, so each band draws its own random numbers."""
+
+    def __init__(self, n: int, bands: int) -> None:
+        self.cuts = [n * b // bands for b in range(bands + 1)]
+
+    def __call__(self, kernel, *args, seeded: bool = False) -> None:
+        ranges = list(zip(self.cuts[:-1], self.cuts[1:], strict=True))
+        if len(ranges) == 1:
+            kernel(*args, 0, self.cuts[-1])
+            return
+
+        def band(number: int) -> None:
+            lo, hi = ranges[number]
+            band_args = (*args[:-1], args[-1] + number) if seeded else args
+            kernel(*band_args, lo, hi)
+
+        with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+            list(pool.map(band, range(len(ranges))))
 
 
 def _vote_radii(
