@@ -71,10 +71,11 @@ class TextureOptions:
     @classmethod
     def for_fill(cls, native: bool) -> TextureOptions:
         """Where the network ran at the photo's size its low frequencies are put back after the
-        search, so the search leans less on the guide and more on texture (512 px set: swd
-        1.53 -> 1.47, struct -0.04 dB); a downscaled fill is blurrier than the texture found,
-        and correcting towards it made things worse (docs/texture.md)."""
-        return cls(w_guide=0.7) if native else cls(lowfix_share=0.0)
+        search, so the search leans less on the guide and more on texture (512 px set, bundled
+        model: swd 1.52 -> 1.43 from w_guide 0.7 to 0.5, struct -0.04 dB); a downscaled fill is
+        blurrier than the texture found, and correcting towards it made things worse
+        (docs/texture.md)."""
+        return cls(w_guide=0.5) if native else cls(lowfix_share=0.0)
 
 
 ProgressFn = Callable[[float], None]
