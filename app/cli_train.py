@@ -72,6 +72,10 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--long-side", type=int, nargs="+", default=[512])
     p.add_argument("--masks", type=int, default=2, help="masks per photo")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sketch-style", choices=("canny", "user"), default="canny",
+                   help="the sketch of the 'model+sketch' rows: canny = every edge of the original "
+                   "in the hole; user = 1-4 partial strokes along the main edges, 1-4 px wide and "
+                   "up to 2 px off, as users draw them (default canny)")
     p.add_argument("--bf16", action="store_true")
     p.add_argument("--texture", choices=("on", "off"), default="on",
                    help="also evaluate the model with the texture stage, and report the texture "
@@ -108,7 +112,8 @@ def run_eval(args: argparse.Namespace) -> int:
     methods = default_methods(model, bf16=args.bf16, texture=texture)
     reports = {}
     for side in args.long_side:
-        cases = make_cases(paths, long_side=side, masks_per_image=args.masks, seed=args.seed)
+        cases = make_cases(paths, long_side=side, masks_per_image=args.masks, seed=args.seed,
+                           sketch_style=args.sketch_style)
         report = evaluate(cases, methods, figures=texture)
         reports[str(side)] = report
         print(f"long side {side} px, {len(paths)} photos:")

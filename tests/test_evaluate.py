@@ -90,6 +90,24 @@ def test_cases_are_fixed_by_seed_with_sketches_inside_the_hole(tmp_path):
     assert not np.array_equal(a[0].mask, a[1].mask)
 
 
+def test_user_style_cases_keep_the_holes_and_draw_seeded_strokes(tmp_path):
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / f"a{i}.png"), np.roll(_photo(300, 600), 17 * i, axis=1))
+    paths = sorted(tmp_path.iterdir())
+    canny = make_cases(paths, long_side=512, masks_per_image=2, seed=3)
+    user = make_cases(paths, long_side=512, masks_per_image=2, seed=3, sketch_style="user")
+    again = make_cases(paths, long_side=512, masks_per_image=2, seed=3, sketch_style="user")
+    for c, u, v in zip(canny, user, again, strict=True):
+        assert np.array_equal(c.mask, u.mask)  # the same holes, only the sketch differs
+        assert np.array_equal(u.sketch, v.sketch)
+        assert not (u.sketch & ~u.mask).any()
+    drawn = [u for u in user if u.sketch.any()]
+    assert drawn  # the photo has edges through the holes
+    assert any(not np.array_equal(c.sketch, u.sketch) for c, u in zip(canny, user, strict=True))
+    with pytest.raises(ValueError, match="sketch style"):
+        make_cases(paths, sketch_style="scribble")
+
+
 def test_fresh_prefill_model_scores_exactly_like_telea(tmp_path):
     # A new Telea-residual model starts at Telea exactly; through the real pipeline it must
     # therefore score the same numbers as the classical Telea fill, and differ from NS.

@@ -19,7 +19,7 @@ import numpy as np
 
 from .fill_metrics import hole_figures, summarise
 from .masks import eval_mask
-from .sketch import hole_sketch
+from .sketch import hole_sketch, user_sketch
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 HOLDOUT_EVERY = 7
@@ -129,20 +129,38 @@ class EvalCase:
     name: str
     image: np.ndarray  # RGB uint8, the ground truth
     mask: np.ndarray  # bool, True = hole
-    sketch: np.ndarray  # bool, ground-truth edges inside the hole
+    sketch: np.ndarray  # bool, inside the hole: the original's edges, or user-like strokes
+
+
+EVAL_SKETCH_STYLES = ("canny", "user")
 
 
 def make_cases(
-    paths: Sequence[Path], long_side: int = 512, masks_per_image: int = 2, seed: int = 0
+    paths: Sequence[Path],
+    long_side: int = 512,
+    masks_per_image: int = 2,
+    seed: int = 0,
+    sketch_style: str = "canny",
 ) -> list[EvalCase]:
-    """Fixed cases: each photo at `long_side`, with seeded free-form masks (8-34% of the frame)."""
+    """Fixed cases: each photo at `long_side`, with seeded free-form masks (8-34% of the frame).
+
+    `sketch_style`: "canny" gives every edge of the original inside the hole (the most a sketch
+    can tell); "user" gives seeded strokes as a user draws them (1-4 of the main edges, partial,
+    1-4 px wide, up to 2 px off the true line; `sketch.user_sketch`)."""
+    if sketch_style not in EVAL_SKETCH_STYLES:
+        raise ValueError(f"sketch style must be one of {EVAL_SKETCH_STYLES}, not {sketch_style!r}")
     cases = []
     for i, path in enumerate(sorted(paths, key=lambda p: Path(p).name)):
         image = read_rgb(path, long_side)
         h, w = image.shape[:2]
         for k in range(masks_per_image):
-            mask = eval_mask(h, w, seed=seed * 100003 + i * 101 + k)
-            cases.append(EvalCase(f"{Path(path).name}#{k}", image, mask, hole_sketch(image, mask)))
+            case_seed = seed * 100003 + i * 101 + k
+            mask = eval_mask(h, w, seed=case_seed)
+            if sketch_style == "user":
+                sketch = user_sketch(image, mask, np.random.default_rng(case_seed))
+            else:
+                sketch = hole_sketch(image, mask)
+            cases.append(EvalCase(f"{Path(path).name}#{k}", image, mask, sketch))
     return cases
 
 
