@@ -7,8 +7,9 @@ Everything works on one pyramid level of one search window:
 * ``low``  H x W x 3 uint8: low-pass of the photo with the network's fill in the hole (the guide:
   the same array serves target and source, so a source's surroundings are compared with what the
   network put at the target);
-* ``edge`` H x W uint8 (optional): edge strength; in the hole it holds the user's sketch, elsewhere
-  the photo's own edges, so a sketched line matches sources that hold an edge in the same place;
+* ``edge`` H x W uint8 (optional): edge strength; in the hole it holds the user's sketch near the
+  line and 255 (any edge will do) away from it, elsewhere the photo's own edges (at most 254), so
+  a sketched line matches sources that hold an edge in the same place;
 * ``ys, xs``: the hole pixels in row-major order, ``index`` H x W int32 maps a pixel to its
   position in that list (-1 outside the hole);
 * ``nnf`` N x 2 int32 (source y, x of each hole pixel), ``cost`` N float32;
@@ -60,7 +61,7 @@ def patch_cost(tgt, src, low, edge, y, x, sy, sx, r, w_guide, w_edge, limit):
                 d = float(tgt[ty, tx, c]) - float(src[qy, qx, c])
                 s += d * d
             total += s
-            if w_edge > 0.0:
+            if w_edge > 0.0 and edge[ty, tx] != 255:
                 e = float(edge[ty, tx]) - float(edge[qy, qx])
                 total += w_edge * e * e
         if total > limit:

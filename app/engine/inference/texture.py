@@ -51,6 +51,8 @@ class TextureOptions:
     w_guide: float = 1.0  # weight of the network's low-pass (per patch pixel)
     guide_sigma: float = 2.0  # blur of the guide at every level (level px)
     w_edge: float = 2.0  # weight of the sketch/edge term (per patch pixel, on 0..255 edges)
+    line_band: float = 6.0  # the edge term counts in the hole only this close to a sketched line
+    side_guide: float = 0.0  # with a sketch: share of each side's own-boundary fill in the guide
     vote_radius: int = 0  # voting neighbourhood inside the hole (0 = copy each pixel's source)
     edge_vote_radius: int = 2  # ... within `edge_band` px of the hole's edge (blends the seam)
     edge_band: float = 3.0
@@ -248,13 +250,15 @@ def _synthesize_window(
     # Padding (reflected photo, outside the window) is never a source nor a target.
     padded = ph != h or pw != w
     inside = np.pad(np.ones((h, w), bool), pad)
+    has_sketch = sketch is not None and bool((sketch & hole).any())
+    if has_sketch and opts.side_guide > 0:
+        guide = _side_guide(image, guide, own, hole, sketch & hole, opts.side_guide)
     comp = _composite(image, guide, hole)
     if padded:  # (a copy of a whole 8K photo costs 0.1 s: only when the sides need it)
         comp = np.pad(comp, pad + ((0, 0),), mode="reflect")
     photo = np.pad(image, pad + ((0, 0),), mode="reflect") if padded else image
     hole_p = np.pad(hole, pad)
     own_p = np.pad(own, pad)
-    has_sketch = sketch is not None and bool((sketch & hole).any())
     lines_p = np.pad(sketch & hole, pad) if has_sketch else np.zeros((ph, pw), bool)
 
     pyramid = [(photo, comp, hole_p, own_p, inside, lines_p)]
@@ -418,6 +422,61 @@ def _nearest_sources(
     return np.stack([sy, sx], axis=1).astype(np.int32)
 
 
+def _side_guide(
+    image: np.ndarray,
+    guide: np.ndarray,
+    own: np.ndarray,
+    hole: np.ndarray,
+    lines: np.ndarray,
+    share: float,
+    side: int = 64,
+) -> np.ndarray:
+    """The guide with each sketch side of `own` blended (by `share`) towards a smooth fill from
+    that side's own stretch of the hole's edge only: what each side of a sketched edge continues,
+    where the network may have smeared across the line. Inverse-distance weights from the known
+    pixels around each side, solved with the hole's box at about `side` px."""
+    box = bbox(own)
+    if box is None:
+        return guide
+    h, w = own.shape
+    x0, y0 = max(box[0] - 4, 0), max(box[1] - 4, 0)
+    x1, y1 = min(box[2] + 4, w), min(box[3] + 4, h)
+    f = min(1.0, side / max(x1 - x0, y1 - y0))
+    size = (max(2, round((x1 - x0) * f)), max(2, round((y1 - y0) * f)))
+    small = cv2.resize(image[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    hole_s = cv2.resize(hole[y0:y1, x0:x1].view(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+    line_u8 = cv2.dilate(lines[y0:y1, x0:x1].view(np.uint8), np.ones((3, 3), np.uint8))
+    lines_s = (cv2.resize(line_u8, size, interpolation=cv2.INTER_AREA) > 0) & hole_s
+    count, sides = cv2.connectedComponents((hole_s & ~lines_s).view(np.uint8), connectivity=4)
+    fill = small.copy()
+    ring_of = np.ones((5, 5), np.uint8)
+    for number in range(1, count):
+        part = sides == number
+        ring = cv2.dilate(part.view(np.uint8), ring_of).astype(bool) & ~hole_s
+        if not ring.any():
+            continue
+        ry, rx = np.nonzero(ring)
+        py, px = np.nonzero(part)
+        d2 = (py[:, None] - ry[None, :]) ** 2 + (px[:, None] - rx[None, :]) ** 2
+        weight = (d2.astype(np.float32) + 1.0) ** -1.5
+        fill[py, px] = (weight @ small[ry, rx]) / weight.sum(axis=1, keepdims=True)
+    # The line itself (and any side without known pixels around it): its neighbours' mean.
+    rest = hole_s & ~np.isin(sides, [n for n in range(1, count)])
+    if rest.any():
+        taken = (~rest).astype(np.float32)
+        blurred = cv2.blur(fill * taken[..., None], (3, 3)) / np.maximum(cv2.blur(taken, (3, 3)), 1e-3)[..., None]
+        fill[rest] = blurred[rest]
+    big = cv2.resize(fill, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    out = guide.copy()
+    region = own[y0:y1, x0:x1]
+    mixed = (1.0 - share) * guide[y0:y1, x0:x1][region] + share * big[region]
+    out[y0:y1, x0:x1][region] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+EDGE_ANY = 255  # edge-plane value of a hole pixel whose edges do not matter (patchmatch.py)
+
+
 def _sketch_planes(
     src: np.ndarray,
     hole: np.ndarray,
@@ -434,7 +493,12 @@ def _sketch_planes(
     grey = cv2.cvtColor(src, cv2.COLOR_RGB2GRAY)
     edges = cv2.Canny(cv2.GaussianBlur(grey, (0, 0), 1.0), 40, 100) > 0
     marks = np.where(hole, lines, edges & ~hole).astype(np.uint8) * 255
-    plane = cv2.GaussianBlur(marks, (0, 0), 1.0)
+    plane = np.minimum(cv2.GaussianBlur(marks, (0, 0), 1.0), EDGE_ANY - 1)
+    # Away from the line the user said nothing about edges: there a hole pixel takes any source
+    # (asking for "no edge" there would favour the smoothest sources: flat shadow instead of
+    # soil or grass). Sources never read hole pixels, so the mark cannot reach a source.
+    off_line = cv2.distanceTransform((~lines).astype(np.uint8), cv2.DIST_L2, 3) > opts.line_band
+    plane[hole & off_line] = EDGE_ANY
     free = (own & ~lines).astype(np.uint8)
     _, sides = cv2.connectedComponents(free, connectivity=4)
     label = sides.astype(np.int32)
