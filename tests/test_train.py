@@ -272,13 +272,28 @@ def test_user_sketch_style_feeds_strokes_inside_the_hole_and_is_recorded(tmp_pat
         TrainConfig(sketch=False, refine_sketch=True)
 
 
-def test_init_from_the_bundled_model_adds_the_refine_sketch_at_the_same_output():
-    """Fine-tuning the bundled model (no refine sketch) into one with it starts exactly at the
-    bundled model's output, whatever the sketch: the new input channels are zero."""
+def _without_refine_sketch(source: Path, out: Path) -> Path:
+    """A model file as the bundled one was before it fed the sketch to the refine stage: the
+    sketch's input channel of `xconv1` / `pmconv1` cut off, the setting left out of the config."""
+    data = torch.load(source, map_location="cpu", weights_only=True)
+    config = {k: v for k, v in data["config"].items() if k != "refine_sketch"}
+    state = {
+        name: value[:, :3].contiguous()
+        if name.startswith(("xconv1.", "pmconv1.")) and name.endswith("weight") else value
+        for name, value in data["state_dict"].items()
+    }
+    torch.save(dict(data, config=config, state_dict=state), out)
+    return out
+
+
+def test_init_from_a_model_without_the_refine_sketch_adds_it_at_the_same_output(tmp_path):
+    """Fine-tuning a model without the refine sketch (the bundled one until issue 16's third
+    round) into one with it starts exactly at that model's output, whatever the sketch: the new
+    input channels are zero."""
     from app.engine.checkpoints.loaders import load_model
     from app.engine.checkpoints.models import resolve_model
 
-    bundled = resolve_model(None)
+    bundled = _without_refine_sketch(Path(resolve_model(None)), tmp_path / "plain.pt")
     old = load_model(bundled)
     assert not old.config.refine_sketch
     cfg = TrainConfig(refine_sketch=True, output_init=0.1, bf16="off", threads=1)
