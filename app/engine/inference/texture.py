@@ -334,7 +334,7 @@ def _synthesize_window(
         tgt = _composite(comp, cv2.resize(tgt, (pw, ph), interpolation=cv2.INTER_LINEAR), own_p)
     filled = tgt[:h, :w]
     # Also with a sketch (the network saw it too: 512 px set, user-like strokes, struct 21.71 ->
-    # 22.32 dB), except along the line, where the search put the edge the user drew.
+    # 22.29 dB), faded out along the line, where the search put the edge the user drew.
     if opts.lowfix_share > 0:
         box = bbox(own)
         side = max(box[2] - box[0], box[3] - box[1]) if box else 1
