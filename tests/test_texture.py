@@ -9,7 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from app.engine.inference.texture import TextureOptions, _valid_sources, search_windows, synthesize
+from app.engine.inference.texture import (
+    TextureOptions,
+    _lowfix,
+    _valid_sources,
+    search_windows,
+    synthesize,
+)
 
 MAGENTA = np.array([255, 0, 255], np.uint8)
 
@@ -254,3 +260,20 @@ def test_cancel_stops_the_stage(seed):
     mask = disk(120, 120, 60, 60, 25)
     with pytest.raises(Cancelled):
         synthesize(img, mask, flat_guide(img, mask), seed=seed, cancel=lambda: True)
+
+
+@pytest.mark.parametrize("sigma", [4.0, 12.0])  # 12: the shrunken wide blur
+def test_low_frequency_correction_reaches_the_hole_edge(sigma):
+    # A fill that is 30 levels too bright everywhere in the hole is brought to the network's
+    # colour all the way to the hole's edge (a plain blur of the difference, zero outside the
+    # hole, corrected the edge pixels only by half), and nothing outside the hole moves.
+    network = noise_texture(96, 96, (90, 120, 80), 12, seed=3)
+    hole = disk(96, 96, 48, 48, 30)
+    filled = network.copy()
+    filled[hole] = network[hole] + 30  # the texture's base colours stay far below 225
+    _lowfix(filled, network, hole, sigma)
+    diff = filled.astype(int) - network
+    edge = hole & ~cv2.erode(hole.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert np.abs(diff[edge]).max() <= 2
+    assert np.abs(diff[hole]).max() <= 2
+    assert (diff[~hole] == 0).all()

@@ -58,8 +58,8 @@ class TextureOptions:
     margin: float = 0.5  # search window margin around a region, as a share of its long side
     min_margin: int = 48  # ... at least this many px
     # Correct the fill's low frequencies to the network's: blur sigma as a share of the region's
-    # long side (0 = off), at least `lowfix_min` px.
-    lowfix_share: float = 0.02
+    # long side (0 = off), at least `lowfix_min` px (0.015 beat 0.02 and 0.01: docs/texture.md).
+    lowfix_share: float = 0.015
     lowfix_min: float = 4.0
     fine_radius: int = 8  # random-search radius at the finer levels (px of that level)
     copy_only_pixels: int = 1_000_000  # above this many hole pixels the finest level only copies
@@ -474,7 +474,11 @@ def _lowfix(
     x1, y1 = min(box[2] + m, w), min(box[3] + m, h)
     a = filled[y0:y1, x0:x1].astype(np.float32)
     b = network[y0:y1, x0:x1].astype(np.float32)
-    change = _wide_blur(b - a, sigma)
+    # Normalised blur: the difference is zero outside the hole, and a plain blur would halve the
+    # correction along the hole's edge; dividing by the blurred hole keeps it whole there.
+    inside = own[y0:y1, x0:x1].astype(np.float32)
+    change = _wide_blur((b - a) * inside[..., None], sigma)
+    change /= np.maximum(_wide_blur(inside, sigma), 0.05)[..., None]
     if weight is not None:
         change *= weight[y0:y1, x0:x1, None]
     fixed = a + change
