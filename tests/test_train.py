@@ -156,7 +156,8 @@ def test_cli_smoke_run_resumes_and_exports_a_loadable_model(tmp_path):
     model = load_model(out)
     assert model.config.sketch and model.config.prefill == "telea"
     assert model.metadata["steps"] == 3 and model.metadata["images_seen"] == 6
-    assert "openly licensed wallpapers" in model.license
+    assert "openly licensed photos from Debian packages" in model.license
+    assert model.metadata["data"].startswith("2 photos (other 2; held out: ")
     # --latest takes the last checkpoint even when a best one exists, with its logged validation
     best = load_checkpoint(run_dir / CHECKPOINT)
     best.update(step=1, metrics={"model": {"psnr_hole": 20.0}})
@@ -342,3 +343,13 @@ def test_cli_trains_and_exports_with_user_sketches_and_the_refine_sketch(tmp_pat
     assert model.config.refine_sketch and model.config.sketch
     assert model.metadata["recipe"]["sketch_style"] == "mix"
     assert "both stages" in model.metadata["network"]
+
+
+def test_the_data_description_counts_photos_per_package():
+    from app.engine.training.train import data_description
+
+    split = {"train": ["plasma-Altai.jpg", "gcompris-erase_bee.jpg", "gcompris-erase_cat.jpg", "mine.png"],
+             "val": ["mate-Blinds.jpg"]}
+    assert data_description(split, 7) == (
+        "4 photos (gcompris-qt-data 2, plasma-workspace-wallpapers 1, other 1; held out: sorted "
+        "names, every 7th from the first, 1 photos)")

@@ -13,6 +13,7 @@ import json
 import math
 import random
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -536,9 +537,24 @@ def _validate_and_keep(trainer: Trainer, cases, run_dir: Path, echo) -> None:
 
 LICENSE_TEXT = (
     "DeepFill Studio's own weights, shipped under the application's terms; trained from "
-    "scratch on openly licensed wallpapers from Debian packages (CC BY-SA, GPL and LGPL "
-    "artwork; credits in docs/training.md)"
+    "scratch on openly licensed photos from Debian packages: wallpapers and everyday photos "
+    "(public domain, CC0, CC BY, CC BY-SA, GPL and LGPL; credits in docs/training.md)"
 )
+# The Debian package behind each training photo's name prefix (docs/training.md, "Data").
+PHOTO_PACKAGES = {
+    "plasma": "plasma-workspace-wallpapers", "mate": "mate-backgrounds", "ukui": "ukui-wallpapers",
+    "gnome": "gnome-backgrounds", "gcompris": "gcompris-qt-data", "stellarium": "stellarium-data",
+}
+
+
+def data_description(split: dict, holdout_every: int) -> str:
+    """Where a run's training photos came from: counts per package, from the names' prefixes."""
+    counts = Counter(PHOTO_PACKAGES.get(name.split("-")[0], "other") for name in split.get("train", []))
+    sources = ", ".join(f"{package} {n}" for package, n in counts.most_common())
+    return (
+        f"{sum(counts.values())} photos ({sources or 'none'}; held out: sorted names, every "
+        f"{holdout_every}th from the first, {len(split.get('val', []))} photos)"
+    )
 
 
 def logged_validation(run_dir: Path, step: int) -> dict:
@@ -581,11 +597,7 @@ def export_best(
         "steps": int(state["step"]),
         "images_seen": int(state["images_seen"]),
         "cpu_hours": round(float(state.get("train_seconds", 0.0)) / 3600, 3),
-        "data": (
-            f"{len(split.get('train', []))} wallpapers of Debian packages plasma-workspace-wallpapers, "
-            "mate-backgrounds, ukui-wallpapers, gnome-backgrounds (held out: sorted names, every "
-            f"{cfg['holdout_every']}th from the first, {len(split.get('val', []))} photos)"
-        ),
+        "data": data_description(split, cfg["holdout_every"]),
         "recipe": {k: cfg.get(k) for k in (
             "crop", "batch", "lr", "lr_final", "hole_weight", "mse_weight", "gan_weight",
             "gan_start", "sketch_drop", "sketch_style", "refine_sketch", "long_sides",
