@@ -119,6 +119,7 @@ def processes(photos: list[Path], folder: Path) -> None:
     import subprocess
     import tempfile
 
+    folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         work = Path(tmp)
         totals = {"telea": 0.0, "ours": 0.0, "ours --texture off": 0.0}
