@@ -31,7 +31,7 @@ def test_the_average_of_two_fine_tunes_is_their_mean_and_loads(tmp_path):
     assert tool.main([str(out), str(BUNDLED), str(tmp_path / "other.pt")]) == 0
     avg = torch.load(out, map_location="cpu", weights_only=True)
     for name, value in base["state_dict"].items():
-        assert torch.allclose(avg["state_dict"][name], value.float() + 0.5)
+        assert torch.allclose(avg["state_dict"][name], value.float() + 0.5, atol=1e-6)  # float rounding near 0
     assert str(avg["metadata"]["steps"]).endswith("+ 7")
     assert len(avg["metadata"]["recipe"]["weight_average_of"]) == 2
     assert load_model(out).capabilities.sketch  # a model file the app reads
