@@ -1,4 +1,4 @@
-"""Build the extra training photos: everyday photographs from two openly licensed Debian packages.
+"""Build the extra training photos: everyday photographs from openly licensed Debian packages.
 
     python tools/extra_training_photos.py OUT_DIR --work SCRATCH_DIR
     python main.py train --data OUT_DIR ...   (beside the wallpapers' training split)
@@ -9,10 +9,14 @@
   Commons sources). The data ships as Qt resource bundles (`rcc/*.rcc`); Qt reads them.
 - stellarium-data 0.22.2-1 (GPL-2+): the four slices of the "Garching" panorama (a rapeseed
   field), cut to their opaque rows (the sky is transparent).
+- 45 photos stored as plain files: tuxtype-data (13 Wikimedia Commons landscapes, CC-BY /
+  CC-BY-SA / public domain per its doc/AUTHORS), kphotoalbum's demo album (23; CC-BY-SA-4.0
+  upstream, GPL-2+ in Debian), scribus-template (6, public domain), gimp-help-en (2, GFDL-1.2+)
+  and python-matplotlib-data (1, public domain).
 
 Selection is by the explicit lists below (photographs only: no paintings, drawings, cut-outs,
 near-duplicates or photos under 400 px), so the set is the same on every machine; the packages
-are pinned by version and sha256. Writes RGB JPEGs (quality 92, long side at most 1600 px)
+are pinned by version and sha256. Writes sRGB JPEGs (quality 92, long side at most 1600 px)
 named `<prefix>-<name>.jpg` and `CREDITS.md` (licence, author and source per file) into OUT_DIR.
 Never commit the photos, and never add the held-out sets' packages (lomiri-wallpapers,
 jigzo-data, scikit-image's data) here.
@@ -34,6 +38,11 @@ from PIL import Image
 PACKAGES = {  # name: (version, sha256 of the .deb)
     "gcompris-qt-data": ("3.1-2", "e9cf06ab2105529068df73085784e835d2ff03f870d2a8091f09125d40abac9f"),
     "stellarium-data": ("0.22.2-1", "45aaebf39a814acbd6dcccea058c2f5651bcb5635599da03a215feeb51f4d5a5"),
+    "tuxtype-data": ("1.8.3-5.1", "62f85e2c6d6820efbaf1d914039b50c070bf5899b1d1d14aea00cebca14f4c78"),
+    "kphotoalbum": ("5.9.1-1", "00f8b26b5db1beb30a822d15f464b3c68ffa556d267870aa98a59aaaaf81ec43"),
+    "scribus-template": ("1.2.4.1-6", "683bf35e43867cb17613d6807aa0238720d8526b1f524b9376404747a3e6128b"),
+    "gimp-help-en": ("2.10.34-2", "a2deec76763aaf2fcdd197bac0736cdcb0770ba993d48d233329e1c92b0bfe36"),
+    "python-matplotlib-data": ("3.6.3-1", "e4150fcebd35ea11e0f66268da97ce62f98a4cf530c944f755f241da1a9158f9"),
 }
 GC_RCC = "usr/share/gcompris-qt/rcc"
 GC_ACTIVITIES = "gcompris/src/activities"
@@ -76,15 +85,49 @@ README_ALIASES = {"germany/aulaPalatina.webp": "germany/audaPalatina.webp"}  # u
 GARCHING = "usr/share/stellarium/landscapes/garching"
 GARCHING_SLICES = ("garching-gl1", "garching-gl2", "garching-gl3", "garching-gl4")
 GARCHING_OPAQUE = (0, 64, 1024, 512)  # rows 64-511 are opaque in every slice
+# Photos stored as plain files: package: (name prefix, folder, default (licence, author),
+# {file: (licence, author) or None for the default}, {file: clockwise rotation}).
+TUX = "Wikimedia Commons photo, per tuxtype's doc/AUTHORS"
+PLAIN = {
+    "tuxtype-data": ("tuxtype", "usr/share/tuxtype/images", ("CC-BY-SA-3.0", TUX), {
+        "kcas0.jpg": ("CC-BY-3.0", "Ilya Haykinson"), "kcas1.jpg": ("CC-BY-SA-3.0", "Noodle snacks"),
+        "kcas2.jpg": ("CC-BY-SA-3.0", "Tobias Alt"), "kcas3.jpg": ("CC-BY-3.0", "Luca Galuzzi"),
+        "kcas4.jpg": ("CC-BY-SA-3.0", "Tobias Alt"), "kcas5.jpg": ("CC-BY-SA-3.0", "Noodle snacks"),
+        "kcas6.jpg": ("CC-BY-SA-3.0", "Jakub Hejtmánek"), "kcas7.jpg": ("Public domain", "US NSF"),
+        "kcas8.jpg": ("CC-BY-3.0", "Christian Mehlführer"), "kcas9.jpg": ("CC-BY-3.0", "Kim Hansen"),
+        "kcas10.jpg": ("CC-BY-SA-3.0", "Chmee2"), "kcas11.jpg": ("CC-BY-3.0", "Jialiang Gao"),
+        "hidden.jpg": ("Public domain", "NOAA / US Fish and Wildlife Service"),
+    }, {}),
+    # KPhotoAlbum's demo album (upstream REUSE: CC-BY-SA-4.0; Debian: GPL-2+); the rotations are
+    # the album's own (demo/index.xml).
+    "kphotoalbum": ("kphotoalbum", "usr/share/kphotoalbum/demo", ("CC-BY-SA-4.0", "Jesper K. Pedersen"),
+                    dict.fromkeys([
+                        "anne_helene.jpg", "bar55.jpg", "blackie.jpg", "cold_water.jpg", "donna.jpg",
+                        "donna_2.jpg", "grand_canyon_1.jpg", "grand_canyon_2.jpg", "grand_canyon_3.jpg",
+                        "jesper.jpg", "jesper_2.jpg", "new_wave_1.jpg", "new_wave_2.jpg", "pool.jpg",
+                        "pool_2.jpg", "qt-logo.jpg", "skagen.jpg", "skagen_2.jpg", "snow.jpg", "spiff.jpg",
+                        "spiff_2.jpg", "sunset.jpg", "wayne.jpg"]),
+                    {"grand_canyon_1.jpg": 180, "new_wave_1.jpg": 90, "pool_2.jpg": 270, "wayne.jpg": 90}),
+    "scribus-template": ("scribus", "usr/share/scribus/templates", ("Public domain", "Riku Leino"),
+                         dict.fromkeys(["br2/brightness.jpg", "br2/halfmoon.jpg", "br2/nature.jpg",
+                                        "br2/sunset.jpg", "cal2/moon.jpg", "menu2/pizza.jpg"]), {}),
+    "gimp-help-en": ("gimphelp", "usr/share/gimp/2.0/help/en/images/tutorials/tone-mapping",
+                     ("GFDL-1.2+", "The GIMP Documentation Team"),
+                     dict.fromkeys(["power-lines.jpg", "apple-orchard-truck-tone-mapped-with-Exposur.jpg"]), {}),
+    "python-matplotlib-data": ("matplotlib", "usr/share/matplotlib/mpl-data/sample_data",
+                               ("Public domain", "US Navy (Wikimedia Commons)"), {"grace_hopper.jpg": None}, {}),
+}
 MAX_SIDE, MIN_SHORT = 1600, 400
 
 
 def download(name: str, work: Path) -> Path:
     """The pinned .deb of `name` in `work` (apt-get download, no root), checked by sha256."""
     version, digest = PACKAGES[name]
-    deb = work / f"{name}_{version}_all.deb"
-    if not deb.exists():
+    found_debs = sorted(work.glob(f"{name}_{version}_*.deb"))
+    if not found_debs:
         subprocess.run(["apt-get", "download", f"{name}={version}"], cwd=work, check=True)
+        found_debs = sorted(work.glob(f"{name}_{version}_*.deb"))
+    deb = found_debs[0]
     found = hashlib.sha256(deb.read_bytes()).hexdigest()
     if found != digest:
         raise SystemExit(f"{deb}: sha256 {found}, expected {digest}")
@@ -153,7 +196,13 @@ def licence_name(text: str) -> str:
 
 
 def save_photo(image: Image.Image, dest: Path) -> tuple[int, int]:
-    """RGB JPEG, quality 92, long side at most MAX_SIDE (never enlarged); returns its size."""
+    """sRGB JPEG, quality 92, long side at most MAX_SIDE (never enlarged); returns its size."""
+    icc = image.info.get("icc_profile")
+    if icc:  # e.g. Adobe RGB: convert, or its colours come out dull
+        from PIL import ImageCms
+
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        image = ImageCms.profileToProfile(image.convert("RGB"), source, ImageCms.createProfile("sRGB"))
     image = image.convert("RGB")
     if min(image.size) < MIN_SHORT:
         raise ValueError(f"{dest.name}: short side {min(image.size)} < {MIN_SHORT} px")
@@ -203,6 +252,22 @@ def garching_photos(work: Path, out: Path) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def plain_photos(work: Path, out: Path) -> list[tuple[str, str, str, str]]:
+    """The photos stored as plain files in their packages (PLAIN)."""
+    rows = []
+    for package, (prefix, folder, default, files, rotations) in PLAIN.items():
+        deb = download(package, work)
+        unpack(deb, work / package, [f"./{folder}/{name}" for name in files])
+        for name, credit in files.items():
+            licence, author = credit or default
+            dest = out / f"{prefix}-{name.replace('/', '_')}"
+            with Image.open(work / package / folder / name) as image:
+                turned = image.rotate(-rotations.get(name, 0), expand=True)
+                save_photo(turned, dest.with_suffix(".jpg"))
+            rows.append((dest.with_suffix(".jpg").name, licence, author, f"Debian {package}: {folder}/{name}"))
+    return rows
+
+
 def write_credits(path: Path, rows: list[tuple[str, str, str, str]]) -> None:
     counts = Counter(row[1] for row in rows)
     lines = [
@@ -228,7 +293,7 @@ def main() -> None:
     out, work = Path(args.out), Path(args.work)
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
-    rows = gcompris_photos(work, out) + garching_photos(work, out)
+    rows = gcompris_photos(work, out) + garching_photos(work, out) + plain_photos(work, out)
     write_credits(out / "CREDITS.md", rows)
     print(f"{len(rows)} photos in {out}", file=sys.stderr)
 
