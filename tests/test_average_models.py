@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
 
 from app.engine.checkpoints.loaders import load_model
+from tests.tool_loader import load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "app" / "resources" / "models" / "deepfill-studio-default.pt"
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location("average_models", ROOT / "tools" / "average_models.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_average_of_two_fine_tunes_is_their_mean_and_loads(tmp_path):
-    tool = load_tool()
+    tool = load_tool("average_models")
     base = torch.load(BUNDLED, map_location="cpu", weights_only=True)
     other = dict(base, state_dict={k: v + 1.0 for k, v in base["state_dict"].items()})
     other["metadata"] = dict(base["metadata"], steps=7)
@@ -38,7 +31,7 @@ def test_the_average_of_two_fine_tunes_is_their_mean_and_loads(tmp_path):
 
 
 def test_different_networks_are_refused():
-    tool = load_tool()
+    tool = load_tool("average_models")
     base = torch.load(BUNDLED, map_location="cpu", weights_only=True)
     other = dict(base, config=dict(base["config"], cnum=48))
     with pytest.raises(ValueError, match="different networks"):

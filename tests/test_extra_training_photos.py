@@ -3,28 +3,20 @@ its README (refusing unknown ones) and writes bounded JPEGs."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.tool_loader import load_tool
+
 RCC = "import sys; from PySide6.scripts.pyside_tool import rcc; sys.argv[0] = 'pyside6-rcc'; sys.exit(rcc())"
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location("extra_photos", ROOT / "tools" / "extra_training_photos.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_files_come_out_of_a_qt_resource_bundle(tmp_path):
-    tool = load_tool()
+    tool = load_tool("extra_training_photos")
     (tmp_path / "a" / "b").mkdir(parents=True)
     (tmp_path / "a" / "b" / "photo.webp").write_bytes(bytes(range(256)) * 40)
     (tmp_path / "a" / "README").write_text("License: CC0\n")
@@ -38,7 +30,7 @@ def test_files_come_out_of_a_qt_resource_bundle(tmp_path):
 
 
 def test_each_file_gets_its_own_stanzas_licence():
-    tool = load_tool()
+    tool = load_tool("extra_training_photos")
     readme = (
         "alpaca.webp\nCopyright: Someone / Wikimedia Commons\nLicense: CC BY-SA 4.0\n"
         "Source: https://example.org/alpaca\n\n"
@@ -56,7 +48,7 @@ def test_each_file_gets_its_own_stanzas_licence():
 
 
 def test_photos_are_shrunk_to_the_long_side_never_enlarged_and_small_ones_refused(tmp_path):
-    tool = load_tool()
+    tool = load_tool("extra_training_photos")
     rng = np.random.default_rng(0)
     big = Image.fromarray(rng.integers(0, 255, (1000, 2400, 4), np.uint8), "RGBA")
     assert tool.save_photo(big, tmp_path / "big.jpg") == (1600, 667)

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("heldout_set3", ROOT / "tools" / "heldout_set3.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.tool_loader import load_tool
 
 
 def puzzle(photo: np.ndarray) -> bytes:
@@ -34,7 +24,7 @@ def puzzle(photo: np.ndarray) -> bytes:
 
 
 def test_the_photo_region_of_each_puzzle_is_written_and_the_nc_one_left_out(tmp_path):
-    tool = load_tool()
+    tool = load_tool("heldout_set3")
     yy, xx = np.mgrid[:120, :180]
     photo = np.stack([xx, yy, (xx + yy) // 2], axis=2).astype(np.uint8)  # smooth: survives JPEG
     src = tmp_path / "puzzles"
@@ -49,4 +39,4 @@ def test_the_photo_region_of_each_puzzle_is_written_and_the_nc_one_left_out(tmp_
 
 def test_a_file_without_a_photo_region_is_refused():
     with pytest.raises(ValueError, match="not a jigzo puzzle"):
-        load_tool().puzzle_photo(b"PzlF\n0.1\nno image line here")
+        load_tool("heldout_set3").puzzle_photo(b"PzlF\n0.1\nno image line here")

@@ -85,11 +85,11 @@ README_ALIASES = {"germany/aulaPalatina.webp": "germany/audaPalatina.webp"}  # u
 GARCHING = "usr/share/stellarium/landscapes/garching"
 GARCHING_SLICES = ("garching-gl1", "garching-gl2", "garching-gl3", "garching-gl4")
 GARCHING_OPAQUE = (0, 64, 1024, 512)  # rows 64-511 are opaque in every slice
-# Photos stored as plain files: package: (name prefix, folder, default (licence, author),
+# Photos stored as plain files: package: (name prefix, folder, default (licence, author) or None,
 # {file: (licence, author) or None for the default}, {file: clockwise rotation}).
-TUX = "Wikimedia Commons photo, per tuxtype's doc/AUTHORS"
 PLAIN = {
-    "tuxtype-data": ("tuxtype", "usr/share/tuxtype/images", ("CC-BY-SA-3.0", TUX), {
+    # Wikimedia Commons photos: each file's licence and author as tuxtype's doc/AUTHORS lists them.
+    "tuxtype-data": ("tuxtype", "usr/share/tuxtype/images", None, {
         "kcas0.jpg": ("CC-BY-3.0", "Ilya Haykinson"), "kcas1.jpg": ("CC-BY-SA-3.0", "Noodle snacks"),
         "kcas2.jpg": ("CC-BY-SA-3.0", "Tobias Alt"), "kcas3.jpg": ("CC-BY-3.0", "Luca Galuzzi"),
         "kcas4.jpg": ("CC-BY-SA-3.0", "Tobias Alt"), "kcas5.jpg": ("CC-BY-SA-3.0", "Noodle snacks"),
@@ -260,11 +260,10 @@ def plain_photos(work: Path, out: Path) -> list[tuple[str, str, str, str]]:
         unpack(deb, work / package, [f"./{folder}/{name}" for name in files])
         for name, credit in files.items():
             licence, author = credit or default
-            dest = out / f"{prefix}-{name.replace('/', '_')}"
+            dest = out / f"{prefix}-{name.replace('/', '_')}"  # every source is a .jpg
             with Image.open(work / package / folder / name) as image:
-                turned = image.rotate(-rotations.get(name, 0), expand=True)
-                save_photo(turned, dest.with_suffix(".jpg"))
-            rows.append((dest.with_suffix(".jpg").name, licence, author, f"Debian {package}: {folder}/{name}"))
+                save_photo(image.rotate(-rotations.get(name, 0), expand=True), dest)
+            rows.append((dest.name, licence, author, f"Debian {package}: {folder}/{name}"))
     return rows
 
 

@@ -540,10 +540,13 @@ LICENSE_TEXT = (
     "scratch on openly licensed photos from Debian packages: wallpapers and everyday photos "
     "(public domain, CC0, CC BY, CC BY-SA, GPL and LGPL; credits in docs/training.md)"
 )
-# The Debian package behind each training photo's name prefix (docs/training.md, "Data").
+# The Debian package behind each training photo's name prefix (docs/training.md, "Data"; the
+# extra photos' prefixes are those of tools/extra_training_photos.py).
 PHOTO_PACKAGES = {
     "plasma": "plasma-workspace-wallpapers", "mate": "mate-backgrounds", "ukui": "ukui-wallpapers",
     "gnome": "gnome-backgrounds", "gcompris": "gcompris-qt-data", "stellarium": "stellarium-data",
+    "tuxtype": "tuxtype-data", "kphotoalbum": "kphotoalbum", "scribus": "scribus-template",
+    "gimphelp": "gimp-help-en", "matplotlib": "python-matplotlib-data",
 }
 
 
