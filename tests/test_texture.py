@@ -11,6 +11,7 @@ import pytest
 
 from app.engine.inference.texture import (
     TextureOptions,
+    _detail_plane,
     _lowfix,
     _valid_sources,
     search_windows,
@@ -79,6 +80,37 @@ def test_the_fill_has_the_photos_texture_not_the_guides_smoothness():
     g_out = hp(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY))[mask].std()
     assert 0.8 < g_out / g_true < 1.25  # as detailed as the photo (the guide has none)
     assert abs(out[mask].mean() - img[mask].mean()) < 8
+
+
+def test_the_detail_plane_lets_the_hole_ask_only_for_its_nearest_surroundings_detail():
+    # Blurred background above, a sharp textured band below; a hole between them.
+    h, w = 120, 160
+    img = cv2.GaussianBlur(noise_texture(h, w, (90, 130, 160), 6, 11), (0, 0), 3)
+    img[80:] = noise_texture(40, w, (90, 130, 160), 45, 12)
+    hole = np.zeros((h, w), bool)
+    hole[30:78, 40:120] = True
+    img[hole] = MAGENTA  # never read
+    plane = _detail_plane(img, hole, scale=4.0, slack=2.0).astype(int)
+    smooth, sharp = plane[5:25, 40:120].mean(), plane[90:115, 40:120].mean()
+    assert sharp > 4 * smooth  # known pixels: the photo's own detail
+    near_top, near_band = plane[32, 50:110].mean(), plane[76, 50:110].mean()
+    assert near_top < 2.5 * smooth + 8  # the blurred side allows little detail
+    assert near_band > 2 * near_top  # the sharp side allows its own
+
+
+def test_only_a_source_more_detailed_than_the_target_allows_costs_more():
+    from app.engine.inference.patchmatch import patch_cost
+
+    tgt = np.full((20, 20, 3), 100, np.uint8)
+    low = np.full((20, 20, 4), 100, np.uint8)
+    low[..., 3] = 10  # sources around (5, 5): as detailed as the target allows
+    low[12:18, 12:18, 3] = 60  # sources around (15, 15): far more detailed
+    low[2:8, 12:18, 3] = 0  # sources around (5, 15): smoother than allowed
+    edge = np.zeros((1, 1), np.uint8)
+    cost = lambda sy, sx: patch_cost(tgt, tgt, low, edge, 5, 5, sy, sx, 1, 1.0, 0.0, 3.0e38)  # noqa: E731
+    assert cost(5, 5) == 0.0 and cost(5, 15) == 0.0
+    assert cost(15, 15) == pytest.approx(9 * 50.0**2)
+    assert patch_cost(tgt, tgt, low[..., :3].copy(), edge, 5, 5, 15, 15, 1, 1.0, 0.0, 3.0e38) == 0.0
 
 
 def test_the_same_seed_gives_the_same_fill_and_another_seed_a_variant():

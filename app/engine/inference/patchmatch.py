@@ -6,7 +6,9 @@ Everything works on one pyramid level of one search window:
 * ``src``  H x W x 3 uint8: the photo (only valid source centres are ever read around);
 * ``low``  H x W x 3 uint8: low-pass of the photo with the network's fill in the hole (the guide:
   the same array serves target and source, so a source's surroundings are compared with what the
-  network put at the target);
+  network put at the target); an optional 4th channel holds detail: the photo's local high-pass
+  energy at sources, the most a target in the hole allows there, so only a source more detailed
+  than that costs;
 * ``edge`` H x W uint8 (optional): edge strength; in the hole it holds the user's sketch near the
   line and 255 (any edge will do) away from it, elsewhere the photo's own edges (at most 254), so
   a sketched line matches sources that hold an edge in the same place;
@@ -40,8 +42,10 @@ def patch_cost(tgt, src, low, edge, y, x, sy, sx, r, w_guide, w_edge, limit):
     total = 0.0
     area = (2 * r + 1) * (2 * r + 1)
     g = 0.0
-    for c in range(3):
+    for c in range(low.shape[2]):
         d = float(low[y, x, c]) - float(low[sy, sx, c])
+        if c == 3 and d > 0.0:
+            d = 0.0  # detail plane: only a source more detailed than the target allows costs
         g += d * d
     total += w_guide * area * g
     if total > limit:
