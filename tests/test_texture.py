@@ -113,6 +113,34 @@ def test_only_a_source_more_detailed_than_the_target_allows_costs_more():
     assert patch_cost(tgt, tgt, low[..., :3].copy(), edge, 5, 5, 15, 15, 1, 1.0, 0.0, 3.0e38) == 0.0
 
 
+def test_a_downscaled_fill_is_healed_to_the_tone_around_the_hole():
+    # Dark texture around the hole, a pale patch of texture further right; the (downscaled)
+    # network guessed pale, so the search copies the pale texture. Healing shifts the fill's
+    # tone to meet the photo along the hole's edge, as a healing brush does.
+    h, w = 160, 240
+    img = noise_texture(h, w, (80, 90, 70), 18, 5)
+    img[:, 170:] = noise_texture(h, 70, (150, 160, 140), 18, 6)
+    mask = disk(h, w, 80, 90, 32)
+    guide = img.copy()
+    guide[mask] = (150, 160, 140)
+    edge = mask & (cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3) <= 4)
+    ring = (cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0) & ~mask
+    around = img[ring].mean()
+
+    def fill(heal: bool) -> np.ndarray:
+        opts = TextureOptions(lowfix_share=0.0, heal=heal)  # as for a downscaled network fill
+        return synthesize(img, mask, guide, seed=0, options=opts)
+
+    healed, raw = fill(True), fill(False)
+    assert raw[edge].mean() - around > 25  # without healing the pale fill shows its outline
+    assert abs(healed[edge].mean() - around) < 12
+    assert abs(healed[mask].mean() - around) < 12  # the whole fill, not only its rim
+    assert np.array_equal(healed[~mask], img[~mask])
+    hp = lambda a: a.astype(np.float32) - cv2.GaussianBlur(a.astype(np.float32), (0, 0), 2)  # noqa: E731
+    detail = hp(cv2.cvtColor(healed, cv2.COLOR_RGB2GRAY))[mask].std()
+    assert detail > 0.8 * hp(cv2.cvtColor(raw, cv2.COLOR_RGB2GRAY))[mask].std()  # texture kept
+
+
 def test_the_same_seed_gives_the_same_fill_and_another_seed_a_variant():
     img = noise_texture(140, 180, (80, 120, 160), 25, 5)
     mask = disk(140, 180, 70, 90, 25)

@@ -70,6 +70,9 @@ class TextureOptions:
     # while textured surroundings keep theirs.
     w_detail: float = 4.0
     detail_slack: float = 2.0
+    # Downscaled fills (no low-frequency correction): shift the fill's tone so it meets the photo
+    # along the hole's edge, as a healing brush does (on native fills it cost struct).
+    heal: bool = True
     textured_start: bool = True  # coarsest estimate = the mirrored sources, not the smooth guide
     threads: int = 2  # windows filled at once (each is one core's work)
     # A lone window splits levels with more hole pixels than this into `threads` bands of rows
@@ -306,7 +309,11 @@ def _synthesize_window(
         if opts.w_detail > 0 and ys.size <= opts.fine_pixels:
             # Sources are chosen at the coarse levels; finer ones only refine locally, and the
             # plane would cost 0.6 s on an 8K hole for no visible change.
-            low = np.dstack([low, _detail_plane(src, hole_l, opts.w_detail, opts.detail_slack)])
+            detail = _detail_plane(src, hole_l, opts.w_detail, opts.detail_slack)
+            if lines is not None and lines.any():  # along a sketched line any edge may come
+                near_line = cv2.distanceTransform((~lines).view(np.uint8), cv2.DIST_L2, 3)
+                detail[hole_l & (near_line <= opts.line_band)] = 255
+            low = np.dstack([low, detail])
         args = (r, opts.w_guide, w_edge)
         if coarse is None:
             if not valid.any():
@@ -355,7 +362,97 @@ def _synthesize_window(
             dist = cv2.distanceTransform((~(sketch & hole)).view(np.uint8), cv2.DIST_L2, 3)
             weight = np.clip(dist / (2 * sigma + opts.line_band), 0.0, 1.0)
         _lowfix(filled, comp[:h, :w], own, sigma, weight)
+    if opts.heal and opts.lowfix_share <= 0:
+        weight = None
+        if has_sketch:  # keep the edge the search put along the user's line as crisp as it is
+            dist = cv2.distanceTransform((~(sketch & hole)).view(np.uint8), cv2.DIST_L2, 3)
+            weight = np.clip(dist / (2 * opts.line_band), 0.0, 1.0)
+        _heal(filled, image, hole, own, weight)
     return filled
+
+
+def _heal(
+    filled: np.ndarray,
+    photo: np.ndarray,
+    hole: np.ndarray,
+    own: np.ndarray,
+    weight: np.ndarray | None = None,
+) -> None:
+    """Shift the fill's tone (in place, inside `own`) so it meets the photo along the hole's edge:
+    the local mean difference along the edge, diffused inward (hole pixels of `photo` are never
+    read). The difference is measured on a grid 1/j of the size and diffused on one 1/k of it
+    (k, j grow with the hole's depth; at full size on an 8K hole this cost 1 s and 450 MB)."""
+    box = bbox(own)
+    if box is None:
+        return
+    H, W = own.shape
+    # The hole's depth, on a copy of its box shrunk to ~256 px (a full 8K distance map: 0.6 s).
+    q = max(1, max(box[2] - box[0], box[3] - box[1]) // 256)
+    small = own[box[1] : box[3], box[0] : box[2]].view(np.uint8)
+    if q > 1:
+        small = cv2.resize(small, (max(1, small.shape[1] // q), max(1, small.shape[0] // q)),
+                           interpolation=cv2.INTER_AREA)  # fmt: skip
+    small = np.pad(small, 1)  # the box's border is the hole's edge
+    depth = q * float(cv2.distanceTransform(small, cv2.DIST_L2, 3).max())
+    k = max(1, int(depth // 24))  # the diffusion grid: about 24 cells deep
+    j = max(1, k // 2)  # the measuring grid: fine enough to see the step at the edge
+    m = 2 * k + 8  # room for the band's means and one diffusion cell outside
+    x0, y0 = max(box[0] - m, 0), max(box[1] - m, 0)
+    x1, y1 = min(box[2] + m, W), min(box[3] + m, H)
+    sub = own[y0:y1, x0:x1]
+    hh, ww = sub.shape
+
+    def grid(a: np.ndarray, f: int) -> np.ndarray:  # 1/f of `a`'s size, cell means
+        size = (max(1, a.shape[1] // f), max(1, a.shape[0] // f))
+        return cv2.resize(a, size, interpolation=cv2.INTER_AREA) if f > 1 else a
+
+    # Shrunk as uint8 (full-size float copies of an 8K hole's box cost more than the rest).
+    holes = hole[y0:y1, x0:x1]
+    known = grid((~holes).view(np.uint8) * np.uint8(255), j).astype(np.float32) / 255.0
+    if not known.any():
+        return
+    inside = grid(sub.view(np.uint8) * np.uint8(255), j).astype(np.float32) / 255.0
+    # The photo with its hole pixels zeroed (never read); on a coarser grid, each cell's known mean.
+    p = grid(np.where(holes[..., None], np.uint8(0), photo[y0:y1, x0:x1]), j).astype(np.float32)
+    p /= np.maximum(known, 1e-3)[..., None] if j > 1 else 1.0
+    f = grid(filled[y0:y1, x0:x1], j).astype(np.float32)
+
+    def nmean(x: np.ndarray, w: np.ndarray, side: int) -> np.ndarray:  # box means (fast)
+        box = (side, side)
+        return cv2.blur(x * w[..., None], box) / np.maximum(cv2.blur(w, box), 1e-3)[..., None]
+
+    near = nmean(p, known, 7)  # the photo's local mean, from known pixels only
+    mine = nmean(f, inside, 7)  # the fill's, from hole pixels only
+    core = inside > 0.5
+    dist = cv2.distanceTransform(core.astype(np.uint8), cv2.DIST_L2, 3)
+    # The edge band (at least one diffusion cell wide), where enough photo lies near to compare.
+    ring = core & (dist <= max(2.0, 1.5 * k / j)) & (cv2.blur(known, (7, 7)) > 0.05)
+    if not ring.any():
+        return
+    ringw = ring.astype(np.float32)
+    diff = np.zeros_like(f)
+    diff[ring] = (near - mine)[ring]
+    diff = nmean(diff, ringw, 9) * ringw[..., None]  # smooth along the edge
+    # Diffuse inward on the coarse grid (Telea from the band), then back to the measuring grid.
+    r = k // j
+    d_k = grid(diff, r) / np.maximum(grid(ringw, r), 1e-3)[..., None]
+    inner = ((grid(inside, r) > 0) & (grid(ringw, r) <= 0)).astype(np.uint8)
+    offset = np.empty_like(d_k)
+    for c in range(3):
+        offset[..., c] = cv2.inpaint(np.ascontiguousarray(d_k[..., c]), inner, 1, cv2.INPAINT_TELEA)
+    if r > 1:
+        offset = cv2.resize(offset, (f.shape[1], f.shape[0]), interpolation=cv2.INTER_LINEAR)
+    offset = cv2.GaussianBlur(offset, (0, 0), 2.0)
+    if weight is not None and j > 1:
+        offset *= grid(weight[y0:y1, x0:x1], j)[..., None]
+    # Whole grey levels, added in int16 (the offset is smooth: rounding first shows no steps).
+    step = np.rint(offset).astype(np.int16)
+    if j > 1:
+        step = cv2.resize(step, (ww, hh), interpolation=cv2.INTER_LINEAR)
+    elif weight is not None:
+        step = np.rint(offset * weight[y0:y1, x0:x1, None]).astype(np.int16)
+    target = filled[y0:y1, x0:x1]  # a view: OpenCV writes the hole pixels in place, saturated
+    cv2.add(target, step, dst=target, mask=sub.view(np.uint8), dtype=cv2.CV_8U)
 
 
 class _Bands:
