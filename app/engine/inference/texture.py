@@ -388,12 +388,11 @@ def _heal(
     H, W = own.shape
     # The hole's depth, on a copy of its box shrunk to ~256 px (a full 8K distance map: 0.6 s).
     q = max(1, max(box[2] - box[0], box[3] - box[1]) // 256)
-    small = own[box[1] : box[3], box[0] : box[2]].view(np.uint8)
-    if q > 1:
-        small = cv2.resize(small, (max(1, small.shape[1] // q), max(1, small.shape[0] // q)),
-                           interpolation=cv2.INTER_AREA)  # fmt: skip
-    small = np.pad(small, 1)  # the box's border is the hole's edge
-    depth = q * float(cv2.distanceTransform(small, cv2.DIST_L2, 3).max())
+    cut = own[box[1] : box[3], box[0] : box[2]].view(np.uint8)
+    size = (max(1, cut.shape[1] // q), max(1, cut.shape[0] // q))
+    small = cv2.resize(cut, size, interpolation=cv2.INTER_AREA) if q > 1 else cut
+    framed = np.pad(small, 1)  # the box's border is the hole's edge
+    depth = q * float(cv2.distanceTransform(framed, cv2.DIST_L2, 3).max())
     k = max(1, int(depth // 24))  # the diffusion grid: about 24 cells deep
     j = max(1, k // 2)  # the measuring grid: fine enough to see the step at the edge
     m = 2 * k + 8  # room for the band's means and one diffusion cell outside
