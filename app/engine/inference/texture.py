@@ -310,9 +310,8 @@ def _synthesize_window(
             # Sources are chosen at the coarse levels; finer ones only refine locally, and the
             # plane would cost 0.6 s on an 8K hole for no visible change.
             detail = _detail_plane(src, hole_l, opts.w_detail, opts.detail_slack)
-            if lines is not None and lines.any():  # along a sketched line any edge may come
-                near_line = cv2.distanceTransform((~lines).view(np.uint8), cv2.DIST_L2, 3)
-                detail[hole_l & (near_line <= opts.line_band)] = 255
+            if lines is not None:  # along a sketched line (the edge plane's band) any edge may come
+                detail[hole_l & (edge != EDGE_ANY)] = 255
             low = np.dstack([low, detail])
         args = (r, opts.w_guide, w_edge)
         if coarse is None:
@@ -353,21 +352,19 @@ def _synthesize_window(
     filled = tgt[:h, :w]
     # Also with a sketch (the network saw it too: 512 px set, user-like strokes, struct 21.71 ->
     # 22.29 dB), faded out along the line, where the search put the edge the user drew.
+    # Both corrections fade in away from a sketched line, keeping the edge the search put there.
+    line_dist = None
+    if has_sketch:
+        line_dist = cv2.distanceTransform((~(sketch & hole)).view(np.uint8), cv2.DIST_L2, 3)
     if opts.lowfix_share > 0:
         box = bbox(own)
         side = max(box[2] - box[0], box[3] - box[1]) if box else 1
         sigma = max(opts.lowfix_min, opts.lowfix_share * side)
-        weight = None
-        if has_sketch:
-            dist = cv2.distanceTransform((~(sketch & hole)).view(np.uint8), cv2.DIST_L2, 3)
-            weight = np.clip(dist / (2 * sigma + opts.line_band), 0.0, 1.0)
-        _lowfix(filled, comp[:h, :w], own, sigma, weight)
-    if opts.heal and opts.lowfix_share <= 0:
-        weight = None
-        if has_sketch:  # keep the edge the search put along the user's line as crisp as it is
-            dist = cv2.distanceTransform((~(sketch & hole)).view(np.uint8), cv2.DIST_L2, 3)
-            weight = np.clip(dist / (2 * opts.line_band), 0.0, 1.0)
-        _heal(filled, image, hole, own, weight)
+        fade = None if line_dist is None else np.clip(line_dist / (2 * sigma + opts.line_band), 0, 1)
+        _lowfix(filled, comp[:h, :w], own, sigma, fade)
+    elif opts.heal:
+        fade = None if line_dist is None else np.clip(line_dist / (2 * opts.line_band), 0, 1)
+        _heal(filled, image, hole, own, fade)
     return filled
 
 
@@ -416,12 +413,11 @@ def _heal(
     p /= np.maximum(known, 1e-3)[..., None] if j > 1 else 1.0
     f = grid(filled[y0:y1, x0:x1], j).astype(np.float32)
 
-    def nmean(x: np.ndarray, w: np.ndarray, side: int) -> np.ndarray:  # box means (fast)
-        box = (side, side)
-        return cv2.blur(x * w[..., None], box) / np.maximum(cv2.blur(w, box), 1e-3)[..., None]
+    def box7(a: np.ndarray) -> np.ndarray:  # box means: fast, and the band is narrow anyway
+        return cv2.blur(a, (7, 7))
 
-    near = nmean(p, known, 7)  # the photo's local mean, from known pixels only
-    mine = nmean(f, inside, 7)  # the fill's, from hole pixels only
+    near = _masked_mean(p, known, box7)  # the photo's local mean, from known pixels only
+    mine = _masked_mean(f, inside, box7)  # the fill's, from hole pixels only
     core = inside > 0.5
     dist = cv2.distanceTransform(core.astype(np.uint8), cv2.DIST_L2, 3)
     # The edge band (at least one diffusion cell wide), where enough photo lies near to compare.
@@ -431,7 +427,7 @@ def _heal(
     ringw = ring.astype(np.float32)
     diff = np.zeros_like(f)
     diff[ring] = (near - mine)[ring]
-    diff = nmean(diff, ringw, 9) * ringw[..., None]  # smooth along the edge
+    diff = _masked_mean(diff, ringw, lambda a: cv2.blur(a, (9, 9))) * ringw[..., None]  # along it
     # Diffuse inward on the coarse grid (Telea from the band), then back to the measuring grid.
     r = k // j
     d_k = grid(diff, r) / np.maximum(grid(ringw, r), 1e-3)[..., None]
@@ -442,14 +438,12 @@ def _heal(
     if r > 1:
         offset = cv2.resize(offset, (f.shape[1], f.shape[0]), interpolation=cv2.INTER_LINEAR)
     offset = cv2.GaussianBlur(offset, (0, 0), 2.0)
-    if weight is not None and j > 1:
+    if weight is not None:
         offset *= grid(weight[y0:y1, x0:x1], j)[..., None]
     # Whole grey levels, added in int16 (the offset is smooth: rounding first shows no steps).
     step = np.rint(offset).astype(np.int16)
     if j > 1:
         step = cv2.resize(step, (ww, hh), interpolation=cv2.INTER_LINEAR)
-    elif weight is not None:
-        step = np.rint(offset * weight[y0:y1, x0:x1, None]).astype(np.int16)
     target = filled[y0:y1, x0:x1]  # a view: OpenCV writes the hole pixels in place, saturated
     cv2.add(target, step, dst=target, mask=sub.view(np.uint8), dtype=cv2.CV_8U)
 
@@ -601,14 +595,8 @@ def _detail_plane(src: np.ndarray, hole: np.ndarray, scale: float, slack: float)
     if not known.any():
         return np.zeros(hole.shape, np.uint8)
     g = src.astype(np.float32).mean(axis=2) * known
-
-    def nblur(x: np.ndarray, s: float) -> np.ndarray:
-        return cv2.GaussianBlur(x * known, (0, 0), s) / np.maximum(
-            cv2.GaussianBlur(known, (0, 0), s), 1e-3
-        )
-
-    hp = (g - nblur(g, 1.0)) * known
-    energy = np.sqrt(nblur(hp * hp, 2.0))
+    hp = (g - _masked_mean(g, known, lambda a: cv2.GaussianBlur(a, (0, 0), 1.0))) * known
+    energy = np.sqrt(_masked_mean(hp * hp, known, lambda a: cv2.GaussianBlur(a, (0, 0), 2.0)))
     _, nearest = cv2.distanceTransformWithLabels(
         hole.astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
     )
@@ -616,6 +604,16 @@ def _detail_plane(src: np.ndarray, hole: np.ndarray, scale: float, slack: float)
     ring = cv2.GaussianBlur(energy[ky, kx][np.maximum(nearest - 1, 0)], (0, 0), 2.0)
     energy = np.where(hole, slack * ring + 1.0, energy)
     return np.clip(energy * scale, 0, 255).astype(np.uint8)
+
+
+def _masked_mean(
+    x: np.ndarray, weight: np.ndarray, blur: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """`blur`-weighted local mean of `x` (H x W or H x W x C) over the pixels `weight` counts
+    (H x W, 0..1): pixels of weight 0 are never read."""
+    w = weight[..., None] if x.ndim == 3 else weight
+    norm = np.maximum(blur(weight), 1e-3)
+    return blur(x * w) / (norm[..., None] if x.ndim == 3 else norm)
 
 
 def _wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
