@@ -29,6 +29,9 @@ def add_fill_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--texture", choices=("on", "off"), default="on",
                    help="copy real texture from the photo into the fill (default on; off: the "
                    "network's fill with CRA detail)")
+    p.add_argument("--lines", choices=("on", "off"), default="on",
+                   help="continue straight lines the hole cuts (a horizon, a shore, a rail) "
+                   "across it where no sketch is given (texture stage; default on)")
     p.add_argument("--seed", type=int, default=0, metavar="N",
                    help="texture variant: another seed gives another plausible fill (default 0)")
     p.add_argument("--no-cra", action="store_true", help="plain upsampling instead of CRA detail")

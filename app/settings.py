@@ -29,6 +29,7 @@ _DEFAULTS: dict[str, tuple[object, type]] = {
     "run/auto_run": (False, bool),
     "run/strategy": ("auto", str),
     "run/texture": (True, bool),
+    "run/lines": (True, bool),
     "run/device": ("auto", str),
     "run/model": ("", str),
     "view/show_flow": (False, bool),

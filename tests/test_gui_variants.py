@@ -82,6 +82,31 @@ def test_texture_checkbox_reaches_the_request_and_is_remembered(
     assert not again.panel.texture.isChecked()
 
 
+def test_continue_lines_checkbox_reaches_the_request_follows_texture_and_is_remembered(
+    qtbot, shown, make_window, photo_file, settings
+):
+    runner = InstantRunner()
+    win = shown(runner=runner)
+    assert win.panel.lines.isChecked() and win.panel.lines.isEnabled()  # on by default
+    open_and_wait(qtbot, win, photo_file)
+    win._mask_op(hole_mask(win), "test hole")
+    fill_and_wait(qtbot, win, win.fill)
+    assert runner.requests[-1].options.lines is True
+
+    win.panel.lines.setChecked(False)
+    win._mask_op(hole_mask(win), "test hole")
+    fill_and_wait(qtbot, win, win.fill)
+    assert runner.requests[-1].options.lines is False
+    assert settings.get("run/lines") is False
+    win.panel.texture.setChecked(False)
+    assert not win.panel.lines.isEnabled()  # a texture-stage option
+    win.panel.texture.setChecked(True)
+    assert win.panel.lines.isEnabled()
+
+    again = make_window(runner=InstantRunner())
+    assert not again.panel.lines.isChecked()
+
+
 def test_another_variant_reruns_only_the_texture_stage_one_undo_step_each(
     qtbot, shown, photo_file, tiny_inpainter
 ):

@@ -50,6 +50,7 @@ class InpaintOptions:
     cra_topk: int = 16  # keys kept per query cell in CRA (0 = all)
     feather: float = -1.0  # CRA blend feather in px; < 0 chooses from the scale
     texture: bool = True  # copy real texture from the photo into the fill (texture stage)
+    lines: bool = True  # texture stage: carry straight lines the hole cuts across it (no sketch)
     seed: int = 0  # the texture stage's random choices: another seed gives another variant
 
 

@@ -89,6 +89,9 @@ class FillController(QObject):
         doc.replaced.connect(self.update_variant_action)
         panel.texture.setChecked(bool(settings.get("run/texture")))
         panel.texture.toggled.connect(lambda on: settings.set("run/texture", on))
+        panel.lines.setChecked(bool(settings.get("run/lines")))
+        panel.lines.setEnabled(panel.texture.isChecked())
+        panel.lines.toggled.connect(lambda on: settings.set("run/lines", on))
         self.update_variant_action()
 
     def forget_pending(self) -> None:
@@ -108,7 +111,11 @@ class FillController(QObject):
             return None
         mask = self.doc.mask > 0
         sketch = (self.doc.sketch > 0) if self.doc.sketch.any() else None
-        options = InpaintOptions(strategy=self._strategy(), texture=self.panel.texture.isChecked())
+        options = InpaintOptions(
+            strategy=self._strategy(),
+            texture=self.panel.texture.isChecked(),
+            lines=self.panel.lines.isChecked(),
+        )
         return self._submit(InpaintRequest(self.doc.image.copy(), mask, sketch, options))
 
     def another_variant(self) -> int | None:

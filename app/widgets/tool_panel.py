@@ -134,6 +134,14 @@ class ToolPanel(QWidget):
             "detail only)"
         )
         fl.addWidget(self.texture)
+        self.lines = QCheckBox("Continue lines")
+        self.lines.setObjectName("linesCheck")
+        self.lines.setToolTip(
+            "Carry straight lines the hole cuts (a horizon, a shore, a rail) across it where you "
+            "drew no sketch (with Texture)"
+        )
+        self.texture.toggled.connect(self.lines.setEnabled)
+        fl.addWidget(self.lines)
         self.auto_run = QCheckBox()
         self._bind_check(self.auto_run, auto_run_action)
         fl.addWidget(self.auto_run)

@@ -236,7 +236,9 @@ class Inpainter:
         native = request.guide.native if request.guide is not None else result.native
         # The network's low frequencies are kept where it ran at the photo's own size; a fill
         # made downscaled is blurrier than the texture the stage finds (measured: docs/texture.md).
-        options = TextureOptions.for_fill(native)
+        options = dataclasses.replace(
+            TextureOptions.for_fill(native), continue_lines=request.options.lines
+        )
         result.guide = guide_of(network, request.mask, native)
         # The network's result is the photo with the fill in the hole: the texture is written
         # over it in place (a cancel leaves the result unused).

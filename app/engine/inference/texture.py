@@ -37,6 +37,7 @@ import numpy as np
 
 from ..geometry import Box, bbox, hole_regions
 from ..types import CancelFn, check_cancel
+from .lines import carry_along, continued_lines
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,10 @@ class TextureOptions:
     # Downscaled fills (no low-frequency correction): shift the fill's tone so it meets the photo
     # along the hole's edge, as a healing brush does (on native fills it cost struct).
     heal: bool = True
+    # Straight lines that cross a region without a user's sketch there (a shore, a railing, a
+    # wall's edge) are carried across it first, this many px either side (lines.py).
+    continue_lines: bool = True
+    line_width: float = 3.0
     textured_start: bool = True  # coarsest estimate = the mirrored sources, not the smooth guide
     threads: int = 2  # windows filled at once (each is one core's work)
     # A lone window splits levels with more hole pixels than this into `threads` bands of rows
@@ -263,6 +268,14 @@ def _synthesize_window(
     if padded:  # (a copy of a whole 8K photo costs 0.1 s: only when the sides need it)
         comp = np.pad(comp, pad + ((0, 0),), mode="reflect")
     photo = np.pad(image, pad + ((0, 0),), mode="reflect") if padded else image
+    if opts.continue_lines and (sketch is None or not (sketch & own).any()):
+        # Where the user drew nothing, straight lines the hole cuts are carried across it first;
+        # they stay as they are (neither targets nor sources: the search only sees them).
+        found = continued_lines(comp[:h, :w], hole, own)
+        if found:
+            own = own & ~carry_along(comp[:h, :w], hole, own, found, opts.line_width)
+            if not own.any():
+                return comp[:h, :w].copy()
     hole_p = np.pad(hole, pad)
     own_p = np.pad(own, pad)
     has_sketch = sketch is not None and bool((sketch & hole).any())

@@ -1,0 +1,296 @@
+"""Straight lines that a hole cuts, continued across it as sketch lines for the texture stage.
+
+A horizon, a shore, a railing or the edge of a wall that runs behind the removed object must
+come out of the fill where it went in. Where the network ran downscaled it blurs a thin line into
+a grey band, and the texture stage then fills that band with whatever matches its colour (the
+sky); given the line as a sketch, it copies the line itself (docs/texture.md). So before the
+search, every straight edge that meets the hole on one side and leaves it on the other, in step,
+is drawn across the hole as a 1-px line, as the user would draw it:
+
+* segments: OpenCV's line segment detector (LSD, von Gioi et al. 2012) on the photo around the
+  hole with the network's smooth fill inside, cut where they come near the hole, so only the
+  photo's own pixels say where a line runs;
+* pairs: a segment ending near the hole on one side and one on the other side, both along the
+  chord between their ends (within `max_angle`), each on the other's line (within
+  `max_offset`), with the same contrast across them (the same side dark) and the same colours on
+  each side; each segment joins at most one other, best pairs first.
+
+Where the user drew a sketch in a hole region, their lines are the only ones used there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from ..geometry import bbox
+
+
+@dataclass(frozen=True)
+class LineOptions:
+    min_length: float = 0.15  # a segment's least length: share of the hole region's long side
+    min_px: float = 12.0  # ... and at least this many px
+    near: float = 0.08  # its end lies this close to the hole: share of the long side (+ near_px)
+    near_px: float = 4.0
+    max_angle: float = 2.0  # degrees between each segment and the chord joining them
+    max_offset: float = 1.5  # px (+ 1 % of the chord) from one segment's line to the other's end
+    min_contrast: float = 12.0  # grey levels between the two sides of each segment
+    contrast_ratio: float = 0.6  # the lower contrast is at least this share of the higher
+    # RMS RGB difference of a side's colour between the two segments (a sky's gradient across a
+    # large hole differs by ~30)
+    max_colour: float = 40.0
+    max_pixels: int = 800_000  # a larger detection window is shrunk to this many pixels
+
+
+@dataclass
+class _Piece:
+    near: np.ndarray  # (x, y) of the end nearest the hole
+    far: np.ndarray
+    left: np.ndarray  # mean RGB beside the segment, left and right of near - far
+    right: np.ndarray
+
+    @property
+    def direction(self) -> np.ndarray:  # unit vector from the far end towards the hole
+        d = self.near - self.far
+        return d / max(float(np.hypot(*d)), 1e-9)
+
+
+@dataclass(frozen=True)
+class Line:
+    start: tuple[float, float]  # (x, y) where it enters the hole region, and where it leaves
+    end: tuple[float, float]
+
+
+def continued_lines(
+    composite: np.ndarray,
+    hole: np.ndarray,
+    own: np.ndarray,
+    options: LineOptions | None = None,
+) -> list[Line]:
+    """The straight edges that cross `own` (one hole region), from where each meets it to where it
+    leaves. `composite`: H x W x 3 uint8 RGB, the photo with a smooth fill (the network's) in the
+    hole; `hole` marks every hole pixel (never read as a line's evidence)."""
+    opts = options or LineOptions()
+    box = bbox(own)
+    if box is None:
+        return []
+    side = float(max(box[2] - box[0], box[3] - box[1]))
+    h, w = own.shape
+    scale = min(1.0, math.sqrt(opts.max_pixels / float(h * w)))
+    if scale < 1.0:  # a huge window: lines are found on a shrunk copy (LSD costs ~0.1 s per MP)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        composite = cv2.resize(composite, size, interpolation=cv2.INTER_AREA)
+        own = cv2.resize(own.view(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        hole = own | (cv2.resize(hole.view(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0)
+        opts = replace(
+            opts,
+            min_px=max(6.0, opts.min_px * scale),
+            near_px=max(2.0, opts.near_px * scale),
+            max_offset=max(1.0, opts.max_offset * scale),
+        )
+    pieces = _pieces(composite, hole, own, side * scale, opts)
+
+    def full(p: np.ndarray) -> tuple[float, float]:  # pixel centres map to pixel centres
+        return ((p[0] + 0.5) / scale - 0.5, (p[1] + 0.5) / scale - 0.5)
+
+    return [Line(full(a.near), full(b.near)) for a, b in _pairs(pieces, own, opts)]
+
+
+def carry_along(
+    image: np.ndarray, hole: np.ndarray, own: np.ndarray, lines: list[Line], width: float
+) -> np.ndarray:
+    """Set the pixels of `own` (in `hole`) within `width` px of each line (in place) to the photo carried along
+    the line's direction from both sides of the hole, the nearer side weighing more: a straight
+    structure continues exactly as it is on either side. Returns the pixels set. Only pixels
+    outside `hole` are read."""
+    h, w = hole.shape
+    done = np.zeros((h, w), bool)
+    b = int(math.ceil(width))
+    for line in lines:
+        p0, p1 = np.array(line.start), np.array(line.end)
+        length = float(np.hypot(*(p1 - p0)))
+        if length < 1.0:
+            continue
+        u = (p1 - p0) / length
+        normal = np.array([-u[1], u[0]])
+        x0, x1 = int(max(min(p0[0], p1[0]) - b - 1, 0)), int(min(max(p0[0], p1[0]) + b + 2, w))
+        y0, y1 = int(max(min(p0[1], p1[1]) - b - 1, 0)), int(min(max(p0[1], p1[1]) + b + 2, h))
+        yy, xx = np.nonzero(own[y0:y1, x0:x1] & ~done[y0:y1, x0:x1])
+        pts = np.stack([xx + x0, yy + y0], axis=1).astype(np.float64)
+        rel = pts - p0
+        along = rel @ u
+        pts = pts[(np.abs(rel @ normal) <= width) & (along >= -width) & (along <= length + width)]
+        if len(pts) == 0:
+            continue
+        total = np.zeros(len(pts))
+        acc = np.zeros((len(pts), image.shape[2]))
+        for sign in (-1.0, 1.0):  # back past the start, on past the end
+            value, dist = _first_known(image, hole, pts, sign * u, int(length + 2 * width) + 2)
+            weight = np.where(dist > 0, 1.0 / np.maximum(dist, 1.0) ** 2, 0.0)
+            acc += value * weight[:, None]
+            total += weight
+        ok = total > 0
+        q = pts[ok].astype(int)
+        carried = acc[ok] / total[ok][:, None]
+        image[q[:, 1], q[:, 0]] = np.clip(np.rint(carried), 0, 255).astype(image.dtype)
+        done[q[:, 1], q[:, 0]] = True
+    return done
+
+
+def _first_known(
+    image: np.ndarray, hole: np.ndarray, pts: np.ndarray, step: np.ndarray, reach: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each point, the photo's value (bilinear: a sloping line keeps its sub-pixel place) at
+    the first position along `step` (a unit vector, one pixel at a time) whose four neighbours all
+    lie outside `hole`, and how far it lay (0 where none within `reach`)."""
+    h, w = hole.shape
+    value = np.zeros((len(pts), image.shape[2]))
+    dist = np.zeros(len(pts))
+    todo = np.arange(len(pts))
+    for k in range(1, reach + 1):
+        if todo.size == 0:
+            break
+        f = pts[todo] + k * step
+        x0, y0 = np.floor(f[:, 0]).astype(int), np.floor(f[:, 1]).astype(int)
+        inside = (x0 >= 0) & (x0 + 1 < w) & (y0 >= 0) & (y0 + 1 < h)
+        todo, f, x0, y0 = todo[inside], f[inside], x0[inside], y0[inside]  # off the window: none
+        known = ~(hole[y0, x0] | hole[y0, x0 + 1] | hole[y0 + 1, x0] | hole[y0 + 1, x0 + 1])
+        i, f, x0, y0 = todo[known], f[known], x0[known], y0[known]
+        fx, fy = (f[:, 0] - x0)[:, None], (f[:, 1] - y0)[:, None]
+        top = image[y0, x0] * (1 - fx) + image[y0, x0 + 1] * fx
+        bottom = image[y0 + 1, x0] * (1 - fx) + image[y0 + 1, x0 + 1] * fx
+        value[i] = top * (1 - fy) + bottom * fy
+        dist[i] = k
+        todo = todo[~known]
+    return value, dist
+
+
+def _pieces(
+    composite: np.ndarray, hole: np.ndarray, own: np.ndarray, side: float, opts: LineOptions
+) -> list[_Piece]:
+    """Segments of the photo outside the hole with one end near `own`, cut short of the hole."""
+    grey = cv2.cvtColor(composite, cv2.COLOR_RGB2GRAY)
+    found = cv2.createLineSegmentDetector(cv2.LSD_REFINE_STD).detect(grey)[0]
+    if found is None:
+        return []
+    h, w = hole.shape
+    # Pixels within 2 px of any hole pixel are not evidence (the fill's border shows there).
+    blocked = cv2.dilate(hole.view(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    to_own = cv2.distanceTransform((~own).view(np.uint8), cv2.DIST_L2, 3)
+    min_len = max(opts.min_px, opts.min_length * side)
+    near = opts.near_px + opts.near * side
+    pieces = []
+    for x0, y0, x1, y1 in found.reshape(-1, 4):
+        n = max(2, int(math.hypot(x1 - x0, y1 - y0)) + 1)
+        t = np.linspace(0.0, 1.0, n)
+        px, py = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+        ix = np.clip(np.round(px).astype(int), 0, w - 1)
+        iy = np.clip(np.round(py).astype(int), 0, h - 1)
+        free = ~blocked[iy, ix]
+        # Runs of free samples: each is a piece of segment clear of the hole.
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], free.view(np.int8), [0]])))
+        for s, e in zip(edges[::2], edges[1::2], strict=True):
+            if e - s < 2:
+                continue
+            a = np.array([px[s], py[s]])
+            b = np.array([px[e - 1], py[e - 1]])
+            if float(np.hypot(*(b - a))) < min_len:
+                continue
+            da, db = to_own[iy[s], ix[s]], to_own[iy[e - 1], ix[e - 1]]
+            near_end, far_end = (a, b) if da <= db else (b, a)
+            if min(da, db) > near:
+                continue
+            left, right = _sides(composite, blocked, near_end, far_end)
+            if left is None or right is None:
+                continue
+            pieces.append(_Piece(near_end, far_end, left, right))
+    return pieces
+
+
+def _sides(
+    image: np.ndarray, blocked: np.ndarray, near: np.ndarray, far: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Mean RGB 2.5 px to the left and to the right of the segment far -> near (free pixels)."""
+    h, w = blocked.shape
+    d = near - far
+    length = float(np.hypot(*d))
+    u = d / length
+    normal = np.array([-u[1], u[0]])
+    t = np.linspace(0.0, 1.0, max(2, int(length) + 1))[:, None]
+    centre = far + t * d
+    means = []
+    for sign in (1.0, -1.0):
+        p = np.round(centre + sign * 2.5 * normal).astype(int)
+        ok = (p[:, 0] >= 0) & (p[:, 0] < w) & (p[:, 1] >= 0) & (p[:, 1] < h)
+        p = p[ok]
+        p = p[~blocked[p[:, 1], p[:, 0]]]
+        means.append(image[p[:, 1], p[:, 0]].astype(np.float32).mean(axis=0) if len(p) else None)
+    return means[0], means[1]
+
+
+def _angle(u: np.ndarray, v: np.ndarray) -> float:
+    """Degrees between unit vectors u and v."""
+    return math.degrees(math.acos(max(-1.0, min(1.0, float(u @ v)))))
+
+
+def _grey(rgb: np.ndarray) -> float:
+    return float(rgb @ np.array([0.299, 0.587, 0.114], np.float32))
+
+
+def _pairs(pieces: list[_Piece], own: np.ndarray, opts: LineOptions) -> list[tuple[_Piece, _Piece]]:
+    """Pieces that continue each other across `own`, best first, each used once."""
+    h, w = own.shape
+    found = []
+    for i, a in enumerate(pieces):
+        for j in range(i + 1, len(pieces)):
+            b = pieces[j]
+            chord = b.near - a.near
+            length = float(np.hypot(*chord))
+            if length < 2.0:
+                continue
+            u = chord / length
+            turn = max(_angle(a.direction, u), _angle(b.direction, -u))
+            if turn > opts.max_angle:
+                continue
+            off = max(_distance_to_line(b.near, a), _distance_to_line(a.near, b))
+            if off > opts.max_offset + 0.01 * length:
+                continue
+            # The chord must cross the hole (not run beside it).
+            t = np.linspace(0.0, 1.0, max(2, int(length)))[:, None]
+            p = np.round(a.near + t * chord).astype(int)
+            ok = (p[:, 0] >= 0) & (p[:, 0] < w) & (p[:, 1] >= 0) & (p[:, 1] < h)
+            if not ok.any() or own[p[ok, 1], p[ok, 0]].mean() < 0.5:
+                continue
+            # Seen along the chord, b's left is a's left: the same side dark, the same colours.
+            a_l, a_r = a.left, a.right  # a's direction is along the chord
+            b_l, b_r = b.right, b.left  # b's points back against it
+            ca, cb = _grey(a_l) - _grey(a_r), _grey(b_l) - _grey(b_r)
+            if min(abs(ca), abs(cb)) < opts.min_contrast or ca * cb <= 0:
+                continue
+            if min(abs(ca), abs(cb)) < opts.contrast_ratio * max(abs(ca), abs(cb)):
+                continue
+            colour = max(_rms(a_l - b_l), _rms(a_r - b_r))
+            if colour > opts.max_colour:
+                continue
+            found.append((turn / opts.max_angle + colour / opts.max_colour, i, j))
+    used: set[int] = set()
+    pairs = []
+    for _, i, j in sorted(found):
+        if i in used or j in used:
+            continue
+        used.update((i, j))
+        pairs.append((pieces[i], pieces[j]))
+    return pairs
+
+
+def _distance_to_line(p: np.ndarray, piece: _Piece) -> float:
+    u = piece.direction
+    d = p - piece.near
+    return abs(float(d[0] * u[1] - d[1] * u[0]))
+
+
+def _rms(d: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(d))))
