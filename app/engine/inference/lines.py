@@ -242,8 +242,15 @@ def _pieces(
     to_own = cv2.distanceTransform((~own).view(np.uint8), cv2.DIST_L2, 3)
     min_len = max(opts.min_px, opts.min_length * side)
     near = opts.near_px + opts.near * side
+    segments = found.reshape(-1, 4)
+    # Only segments long enough, and passing near enough (distance is 1-Lipschitz: no point of a
+    # segment is nearer than its nearer end's distance less half its length), are cut up.
+    length = np.hypot(segments[:, 2] - segments[:, 0], segments[:, 3] - segments[:, 1])
+    ends = np.clip(np.rint(segments).astype(int), 0, [w - 1, h - 1, w - 1, h - 1])
+    d_ends = np.minimum(to_own[ends[:, 1], ends[:, 0]], to_own[ends[:, 3], ends[:, 2]])
+    segments = segments[(length >= min_len) & (d_ends - length / 2 <= near)]
     pieces = []
-    for x0, y0, x1, y1 in found.reshape(-1, 4):
+    for x0, y0, x1, y1 in segments:
         n = max(2, int(math.hypot(x1 - x0, y1 - y0)) + 1)
         t = np.linspace(0.0, 1.0, n)
         px, py = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
