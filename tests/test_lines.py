@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app.engine.inference import texture
-from app.engine.inference.lines import Line, carry_along, continued_lines
+from app.engine.inference.lines import Line, LineOptions, carry_along, continued_lines
 from app.engine.inference.texture import TextureOptions, synthesize
 
 H, W = 160, 240
@@ -49,6 +49,18 @@ def test_a_straight_line_through_the_hole_is_found_where_it_runs():
         assert xa < W / 2 - 25 and xb > W / 2 + 25  # across the hole
         for x, y in line.start, line.end:  # on the line's borders, 1.5 px from its centre
             assert abs(abs(y - (70 + 0.05 * (x - W / 2))) - 1.5) <= 0.5
+
+
+def test_a_large_window_is_searched_shrunk_and_the_lines_come_back_at_full_size():
+    image, mask = shore(), hole_on_the_line()
+    fill = smooth_fill(image, mask)
+    full = continued_lines(fill, mask, mask)
+    shrunk = continued_lines(fill, mask, mask, LineOptions(max_pixels=H * W // 4))  # half size
+    assert len(shrunk) >= 1
+    for line in shrunk:
+        for x, y in line.start, line.end:
+            assert abs(abs(y - (70 + 0.05 * (x - W / 2))) - 1.5) <= 1.5
+    assert len(full) >= len(shrunk)
 
 
 @pytest.mark.parametrize(
