@@ -1,21 +1,22 @@
-"""Straight lines that a hole cuts, continued across it as sketch lines for the texture stage.
+"""Straight lines that a hole cuts, carried across it before the texture search.
 
-A horizon, a shore, a railing or the edge of a wall that runs behind the removed object must
-come out of the fill where it went in. Where the network ran downscaled it blurs a thin line into
-a grey band, and the texture stage then fills that band with whatever matches its colour (the
-sky); given the line as a sketch, it copies the line itself (docs/texture.md). So before the
-search, every straight edge that meets the hole on one side and leaves it on the other, in step,
-is drawn across the hole as a 1-px line, as the user would draw it:
+A horizon, a shore, a cable or the edge of a wall that runs behind the removed object must come
+out of the fill where it went in. Where the network ran downscaled it blurs a thin line into a
+grey band, and the texture search then filled that band with whatever matched its colour (the
+sky). So, where the user drew no sketch in a hole region, every straight edge that meets the
+region on one side and leaves it on the other, in step, is found and carried across:
 
 * segments: OpenCV's line segment detector (LSD, von Gioi et al. 2012) on the photo around the
   hole with the network's smooth fill inside, cut where they come near the hole, so only the
   photo's own pixels say where a line runs;
 * pairs: a segment ending near the hole on one side and one on the other side, both along the
   chord between their ends (within `max_angle`), each on the other's line (within
-  `max_offset`), with the same contrast across them (the same side dark) and the same colours on
-  each side; each segment joins at most one other, best pairs first.
+  `max_offset`), with the same side darker by a similar contrast and the same colours on each
+  side; each segment joins at most one other, best pairs first;
+* carrying: near each joined line the hole takes the photo carried along the line from both
+  sides (`carry_along`); those pixels stay fixed, and the search fills the rest around them.
 
-Where the user drew a sketch in a hole region, their lines are the only ones used there.
+Measurements and what was tried first (the lines as a sketch, the guide alone): docs/texture.md.
 """
 
 from __future__ import annotations
