@@ -40,6 +40,14 @@ def smooth_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
+def line_inside(mask: np.ndarray) -> np.ndarray:
+    """The shore line's centre row, inside the hole at least 2 px from its edge."""
+    line = np.zeros((H, W), bool)
+    xs = np.arange(W)
+    line[np.round(70 + 0.05 * (xs - W / 2)).astype(int), xs] = True
+    return line & cv2.erode(mask.view(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+
+
 def test_a_straight_line_through_the_hole_is_found_where_it_runs():
     image, mask = shore(), hole_on_the_line()
     lines = continued_lines(smooth_fill(image, mask), mask, mask)
@@ -102,10 +110,7 @@ def test_carrying_the_photo_along_a_line_continues_a_straight_structure_exactly(
 def test_the_texture_stage_continues_a_thin_line_the_network_blurred():
     image, mask = shore(), hole_on_the_line()
     guide = smooth_fill(image, mask)
-    line = np.zeros((H, W), bool)
-    xs = np.arange(W)
-    line[np.round(70 + 0.05 * (xs - W / 2)).astype(int), xs] = True
-    on_line = line & cv2.erode(mask.view(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    on_line = line_inside(mask)
 
     def darkness(options: TextureOptions) -> float:
         out = synthesize(image, mask, guide, options=options)
@@ -143,10 +148,7 @@ def test_the_option_reaches_the_texture_stage_from_the_cli_and_the_pipeline():
     image, mask = shore(), hole_on_the_line()
     guide = Guide(smooth_fill(image, mask), (0, 0, W, H), native=False)  # the network is skipped
     inpainter = Inpainter(tiny_model(), "cpu", threads=1)
-    line = np.zeros((H, W), bool)
-    xs = np.arange(W)
-    line[np.round(70 + 0.05 * (xs - W / 2)).astype(int), xs] = True
-    on_line = line & cv2.erode(mask.view(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    on_line = line_inside(mask)
     dark = {}
     for lines in (True, False):
         options = InpaintOptions(lines=lines)

@@ -55,8 +55,7 @@ class _Piece:
 
     @property
     def direction(self) -> np.ndarray:  # unit vector from the far end towards the hole
-        d = self.near - self.far
-        return d / max(float(np.hypot(*d)), 1e-9)
+        return _unit(self.near - self.far)
 
 
 @dataclass(frozen=True)
@@ -151,18 +150,15 @@ def _reaches(lines: list[Line], width: float, group: float = 16.0) -> list[float
     """How far across each line to carry: `width`, or up to half way to a parallel joined line
     within `group` px (the borders of one cable, or of two cables side by side), so the strip
     between them is carried too rather than left to the search as a sliver."""
+    ends = [(np.array(line.start), np.array(line.end)) for line in lines]
+    units = [_unit(q - p) for p, q in ends]
     reaches = []
-    for i, a in enumerate(lines):
-        pa, qa = np.array(a.start), np.array(a.end)
-        ua = (qa - pa) / max(float(np.hypot(*(qa - pa))), 1e-9)
+    for i, ((pa, _), ua) in enumerate(zip(ends, units, strict=True)):
         reach = width
-        for j, b in enumerate(lines):
-            pb, qb = np.array(b.start), np.array(b.end)
-            ub = (qb - pb) / max(float(np.hypot(*(qb - pb))), 1e-9)
+        for j, ((pb, qb), ub) in enumerate(zip(ends, units, strict=True)):
             if i == j or abs(float(ua @ ub)) < math.cos(math.radians(1.0)):
                 continue
-            mid = (pb + qb) / 2 - pa
-            gap = abs(float(mid[0] * ua[1] - mid[1] * ua[0]))
+            gap = _across((pb + qb) / 2 - pa, ua)
             if gap <= group:
                 reach = max(reach, gap / 2 + 1.0)
         reaches.append(reach)
@@ -355,8 +351,15 @@ def _pairs(pieces: list[_Piece], own: np.ndarray, opts: LineOptions) -> list[tup
 
 
 def _distance_to_line(p: np.ndarray, piece: _Piece) -> float:
-    u = piece.direction
-    d = p - piece.near
+    return _across(p - piece.near, piece.direction)
+
+
+def _unit(d: np.ndarray) -> np.ndarray:
+    return d / max(float(np.hypot(*d)), 1e-9)
+
+
+def _across(d: np.ndarray, u: np.ndarray) -> float:
+    """Length of the part of offset `d` across the unit direction `u`."""
     return abs(float(d[0] * u[1] - d[1] * u[0]))
 
 
