@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,13 +82,21 @@ def inpaint_file(
     from .quiet import c_library_warnings_silenced
 
     started = time.perf_counter()
-    with c_library_warnings_silenced():
-        loaded = imageio.load_image(photo)
-        width, height = loaded.size
-        hole = imageio.load_mask(mask, (width, height))
-        lines = imageio.load_sketch(sketch, (width, height)) if sketch else None
-    read_s = time.perf_counter() - started
-    filler = inpainter or load_inpainter(model, device, threads)
+    # A first fill imports torch and loads the model (~1.5 s on a 2-core CPU): do that while the
+    # files are decoded (the decoders release the GIL), not after.
+    pool = ThreadPoolExecutor(max_workers=1)
+    loading = pool.submit(load_inpainter, model, device, threads) if inpainter is None else None
+    try:
+        with c_library_warnings_silenced():
+            loaded = imageio.load_image(photo)
+            width, height = loaded.size
+            hole = imageio.load_mask(mask, (width, height))
+            lines = imageio.load_sketch(sketch, (width, height)) if sketch else None
+        read_s = time.perf_counter() - started
+        filler = loading.result() if loading is not None else inpainter
+    finally:
+        pool.shutdown(wait=False)  # a bad file is reported without waiting for the model
+    assert filler is not None
     result = run(filler, loaded.rgb, hole, lines, options or InpaintOptions())
     saved_at = time.perf_counter()
     kwargs = loaded.save_kwargs()

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from app.engine.checkpoints.loaders import load_model
+from app.engine.geometry import bbox, box_to_rect, changed_rect, grow_mask
 from app.engine.geometry import bounding_rect as mask_rect
-from app.engine.geometry import grow_mask
 from app.engine.inference.pipeline import Inpainter
 from app.engine.types import Cancelled, EngineError, InpaintOptions, InpaintRequest
 
@@ -254,3 +254,23 @@ def test_a_variant_refuses_a_hole_that_grew_since_the_fill():
     bigger[10:20, 10:20] = True
     with pytest.raises(EngineError, match="changed since the fill"):
         inpainter.run(InpaintRequest(image, bigger, guide=first.guide))
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_changed_and_bounding_rects_match_a_pixel_by_pixel_search(channels):
+    # The fast paths (the channels read as one wide plane) give the same rect as comparing
+    # every pixel, including a change in the last channel of the last column.
+    rng = np.random.default_rng(channels)
+    for _ in range(200):
+        h, w = (int(v) for v in rng.integers(1, 30, 2))
+        before = rng.integers(0, 3, (h, w, channels)).astype(np.uint8)
+        after = before.copy()
+        for _ in range(int(rng.integers(0, 4))):
+            after[rng.integers(h), rng.integers(w), rng.integers(channels)] ^= 1
+        if rng.random() < 0.2:
+            after[-1, -1, -1] ^= 1
+        want = bbox((before != after).any(axis=2))
+        assert changed_rect(before, after) == (None if want is None else box_to_rect(want))
+        lit = bbox(before.any(axis=2))
+        assert mask_rect(before) == (None if lit is None else box_to_rect(lit))
+        assert mask_rect(before.astype(bool)) == (None if lit is None else box_to_rect(lit))

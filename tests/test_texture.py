@@ -337,3 +337,30 @@ def test_low_frequency_correction_reaches_the_hole_edge(sigma):
     assert np.abs(diff[edge]).max() <= 2
     assert np.abs(diff[hole]).max() <= 2
     assert (diff[~hole] == 0).all()
+
+
+def test_low_frequency_correction_keeps_more_of_the_copied_colour():
+    # The copied fill's brightness is corrected to the network's below sigma, its colour only
+    # below a wider sigma: a uniform cast still goes entirely, while stripes of colour a few
+    # sigma wide keep more of their contrast than stripes of brightness as wide.
+    h = w = 160
+    network = np.full((h, w, 3), 120, np.uint8)
+    hole = disk(h, w, 80, 80, 60)
+    wave = np.sin(np.arange(w) * 2 * np.pi / 24)[None, :].repeat(h, 0)  # period 24 px
+    luma_axis = np.array([1.0, 1.0, 1.0])  # adds brightness only
+    chroma_axis = np.array([1.0, -0.299 / 0.587, 0.0])  # Rec. 601 luma unchanged
+    for axis in (luma_axis, chroma_axis):
+        cast = network.astype(float)
+        cast[hole] += 25 * axis  # a uniform cast: corrected all the way
+        filled = np.clip(np.rint(cast), 0, 255).astype(np.uint8)
+        _lowfix(filled, network, hole, 4.0, chroma=2.2)
+        assert np.abs(filled.astype(int) - network)[hole].max() <= 2
+    kept = []
+    for axis in (luma_axis, chroma_axis):
+        striped = network.astype(float) + 20 * wave[..., None] * axis
+        filled = np.clip(np.rint(np.where(hole[..., None], striped, network)), 0, 255).astype(np.uint8)
+        _lowfix(filled, network, hole, 4.0, chroma=2.2)
+        inner = cv2.erode(hole.view(np.uint8), np.ones((31, 31), np.uint8)).astype(bool)
+        kept.append(np.abs(filled[..., 0].astype(float) - 120)[inner].mean())
+        assert (filled[~hole] == network[~hole]).all()
+    assert kept[1] > 1.5 * kept[0]

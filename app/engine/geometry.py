@@ -40,6 +40,15 @@ def union_rect(a: Rect | None, b: Rect | None) -> Rect | None:
 
 def bounding_rect(arr: np.ndarray) -> Rect | None:
     """Bounding rect of the non-zero pixels of a 2-D (or H x W x C) array, None if all zero."""
+    if arr.ndim == 3 and arr.dtype in (np.uint8, np.bool_) and arr.size:
+        # The channels side by side as one wide plane: columns x*C .. x*C+C-1 are pixel x
+        # (much faster than reducing the channels first on a large photo).
+        c = arr.shape[2]
+        wide = bounding_rect(np.ascontiguousarray(arr).reshape(arr.shape[0], -1))
+        if wide is None:
+            return None
+        x0, x1 = wide[0] // c, -(-(wide[0] + wide[2]) // c)
+        return (x0, wide[1], x1 - x0, wide[3])
     nz = arr if arr.ndim == 2 else np.asarray(arr.any(axis=2))
     if nz.dtype in (np.uint8, np.bool_) and nz.size:
         # OpenCV's bounding box is about 10x faster than numpy's on a 50 MP layer
@@ -56,8 +65,8 @@ def box_to_rect(box: Box) -> Rect:
 
 def changed_rect(before: np.ndarray, after: np.ndarray) -> Rect | None:
     """Bounding rect of the pixels that differ between two same-shaped arrays."""
-    if before.ndim == 2 and before.dtype == np.uint8 and after.dtype == np.uint8:
-        return bounding_rect(cv2.compare(before, after, cv2.CMP_NE))
+    if before.dtype == np.uint8 and after.dtype == np.uint8 and before.ndim in (2, 3):
+        return bounding_rect(cv2.absdiff(before, after))
     return bounding_rect(before != after)
 
 

@@ -59,9 +59,12 @@ class TextureOptions:
     margin: float = 0.5  # search window margin around a region, as a share of its long side
     min_margin: int = 48  # ... at least this many px
     # Correct the fill's low frequencies to the network's: blur sigma as a share of the region's
-    # long side (0 = off), at least `lowfix_min` px (0.015 beat 0.02 and 0.01: docs/texture.md).
-    lowfix_share: float = 0.015
-    lowfix_min: float = 4.0
+    # long side (0 = off), at least `lowfix_min` px; the colour (chroma) with a sigma
+    # `lowfix_chroma` x wider, since colour copied from nearby is truer in the middle frequencies
+    # than the network's (512 px sets: struct up on all three at the same swd; docs/texture.md).
+    lowfix_share: float = 0.0135
+    lowfix_min: float = 3.6
+    lowfix_chroma: float = 2.2
     fine_radius: int = 8  # random-search radius at the finer levels (px of that level)
     copy_only_pixels: int = 1_000_000  # above this many hole pixels the finest level only copies
     # Guide channel of local detail: the photo's high-pass energy at a source, against at most
@@ -374,7 +377,7 @@ def _synthesize_window(
         side = max(box[2] - box[0], box[3] - box[1]) if box else 1
         sigma = max(opts.lowfix_min, opts.lowfix_share * side)
         fade = None if line_dist is None else np.clip(line_dist / (2 * sigma + opts.line_band), 0, 1)
-        _lowfix(filled, comp[:h, :w], own, sigma, fade)
+        _lowfix(filled, comp[:h, :w], own, sigma, fade, opts.lowfix_chroma)
     elif opts.heal:
         fade = None if line_dist is None else np.clip(line_dist / (2 * opts.line_band), 0, 1)
         _heal(filled, image, hole, own, fade)
@@ -576,13 +579,15 @@ def _lowfix(
     own: np.ndarray,
     sigma: float,
     weight: np.ndarray | None = None,
+    chroma: float = 1.0,
 ) -> None:
-    """Replace the fill's frequencies below `sigma` by the network's, inside `own` (in place);
-    `weight` (0..1 per pixel, optional) scales the correction."""
+    """Replace the fill's frequencies below `sigma` by the network's, inside `own` (in place):
+    brightness below `sigma`, colour below `chroma` x `sigma`; `weight` (0..1 per pixel,
+    optional) scales the correction."""
     box = bbox(own)
     if box is None:
         return
-    m = math.ceil(3 * sigma)
+    m = math.ceil(3 * sigma * max(chroma, 1.0))
     h, w = own.shape
     x0, y0 = max(box[0] - m, 0), max(box[1] - m, 0)
     x1, y1 = min(box[2] + m, w), min(box[3] + m, h)
@@ -591,8 +596,17 @@ def _lowfix(
     # Normalised blur: the difference is zero outside the hole, and a plain blur would halve the
     # correction along the hole's edge; dividing by the blurred hole keeps it whole there.
     inside = own[y0:y1, x0:x1].astype(np.float32)
-    change = _wide_blur((b - a) * inside[..., None], sigma)
-    change /= np.maximum(_wide_blur(inside, sigma), 0.05)[..., None]
+
+    def low(x: np.ndarray, s: float) -> np.ndarray:
+        norm = np.maximum(_wide_blur(inside, s), 0.05)
+        return _wide_blur(x, s) / (norm[..., None] if x.ndim == 3 else norm)
+
+    diff = (b - a) * inside[..., None]
+    if chroma == 1.0:
+        change = low(diff, sigma)
+    else:  # brightness (Rec. 601 luma) and the colour left over, each with its own sigma
+        luma = diff @ np.array([0.299, 0.587, 0.114], np.float32)
+        change = low(luma, sigma)[..., None] + low(diff - luma[..., None], chroma * sigma)
     if weight is not None:
         change *= weight[y0:y1, x0:x1, None]
     fixed = a + change
