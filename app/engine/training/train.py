@@ -60,6 +60,8 @@ class TrainConfig:
     mse_weight: float = 0.0  # extra hole-weighted squared error (PSNR is an MSE measure)
     ssim_weight: float = 0.0  # 1 - SSIM of the completed image over the hole (refined stage)
     edge_weight: float = 0.0  # extra reconstruction weight of hole pixels beside an edge of the truth
+    # ... and beside the sketch's lines: where the user drew, following the line is what counts
+    sketch_weight: float = 0.0
     gan_weight: float = 0.01
     gan_start: int = 3000  # pure L1 before this step
     d_cnum: int = 32
@@ -134,7 +136,7 @@ class CropSampler:
 
     def sample(self, rng: np.random.Generator, batch: int) -> dict[str, torch.Tensor]:
         c = self.cfg.crop
-        truths, inputs, masks, sketches, bands = [], [], [], [], []
+        truths, inputs, masks, sketches, bands, drawn = [], [], [], [], [], []
         for _ in range(batch):
             img = self.images[int(rng.integers(len(self.images)))]
             h, w = img.shape[:2]
@@ -152,6 +154,7 @@ class CropSampler:
                 sketch = np.zeros_like(mask)
             # The pixels either side of an edge, where structure is won or lost.
             bands.append(cv2.dilate(edges.astype(np.uint8), _BAND_KERNEL) > 0)
+            drawn.append(cv2.dilate(sketch.astype(np.uint8), _BAND_KERNEL) > 0)
             given = prefill_telea(crop, mask) if self.cfg.prefill == "telea" else crop
             truths.append(crop)
             inputs.append(given)
@@ -168,6 +171,7 @@ class CropSampler:
             "mask": torch.from_numpy(np.stack(masks))[:, None].float(),
             "sketch": torch.from_numpy(np.stack(sketches))[:, None].float(),
             "edges": torch.from_numpy(np.stack(bands))[:, None].float(),
+            "drawn": torch.from_numpy(np.stack(drawn))[:, None].float(),
         }
 
 
@@ -317,6 +321,9 @@ class Trainer:
             out = g(batch["input"], mask, sketch)
         # Edge emphasis gives the sketch a reason to be used: it says where those pixels change.
         emphasis = cfg.edge_weight * batch["edges"] if cfg.edge_weight > 0 and "edges" in batch else None
+        if cfg.sketch_weight > 0 and sketch is not None and "drawn" in batch:
+            drawn = cfg.sketch_weight * batch["drawn"]
+            emphasis = drawn if emphasis is None else emphasis + drawn
         weights = (mask, cfg.hole_weight, cfg.valid_weight, emphasis)
         l1_c = weighted_l1(out.coarse, truth, *weights)
         l1_r = weighted_l1(out.refined, truth, *weights)
@@ -603,6 +610,7 @@ def export_best(
         "data": data_description(split, cfg["holdout_every"]),
         "recipe": {k: cfg.get(k) for k in (
             "crop", "batch", "lr", "lr_final", "hole_weight", "mse_weight", "gan_weight",
+            "edge_weight", "sketch_weight",
             "gan_start", "sketch_drop", "sketch_style", "refine_sketch", "long_sides",
             "mask_scale", "init_from", "bf16", "seed")},
         "validation": state.get("metrics") or logged_validation(run_dir, int(state["step"])),
