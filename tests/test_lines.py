@@ -155,3 +155,29 @@ def test_the_option_reaches_the_texture_stage_from_the_cli_and_the_pipeline():
         out = inpainter.run(InpaintRequest(image, mask, options=options, guide=guide)).image
         dark[lines] = float(out[on_line].mean())
     assert dark[True] < 95 and dark[False] > dark[True] + 30
+
+
+@pytest.mark.parametrize("stripe", [True, False])
+def test_a_wide_stripe_is_carried_whole_from_one_border(stripe):
+    # Only the left border of a 9-px dark stripe (a thick cable) is joined: the band carried
+    # reaches the stripe's far border, so no sliver of it is left beside the searched fill.
+    # A step edge (dark all the way to the right) is carried only `width` px either side.
+    rng = np.random.default_rng(5)
+    x = np.arange(W)[None, :].repeat(H, 0)
+    far = 109 if stripe else W
+    grey = np.where((x >= 100) & (x < far), 40.0, 180.0) + rng.normal(0, 2, (H, W))
+    photo = np.dstack([np.clip(grey, 0, 255).astype(np.uint8)] * 3)
+    mask = np.zeros((H, W), np.uint8)
+    cv2.circle(mask, (104, 80), 30, 1, -1)
+    mask = mask > 0
+    image = photo.copy()
+    image[mask] = 0
+    done = carry_along(image, mask, mask, [Line((99.5, 50.0), (99.5, 110.0))], 3.0)
+    cols = np.nonzero(done.any(axis=0))[0]
+    if stripe:
+        assert cols.min() >= 96 and cols.max() in (109, 110, 111)  # the whole stripe, then sky
+        inner = mask & (x >= 101) & (x <= 107)
+        assert (done[inner]).all() and image[inner].mean() < 50
+    else:
+        assert cols.min() >= 96 and cols.max() <= 103
+    assert (image[~mask] == photo[~mask]).all()

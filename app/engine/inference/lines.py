@@ -112,6 +112,7 @@ def carry_along(
     # the hole (a 2 x 2 max towards the top left; outside the window counts as blocked).
     blocked = np.ones((h, w), bool)
     blocked[:-1, :-1] = hole[:-1, :-1] | hole[1:, :-1] | hole[:-1, 1:] | hole[1:, 1:]
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     for line, reach in zip(lines, _reaches(lines, width), strict=True):
         p0, p1 = np.array(line.start), np.array(line.end)
         length = float(np.hypot(*(p1 - p0)))
@@ -119,14 +120,19 @@ def carry_along(
             continue
         u = (p1 - p0) / length
         normal = np.array([-u[1], u[0]])
-        b = int(math.ceil(reach))
+        # A wide dark (or light) stripe with the line as one border is carried whole: a band
+        # ending inside it would leave a sliver of it beside the searched fill.
+        below, above = _stripe_reaches(grey, blocked, p0, p1, width)
+        below, above = max(below, reach), max(above, reach)
+        b = int(math.ceil(max(below, above)))
         x0, x1 = int(max(min(p0[0], p1[0]) - b - 1, 0)), int(min(max(p0[0], p1[0]) + b + 2, w))
         y0, y1 = int(max(min(p0[1], p1[1]) - b - 1, 0)), int(min(max(p0[1], p1[1]) + b + 2, h))
         yy, xx = np.nonzero(own[y0:y1, x0:x1] & ~done[y0:y1, x0:x1])
         pts = np.stack([xx + x0, yy + y0], axis=1).astype(np.float64)
         rel = pts - p0
         along = rel @ u
-        pts = pts[(np.abs(rel @ normal) <= reach) & (along >= -width) & (along <= length + width)]
+        across = rel @ normal
+        pts = pts[(across >= -below) & (across <= above) & (along >= -width) & (along <= length + width)]
         if len(pts) == 0:
             continue
         total = np.zeros(len(pts))
@@ -163,6 +169,65 @@ def _reaches(lines: list[Line], width: float, group: float = 16.0) -> list[float
                 reach = max(reach, gap / 2 + 1.0)
         reaches.append(reach)
     return reaches
+
+
+def _stripe_reaches(
+    grey: np.ndarray,
+    blocked: np.ndarray,
+    p0: np.ndarray,
+    p1: np.ndarray,
+    width: float,
+    limit: int = 16,
+    agree: float = 0.5,
+) -> tuple[float, float]:
+    """How far to carry on each side of the line p0 -> p1 (-normal, +normal): `width`, or to
+    where the photo's profile across the line comes back to the level of the line's other side
+    (the far border of a stripe: a cable, a road marking), when that lies between 2 x `width`
+    and `limit` px out on both ends of the line, within `agree` x the nearer of them (a step
+    edge, or texture, does not come back there in step; a stripe barely wider than the band is left to the search, as
+    a band ending inside a horizon's fine layers showed)."""
+    length = float(np.hypot(*(p1 - p0)))
+    u = (p1 - p0) / length
+    normal = np.array([-u[1], u[0]])
+    s = np.arange(-limit, limit + 1, dtype=np.float64)
+    h, w = blocked.shape
+    crossings: list[list[float]] = [[], []]
+    for end, step in ((p0, -u), (p1, u)):  # beyond each end, outside the hole
+        k = np.arange(3.0, 13.0)
+        pos = end + k[:, None, None] * step + s[None, :, None] * normal  # (k, s, xy)
+        x0, y0 = np.floor(pos[..., 0]).astype(int), np.floor(pos[..., 1]).astype(int)
+        ok = (x0 >= 0) & (x0 < w - 1) & (y0 >= 0) & (y0 < h - 1)
+        ok[ok] = ~blocked[y0[ok], x0[ok]]
+        fx, fy = pos[..., 0] - x0, pos[..., 1] - y0
+        x0, y0 = np.where(ok, x0, 0), np.where(ok, y0, 0)
+        top = grey[y0, x0] * (1 - fx) + grey[y0, x0 + 1] * fx
+        bottom = grey[y0 + 1, x0] * (1 - fx) + grey[y0 + 1, x0 + 1] * fx
+        seen = ok.sum(axis=0)
+        # Where no sample at this end lies outside the hole the profile is unknown (NaN): a
+        # crossing must come before it.
+        profile = np.where(ok, top * (1 - fy) + bottom * fy, 0.0).sum(axis=0) / np.where(seen, seen, np.nan)
+        lower = profile[limit - 3 : limit - 1].mean()  # levels either side, 2-3 px out
+        upper = profile[limit + 2 : limit + 4].mean()
+        contrast = upper - lower
+        if not abs(contrast) >= 6.0:  # (also when either level is unknown)
+            return width, width
+        level = (profile - lower) / contrast  # 0 on the -normal side, 1 on the +normal side
+        for side, (run, back) in enumerate(((level[limit - 2 :: -1], 0.5), (level[limit + 2 :], 0.5))):
+            # -normal side: until the level rises to the other side's; +normal: until it falls.
+            gone = run > back if side == 0 else run < back
+            unknown = np.isnan(run)
+            first = int(np.argmax(gone | unknown)) if (gone | unknown).any() else -1
+            if first >= 0 and unknown[first]:
+                first = -1
+            crossings[side].append(np.inf if first < 0 else first + 2.5)
+    reaches = []
+    for found in crossings:
+        a, b = found
+        if math.isfinite(a) and math.isfinite(b) and abs(a - b) <= agree * min(a, b) and min(a, b) >= 2 * width:
+            reaches.append(min(a, b))
+        else:
+            reaches.append(width)
+    return reaches[0], reaches[1]
 
 
 def _march_estimate(
