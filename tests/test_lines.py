@@ -181,3 +181,30 @@ def test_a_wide_stripe_is_carried_whole_from_one_border(stripe):
     else:
         assert cols.min() >= 96 and cols.max() <= 103
     assert (image[~mask] == photo[~mask]).all()
+
+
+def test_beside_a_carried_line_the_fill_takes_the_background_not_the_networks_smear():
+    # A thin dark cable across a sky that brightens to the right. The network (here a wide
+    # blur) smears the cable into a dark band, and the search would match it with the darker
+    # sky further left; beside the carried cable the guide is the photo carried along it, so
+    # the fill keeps the sky's own brightness there.
+    rng = np.random.default_rng(2)
+    x = np.arange(W)[None, :].repeat(H, 0).astype(float)
+    sky = 60 + 0.8 * x
+    grey = np.where(np.abs(x - 120) <= 3, 10.0, sky) + rng.normal(0, 2, (H, W))
+    image = np.dstack([np.clip(grey, 0, 255).astype(np.uint8)] * 3)
+    mask = np.zeros((H, W), np.uint8)
+    cv2.circle(mask, (120, 80), 40, 1, -1)
+    mask = mask > 0
+    guide = image.copy()
+    guide[mask] = cv2.GaussianBlur(image, (0, 0), 14)[mask]
+    beside = mask & (np.abs(x - 120) > 7) & (np.abs(x - 120) < 25)
+
+    def error(options: TextureOptions) -> float:
+        out = synthesize(image, mask, guide, options=options).astype(float)
+        return float(np.abs(out[..., 0] - sky)[beside].mean())
+
+    along = error(TextureOptions(lowfix_share=0.0))
+    network = error(TextureOptions(lowfix_share=0.0, line_guide=0.0))
+    assert along < 3
+    assert network > along + 3

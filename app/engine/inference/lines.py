@@ -152,6 +152,30 @@ def carry_along(
     return done
 
 
+def guide_along(
+    guide: np.ndarray,
+    hole: np.ndarray,
+    own: np.ndarray,
+    lines: list[Line],
+    carried: np.ndarray,
+    reach: float,
+) -> None:
+    """Within `reach` px of the `carried` pixels, set the pixels of `own` in `guide` (the photo
+    with the network's fill in the hole; in place) to the photo carried along the lines, fading
+    back to the network's fill over the outer quarter. The search then takes the background's
+    colour beside a line rather than the band the network blurred it into, while its texture
+    still comes from the search."""
+    dist = cv2.distanceTransform((~carried).view(np.uint8), cv2.DIST_L2, 3)
+    zone = own & (dist <= reach)
+    if not zone.any():
+        return
+    along = guide.copy()
+    set_ = carry_along(along, hole, zone, lines, reach)
+    weight = np.clip((reach - dist) / (reach / 4), 0.0, 1.0) * set_
+    blend = guide * (1 - weight[..., None]) + along * weight[..., None]
+    np.copyto(guide, np.rint(blend).astype(guide.dtype), where=set_[..., None])
+
+
 def _reaches(lines: list[Line], width: float, group: float = 16.0) -> list[float]:
     """How far across each line to carry: `width`, or up to half way to a parallel joined line
     within `group` px (the borders of one cable, or of two cables side by side), so the strip

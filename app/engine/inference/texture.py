@@ -37,7 +37,7 @@ import numpy as np
 
 from ..geometry import Box, bbox, hole_regions
 from ..types import CancelFn, check_cancel
-from .lines import carry_along, continued_lines
+from .lines import carry_along, continued_lines, guide_along
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,10 @@ class TextureOptions:
     # wall's edge) are carried across it first, this many px either side (lines.py).
     continue_lines: bool = True
     line_width: float = 3.0
+    # ... and within this many px of a carried line the guide is the photo carried along it too,
+    # fading back to the network's fill over the outer quarter: a downscaled network smears a
+    # thin line into a wide dark band, which the search would copy as a shadow (0 = off).
+    line_guide: float = 64.0
     textured_start: bool = True  # coarsest estimate = the mirrored sources, not the smooth guide
     threads: int = 2  # windows filled at once (each is one core's work)
     # A lone window splits levels with more hole pixels than this into `threads` bands of rows
@@ -276,9 +280,12 @@ def _synthesize_window(
         # they stay as they are (neither targets nor sources: the search only sees them).
         found = continued_lines(comp[:h, :w], hole, own)
         if found:
-            own = own & ~carry_along(comp[:h, :w], hole, own, found, opts.line_width)
+            carried = carry_along(comp[:h, :w], hole, own, found, opts.line_width)
+            own = own & ~carried
             if not own.any():
                 return comp[:h, :w].copy()
+            if opts.line_guide > 0:
+                guide_along(comp[:h, :w], hole, own, found, carried, opts.line_guide)
     hole_p = np.pad(hole, pad)
     own_p = np.pad(own, pad)
     has_sketch = sketch is not None and bool((sketch & hole).any())
