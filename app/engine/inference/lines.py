@@ -132,7 +132,9 @@ def carry_along(
         rel = pts - p0
         along = rel @ u
         across = rel @ normal
-        pts = pts[(across >= -below) & (across <= above) & (along >= -width) & (along <= length + width)]
+        pts = pts[
+            (across >= -below) & (across <= above) & (along >= -width) & (along <= length + width)
+        ]
         if len(pts) == 0:
             continue
         total = np.zeros(len(pts))
@@ -208,8 +210,10 @@ def _stripe_reaches(
     where the photo's profile across the line comes back to the level of the line's other side
     (the far border of a stripe: a cable, a road marking), when that lies between 2 x `width`
     and `limit` px out on both ends of the line, within `agree` x the nearer of them (a step
-    edge, or texture, does not come back there in step; a stripe barely wider than the band is left to the search, as
-    a band ending inside a horizon's fine layers showed)."""
+    edge, or texture, does not come back there in step; a stripe barely wider than the band is
+    left to the search, as a band ending inside a horizon's fine layers showed)."""
+    if 2 * width > limit + 0.5:  # no crossing can lie far enough out (guide_along's wide reach)
+        return width, width
     length = float(np.hypot(*(p1 - p0)))
     u = (p1 - p0) / length
     normal = np.array([-u[1], u[0]])
@@ -223,31 +227,33 @@ def _stripe_reaches(
         ok = (x0 >= 0) & (x0 < w - 1) & (y0 >= 0) & (y0 < h - 1)
         ok[ok] = ~blocked[y0[ok], x0[ok]]
         fx, fy = pos[..., 0] - x0, pos[..., 1] - y0
-        x0, y0 = np.where(ok, x0, 0), np.where(ok, y0, 0)
-        top = grey[y0, x0] * (1 - fx) + grey[y0, x0 + 1] * fx
-        bottom = grey[y0 + 1, x0] * (1 - fx) + grey[y0 + 1, x0 + 1] * fx
+        sample = _bilinear(grey, np.where(ok, x0, 0), np.where(ok, y0, 0), fx, fy)
         seen = ok.sum(axis=0)
         # Where no sample at this end lies outside the hole the profile is unknown (NaN): a
         # crossing must come before it.
-        profile = np.where(ok, top * (1 - fy) + bottom * fy, 0.0).sum(axis=0) / np.where(seen, seen, np.nan)
+        profile = np.where(ok, sample, 0.0).sum(axis=0) / np.where(seen, seen, np.nan)
         lower = profile[limit - 3 : limit - 1].mean()  # levels either side, 2-3 px out
         upper = profile[limit + 2 : limit + 4].mean()
         contrast = upper - lower
         if not abs(contrast) >= 6.0:  # (also when either level is unknown)
             return width, width
         level = (profile - lower) / contrast  # 0 on the -normal side, 1 on the +normal side
-        for side, (run, back) in enumerate(((level[limit - 2 :: -1], 0.5), (level[limit + 2 :], 0.5))):
-            # -normal side: until the level rises to the other side's; +normal: until it falls.
-            gone = run > back if side == 0 else run < back
-            unknown = np.isnan(run)
-            first = int(np.argmax(gone | unknown)) if (gone | unknown).any() else -1
-            if first >= 0 and unknown[first]:
-                first = -1
-            crossings[side].append(np.inf if first < 0 else first + 2.5)
+        # Outward from 2 px: on the -normal side until the level rises half way to the other
+        # side's, on the +normal side until it falls half way; an unknown sample first: none.
+        below, above = level[limit - 2 :: -1], level[limit + 2 :]
+        for side, (run, gone) in enumerate(((below, below > 0.5), (above, above < 0.5))):
+            stop = gone | np.isnan(run)
+            first = int(np.argmax(stop))
+            crossings[side].append(first + 2.5 if stop[first] and gone[first] else np.inf)
     reaches = []
     for found in crossings:
         a, b = found
-        if math.isfinite(a) and math.isfinite(b) and abs(a - b) <= agree * min(a, b) and min(a, b) >= 2 * width:
+        if (
+            math.isfinite(a)
+            and math.isfinite(b)
+            and abs(a - b) <= agree * min(a, b)
+            and min(a, b) >= 2 * width
+        ):
             reaches.append(min(a, b))
         else:
             reaches.append(width)
@@ -304,14 +310,23 @@ def _first_known(
         todo, f, x0, y0 = todo[inside], f[inside], x0[inside], y0[inside]  # off the window: none
         known = ~blocked[y0, x0]
         i, f, x0, y0 = todo[known], f[known], x0[known], y0[known]
-        fx, fy = (f[:, 0] - x0)[:, None], (f[:, 1] - y0)[:, None]
-        top = image[y0, x0] * (1 - fx) + image[y0, x0 + 1] * fx
-        bottom = image[y0 + 1, x0] * (1 - fx) + image[y0 + 1, x0 + 1] * fx
-        value[i] = top * (1 - fy) + bottom * fy
+        value[i] = _bilinear(image, x0, y0, f[:, 0] - x0, f[:, 1] - y0)
         dist[i] = k[i]
         todo = todo[~known]
         k[todo] += 1
     return value, dist
+
+
+def _bilinear(
+    image: np.ndarray, x0: np.ndarray, y0: np.ndarray, fx: np.ndarray, fy: np.ndarray
+) -> np.ndarray:
+    """`image` (H x W, or H x W x C) sampled bilinearly at (x0 + fx, y0 + fy); x0 + 1 and
+    y0 + 1 must lie inside."""
+    if image.ndim == 3:
+        fx, fy = fx[..., None], fy[..., None]
+    top = image[y0, x0] * (1 - fx) + image[y0, x0 + 1] * fx
+    bottom = image[y0 + 1, x0] * (1 - fx) + image[y0 + 1, x0 + 1] * fx
+    return top * (1 - fy) + bottom * fy
 
 
 def _pieces(
