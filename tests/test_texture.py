@@ -247,7 +247,8 @@ def test_the_networks_colours_hold_with_a_sketch_as_without():
     sketch = np.zeros((200, 240), bool)
     sketch[100, :] = True
     sketch &= mask
-    # Inside, away from the line (along it the search's edge is kept: a fade over ~14 px).
+    # Inside, away from the line: along it the search's edge is kept (a fade over ~14 px), and
+    # within `sketch_guide` (16) px of it the guide is the photo carried along the line.
     inner = disk(200, 240, 100, 120, 32) & (np.abs(np.arange(200) - 100) > 15)[:, None]
     for lines in (None, sketch):
         out = synthesize(img, mask, guide, lines, seed=0)

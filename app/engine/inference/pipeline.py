@@ -236,8 +236,13 @@ class Inpainter:
         native = request.guide.native if request.guide is not None else result.native
         # The network's low frequencies are kept where it ran at the photo's own size; a fill
         # made downscaled is blurrier than the texture the stage finds (measured: docs/texture.md).
+        options = TextureOptions.for_fill(native)
+        # The band carried beside a sketched line is as wide as the smear the network leaves:
+        # that is a few of its pixels, so wider where it ran downscaled.
         options = dataclasses.replace(
-            TextureOptions.for_fill(native), continue_lines=request.options.lines
+            options,
+            continue_lines=request.options.lines,
+            sketch_guide=options.sketch_guide * strategies.texture_scale(request.image.shape),
         )
         result.guide = guide_of(network, request.mask, native)
         # The network's result is the photo with the fill in the hole: the texture is written

@@ -38,6 +38,7 @@ import numpy as np
 from ..geometry import Box, bbox, hole_regions
 from ..types import CancelFn, check_cancel
 from .lines import carry_along, continued_lines, guide_along
+from .sketched import sketch_guide, sketched_curves
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,11 @@ class TextureOptions:
     # fading back to the network's fill over the outer quarter: a downscaled network smears a
     # thin line into a wide dark band, which the search would copy as a shadow (0 = off).
     line_guide: float = 64.0
+    # Within this many px of a sketched line the guide is the photo's profile across the line
+    # where it meets the hole's edge, carried along it (sketched.py; 0 = off). The pipeline
+    # multiplies it by the photo's texture scale. 512 px sets, user-like strokes, hole PSNR /
+    # struct: +0.10 / +0.09 dB on validation, +0.09 / +0.03 on lomiri, +0.12 / +0.10 on set 3.
+    sketch_guide: float = 16.0
     textured_start: bool = True  # coarsest estimate = the mirrored sources, not the smooth guide
     threads: int = 2  # windows filled at once (each is one core's work)
     # A lone window splits levels with more hole pixels than this into `threads` bands of rows
@@ -275,6 +281,7 @@ def _synthesize_window(
     if padded:  # (a copy of a whole 8K photo costs 0.1 s: only when the sides need it)
         comp = np.pad(comp, pad + ((0, 0),), mode="reflect")
     photo = np.pad(image, pad + ((0, 0),), mode="reflect") if padded else image
+    guided = None
     if opts.continue_lines and (sketch is None or not (sketch & own).any()):
         # Where the user drew nothing, straight lines the hole cuts are carried across it first;
         # they stay as they are (neither targets nor sources: the search only sees them).
@@ -286,6 +293,10 @@ def _synthesize_window(
                 return comp[:h, :w].copy()
             if opts.line_guide > 0:
                 guide_along(comp[:h, :w], hole, own, found, carried, opts.line_guide)
+    elif opts.sketch_guide > 0 and sketch is not None and (sketch & own).any():
+        # Beside a sketched line the guide is the photo's profile across it, carried along it
+        # from where it meets the hole's edge (sketched.py): the network follows a sketch weakly.
+        guided = sketch_guide(comp[:h, :w], hole, own, sketched_curves(sketch & own), opts.sketch_guide)
     hole_p = np.pad(hole, pad)
     own_p = np.pad(own, pad)
     has_sketch = sketch is not None and bool((sketch & hole).any())
@@ -386,7 +397,11 @@ def _synthesize_window(
         fade = None if line_dist is None else np.clip(line_dist / (2 * sigma + opts.line_band), 0, 1)
         _lowfix(filled, comp[:h, :w], own, sigma, fade, opts.lowfix_chroma)
     elif opts.heal:
-        fade = None if line_dist is None else np.clip(line_dist / (2 * opts.line_band), 0, 1)
+        # Where the guide was carried from the photo along a sketched line its tone is the
+        # photo's already; a shift measured at the hole's edge would tint the dark side of an
+        # edge (grass against soil gave a dark wall a purple cast).
+        band = opts.sketch_guide if guided is not None and guided.any() else 2 * opts.line_band
+        fade = None if line_dist is None else np.clip(line_dist / band, 0, 1)
         _heal(filled, image, hole, own, fade)
     return filled
 

@@ -1,0 +1,256 @@
+"""The user's sketched lines carried into the texture stage's guide.
+
+A sketched line says "an edge runs here": the trench's lip continues through the hole, with grass
+above it and the dark wall below. The network follows a sketch only weakly, so its fill beside
+the line is a smear, and the search, which copies whatever matches that smear, puts grass on both
+sides of a crisp line. So near each sketched curve the guide becomes the photo's own profile
+across the line where the line meets the hole's edge, carried along the curve (from both ends
+when both meet the edge, the nearer weighing more), fading back to the network's fill further
+out. The search then copies real texture that matches each side: the edge continues.
+
+* curves: each 8-connected stroke of the sketch is ordered from one tip to the other (its
+  longest geodesic path) and reduced to a smoothed centre polyline;
+* ends: a tip that reaches the hole's edge (the user drew in from outside) reads the profile
+  there, across the curve's direction, a few pixels out of the hole; a tip inside the hole reads
+  nothing;
+* carrying: every pixel near a curve takes its place along the curve (s) and its signed distance
+  from it (t), and gets the profile value at t from each end.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .lines import _first_known
+
+# The 8 neighbours of a pixel, as (dy, dx).
+_STEPS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
+
+
+@dataclass(frozen=True)
+class Curve:
+    points: np.ndarray  # (N, 2) float (x, y): the centre line, from one tip to the other
+
+
+def sketched_curves(lines: np.ndarray, min_length: float = 12.0) -> list[Curve]:
+    """The centre lines of the strokes in `lines` (bool H x W), each at least `min_length` px
+    from tip to tip."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(lines.view(np.uint8), connectivity=8)
+    curves = []
+    for k in range(1, count):
+        x, y, w, h, _area = stats[k]
+        if max(w, h) < min_length:
+            continue
+        part = labels[y : y + h, x : x + w] == k
+        points = _centre_line(part)
+        if points is None:
+            continue
+        points += (x, y)
+        if _length(points) >= min_length:
+            curves.append(Curve(points))
+    return curves
+
+
+def sketch_guide(
+    guide: np.ndarray,
+    hole: np.ndarray,
+    own: np.ndarray,
+    curves: list[Curve],
+    reach: float,
+    tip_reach: int = 24,
+) -> np.ndarray:
+    """Within `reach` px of the `curves`, set the pixels of `own` in `guide` (the photo with the
+    network's fill in the hole; in place) to the photo's profile across each curve carried along
+    it, fading back to the network's fill over the outer quarter. Returns the pixels changed.
+    A tip counts as meeting the hole's edge within `tip_reach` px straight on (users stop a
+    line short of it). Only pixels outside `hole` are read."""
+    h, w = hole.shape
+    changed = np.zeros((h, w), bool)
+    if not curves or reach <= 0:
+        return changed
+    # Every segment of every curve drawn with its own number: the nearest drawn pixel of each
+    # pixel then says which segment it lies beside.
+    drawn = np.zeros((h, w), np.int32)
+    segments: list[tuple[int, int]] = []  # (curve, first point of the segment)
+    for c, curve in enumerate(curves):
+        p = np.rint(curve.points).astype(np.int32)
+        for i in range(len(p) - 1):
+            segments.append((c, i))
+            cv2.line(drawn, tuple(map(int, p[i])), tuple(map(int, p[i + 1])), len(segments), 1)
+    on = drawn > 0
+    dist, nearest = cv2.distanceTransformWithLabels(
+        (~on).view(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    zone = own & (dist <= reach)
+    if not zone.any():
+        return changed
+    ys, xs = np.nonzero(zone)
+    oy, ox = np.nonzero(on)  # label k (from 1) is the k-th drawn pixel in scan order
+    q = nearest[ys, xs] - 1
+    seg = drawn[oy[q], ox[q]] - 1
+    seg_curve = np.array([c for c, _ in segments])
+    seg_first = np.array([i for _, i in segments])
+    blocked = np.ones((h, w), bool)
+    blocked[:-1, :-1] = hole[:-1, :-1] | hole[1:, :-1] | hole[:-1, 1:] | hole[1:, 1:]
+    along = guide.astype(np.float64)
+    trust = np.zeros((h, w))  # how much of the carried profile each pixel takes
+    pts_all = np.stack([xs, ys], axis=1).astype(np.float64)
+    for c, curve in enumerate(curves):
+        mine = seg_curve[seg] == c
+        if not mine.any():
+            continue
+        pts = pts_all[mine]
+        s, t = _place(curve.points, seg_first[seg[mine]], pts)
+        total = np.zeros(len(pts))
+        acc = np.zeros((len(pts), guide.shape[2]))
+        cut = np.ones(len(pts))  # 0 past a tip inside the hole
+        arc = _length(curve.points)
+        for tip, gone in ((0, s), (-1, arc - s)):
+            end = _end(curve.points, tip)
+            if end is None:
+                continue
+            e, out, normal = end
+            if _first_known(guide, blocked, e[None], out, np.ones(1), tip_reach)[1][0] == 0:
+                # This tip lies deep inside the hole: nothing is carried from it, nor past it
+                # (the user's line, and so the edge, stops there).
+                cut = np.minimum(cut, np.clip(1.0 + gone / 4.0, 0.0, 1.0))
+                continue
+            gone = np.maximum(gone, 0.0)
+            value, far = _across(guide, blocked, e, out, normal, t, reach)
+            weight = np.where(far > 0, 1.0 / np.maximum(gone + far, 1.0) ** 2, 0.0)
+            acc += value * weight[:, None]
+            total += weight
+        ok = total > 0
+        idx = np.nonzero(mine)[0][ok]
+        along[ys[idx], xs[idx]] = acc[ok] / total[ok][:, None]
+        trust[ys[idx], xs[idx]] = cut[ok]
+    trust *= np.clip((reach - dist) / (reach / 4), 0.0, 1.0)
+    changed = trust > 0.01
+    blend = guide * (1 - trust[..., None]) + along * trust[..., None]
+    np.copyto(guide, np.clip(np.rint(blend), 0, 255).astype(guide.dtype), where=changed[..., None])
+    return changed
+
+
+def _across(
+    image: np.ndarray,
+    blocked: np.ndarray,
+    e: np.ndarray,
+    out: np.ndarray,
+    normal: np.ndarray,
+    t: np.ndarray,
+    reach: float,
+    run: int = 6,
+    sigma: float = 1.5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The photo's profile across the curve at the tip `e`, read at the signed distances `t`:
+    at each offset (1 px apart) the mean of `run` px along `out` from the first free sample
+    (one pixel would carry a single pebble along the whole curve), smoothed across by `sigma`
+    px; and how far out that lay (0: nothing there)."""
+    grid = np.arange(-math.ceil(reach) - 2, math.ceil(reach) + 3, dtype=np.float64)
+    starts = e + grid[:, None] * normal
+    value, far = _first_known(image, blocked, starts, out, np.ones(len(grid)), 64)
+    h, w = blocked.shape
+    count = (far > 0).astype(np.float64)
+    acc = value * count[:, None]
+    for k in range(1, run):
+        f = starts + (far + k)[:, None] * out
+        x0, y0 = np.floor(f[:, 0]).astype(int), np.floor(f[:, 1]).astype(int)
+        ok = (far > 0) & (x0 >= 0) & (x0 < w) & (y0 >= 0) & (y0 < h)
+        ok[ok] = ~blocked[y0[ok], x0[ok]]
+        acc[ok] += image[y0[ok], x0[ok]]
+        count[ok] += 1
+    taps = np.exp(-0.5 * (np.arange(-3, 4) / sigma) ** 2)
+    acc = np.stack([np.convolve(acc[:, c], taps, "same") for c in range(acc.shape[1])], axis=1)
+    profile = acc / np.maximum(np.convolve(count, taps, "same"), 1e-9)[:, None]
+    seen = np.interp(t, grid, (far > 0).astype(np.float64)) > 0.5
+    values = np.stack([np.interp(t, grid, profile[:, c]) for c in range(profile.shape[1])], axis=1)
+    return values, np.where(seen, np.interp(t, grid, far), 0.0)
+
+
+def _place(points: np.ndarray, first: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's arc position along the polyline (projected on its segment `first`) and its
+    signed distance from it (positive to the left of the direction of travel)."""
+    a, b = points[first], points[first + 1]
+    d = b - a
+    length = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-9)
+    u = d / length[:, None]
+    rel = pts - a
+    raw = (rel * u).sum(axis=1)
+    s_local = np.clip(raw, 0.0, length)
+    t = rel[:, 0] * -u[:, 1] + rel[:, 1] * u[:, 0]
+    steps = np.hypot(*np.diff(points, axis=0).T)
+    before = np.concatenate([[0.0], np.cumsum(steps)])
+    s = before[first] + s_local
+    # Past either tip (on the first or last segment), how far: signed along the curve.
+    s = np.where((first == 0) & (raw < 0), raw, s)
+    last = len(points) - 2
+    return np.where((first == last) & (raw > length), before[-1] + raw - length, s), t
+
+
+def _end(points: np.ndarray, tip: int, span: float = 10.0):
+    """A tip's position, the unit direction out of the curve there (over its last `span` px)
+    and the curve's left normal (for the direction of travel from the first point on)."""
+    seq = points if tip == 0 else points[::-1]
+    steps = np.hypot(*np.diff(seq, axis=0).T)
+    k = int(np.searchsorted(np.cumsum(steps), span)) + 1
+    d = seq[0] - seq[min(k, len(seq) - 1)]
+    n = float(np.hypot(*d))
+    if n < 1e-6:
+        return None
+    out = d / n
+    travel = -out if tip == 0 else out
+    return seq[0].astype(np.float64), out, np.array([-travel[1], travel[0]])
+
+
+def _centre_line(part: np.ndarray, step: int = 3) -> np.ndarray | None:
+    """The centre line (x, y) of one stroke, from tip to tip: pixels grouped by their geodesic
+    distance from one tip (in `step` px bins), each group's mean, lightly smoothed."""
+    ys, xs = np.nonzero(part)
+    if len(ys) < 2:
+        return None
+    index = np.full((part.shape[0] + 2, part.shape[1] + 2), -1, np.int64)
+    index[ys + 1, xs + 1] = np.arange(len(ys))
+    neighbours = np.stack([index[ys + 1 + dy, xs + 1 + dx] for dy, dx in _STEPS], axis=1)
+    tip = int(np.argmax(_hops(neighbours, 0)))  # the farthest pixel from any pixel is a tip
+    hops = _hops(neighbours, tip)
+    reached = hops >= 0
+    bins = hops[reached] // step
+    size = np.bincount(bins)
+    keep = size > 0
+    mx = np.bincount(bins, xs[reached])[keep] / size[keep]
+    my = np.bincount(bins, ys[reached])[keep] / size[keep]
+    points = np.stack([mx, my], axis=1)
+    if len(points) < 2:
+        return None
+    if len(points) >= 5:  # smooth the bins' staircase and the hand's jitter; the tips stay
+        smooth = points.copy()
+        smooth[2:-2] = (points[:-4] + 2 * points[1:-3] + 3 * points[2:-2] + 2 * points[3:-1] + points[4:]) / 9
+        points = smooth
+    return points
+
+
+def _hops(neighbours: np.ndarray, start: int) -> np.ndarray:
+    """Breadth-first steps from `start` to every pixel (-1 where unreachable)."""
+    hops = np.full(len(neighbours), -1, np.int64)
+    hops[start] = 0
+    frontier = np.array([start])
+    k = 0
+    while frontier.size:
+        k += 1
+        nxt = neighbours[frontier].ravel()
+        nxt = np.unique(nxt[nxt >= 0])
+        nxt = nxt[hops[nxt] < 0]
+        hops[nxt] = k
+        frontier = nxt
+    return hops
+
+
+def _length(points: np.ndarray) -> float:
+    return float(np.hypot(*np.diff(points, axis=0).T).sum()) if len(points) > 1 else 0.0
+
+
+__all__ = ["Curve", "sketch_guide", "sketched_curves"]
