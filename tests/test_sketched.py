@@ -144,3 +144,22 @@ def test_the_carried_band_widens_where_the_network_ran_downscaled(monkeypatch, s
     Inpainter(tiny_model(), "cpu").run(request)
     assert seen == [TextureOptions().sketch_guide * texture_scale(size)]
     assert texture_scale(size) == (1 if size[0] < 500 else 2)
+
+
+def test_strokes_that_meet_give_one_curve_per_strand():
+    """A T: the bar and the stem each come out as their own centre line, straight and whole
+    (binned together, the stem's pixels would pull the bar's line towards it)."""
+    drawn = np.zeros((H, W), np.uint8)
+    cv2.line(drawn, (30, 60), (210, 60), 255, 3)  # the bar
+    cv2.line(drawn, (120, 60), (120, 170), 255, 3)  # the stem
+    curves = sketched_curves(drawn > 0)
+    assert len(curves) == 2
+    long, short = sorted(curves, key=lambda c: -len(c.points))
+    # The longest path runs along the bar and down the stem; the leftover arm is the second.
+    spans = sorted([np.ptp(long.points[:, 0]), np.ptp(short.points[:, 0])])
+    assert spans[0] >= 75 and spans[1] >= 75  # each arm of the bar belongs to one curve
+    for curve in curves:
+        on_bar = np.abs(curve.points[:, 1] - 60) <= 1.6
+        on_stem = np.abs(curve.points[:, 0] - 120) <= 1.6
+        away = np.hypot(curve.points[:, 0] - 120, curve.points[:, 1] - 60) > 8
+        assert (on_bar | on_stem)[away].all()  # nowhere pulled off the lines but at the joint

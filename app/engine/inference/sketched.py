@@ -38,21 +38,32 @@ class Curve:
 
 def sketched_curves(lines: np.ndarray, min_length: float = 12.0) -> list[Curve]:
     """The centre lines of the strokes in `lines` (bool H x W), each at least `min_length` px
-    from tip to tip."""
+    from tip to tip. Strokes that meet (a T, a cross) give one curve per strand."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(lines.view(np.uint8), connectivity=8)
     curves = []
     for k in range(1, count):
         x, y, w, h, _area = stats[k]
-        if max(w, h) < min_length:
-            continue
-        part = labels[y : y + h, x : x + w] == k
-        points = _centre_line(part)
-        if points is None:
-            continue
-        points += (x, y)
-        if _length(points) >= min_length:
-            curves.append(Curve(points))
+        if max(w, h) >= min_length:
+            part = labels[y : y + h, x : x + w] == k
+            curves += [Curve(points + (x, y)) for points in _strands(part, min_length)]
     return curves
+
+
+def _strands(part: np.ndarray, min_length: float, most: int = 8) -> list[np.ndarray]:
+    """Centre lines of one connected stroke: its longest path, then the longest path of each
+    piece left over once that path's corridor is taken out, and so on."""
+    found: list[np.ndarray] = []
+    pieces = [part]
+    while pieces and len(found) < most:
+        piece = pieces.pop()
+        line, corridor = _centre_line(piece)
+        if line is None or _length(line) < min_length:
+            continue
+        found.append(line)
+        rest = (piece & ~corridor).view(np.uint8)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
+        pieces += [labels == j for j in range(1, count) if max(stats[j, 2:4]) >= min_length]
+    return found
 
 
 def sketch_guide(
@@ -206,47 +217,64 @@ def _end(points: np.ndarray, tip: int, span: float = 10.0):
     return seq[0].astype(np.float64), out, np.array([-travel[1], travel[0]])
 
 
-def _centre_line(part: np.ndarray, step: int = 3) -> np.ndarray | None:
-    """The centre line (x, y) of one stroke, from tip to tip: pixels grouped by their geodesic
-    distance from one tip (in `step` px bins), each group's mean, lightly smoothed."""
+def _centre_line(part: np.ndarray, step: int = 3) -> tuple[np.ndarray | None, np.ndarray]:
+    """The centre line (x, y) of a stroke's longest path, from tip to tip, and the stroke's
+    pixels along that path (its corridor): those pixels grouped by their breadth-first distance
+    from one tip (in `step` px bins), each group's mean, lightly smoothed."""
     ys, xs = np.nonzero(part)
     if len(ys) < 2:
-        return None
+        return None, part
     index = np.full((part.shape[0] + 2, part.shape[1] + 2), -1, np.int64)
     index[ys + 1, xs + 1] = np.arange(len(ys))
     neighbours = np.stack([index[ys + 1 + dy, xs + 1 + dx] for dy, dx in _STEPS], axis=1)
-    tip = int(np.argmax(_hops(neighbours, 0)))  # the farthest pixel from any pixel is a tip
-    hops = _hops(neighbours, tip)
-    reached = hops >= 0
-    bins = hops[reached] // step
+    tip = int(np.argmax(_hops(neighbours, 0)[0]))  # the farthest pixel from any pixel is a tip
+    hops, previous = _hops(neighbours, tip)
+    path = [int(np.argmax(hops))]
+    while path[-1] != tip:
+        path.append(int(previous[path[-1]]))
+    # The corridor: the stroke's pixels within its half width (+1) of the path.
+    on_path = np.zeros(part.shape, np.uint8)
+    on_path[ys[path], xs[path]] = 1
+    radius = int(math.ceil(len(ys) / len(path) / 2)) + 1
+    near = cv2.dilate(on_path, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
+    corridor = part & (near > 0)
+    mine = corridor[ys, xs] & (hops >= 0)
+    bins = hops[mine] // step
     size = np.bincount(bins)
     keep = size > 0
-    mx = np.bincount(bins, xs[reached])[keep] / size[keep]
-    my = np.bincount(bins, ys[reached])[keep] / size[keep]
+    mx = np.bincount(bins, xs[mine])[keep] / size[keep]
+    my = np.bincount(bins, ys[mine])[keep] / size[keep]
     points = np.stack([mx, my], axis=1)
     if len(points) < 2:
-        return None
+        return None, corridor
     if len(points) >= 5:  # smooth the bins' staircase and the hand's jitter; the tips stay
         smooth = points.copy()
-        smooth[2:-2] = (points[:-4] + 2 * points[1:-3] + 3 * points[2:-2] + 2 * points[3:-1] + points[4:]) / 9
+        smooth[2:-2] = (
+            points[:-4] + 2 * points[1:-3] + 3 * points[2:-2] + 2 * points[3:-1] + points[4:]
+        ) / 9
         points = smooth
-    return points
+    return points, corridor
 
 
-def _hops(neighbours: np.ndarray, start: int) -> np.ndarray:
-    """Breadth-first steps from `start` to every pixel (-1 where unreachable)."""
+def _hops(neighbours: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
+    """Breadth-first steps from `start` to every pixel (-1 where unreachable), and each pixel's
+    predecessor on a shortest path."""
     hops = np.full(len(neighbours), -1, np.int64)
+    previous = np.full(len(neighbours), -1, np.int64)
     hops[start] = 0
     frontier = np.array([start])
     k = 0
     while frontier.size:
         k += 1
-        nxt = neighbours[frontier].ravel()
-        nxt = np.unique(nxt[nxt >= 0])
-        nxt = nxt[hops[nxt] < 0]
-        hops[nxt] = k
-        frontier = nxt
-    return hops
+        reached = neighbours[frontier].ravel()
+        source = np.repeat(frontier, neighbours.shape[1])
+        new = reached >= 0
+        new[new] = hops[reached[new]] < 0
+        pixels, first = np.unique(reached[new], return_index=True)
+        hops[pixels] = k
+        previous[pixels] = source[new][first]
+        frontier = pixels
+    return hops, previous
 
 
 def _length(points: np.ndarray) -> float:
