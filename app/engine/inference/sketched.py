@@ -83,6 +83,31 @@ def sketch_guide(
     changed = np.zeros((h, w), bool)
     if not curves or reach <= 0:
         return changed
+    # Work in the curves' box, grown by the band and by what is read beyond a tip (an 8K
+    # window's full-size distance map and blend cost seconds).
+    ends = np.concatenate([c.points for c in curves])
+    m = int(math.ceil(reach)) + tip_reach + _READ + 8
+    x0, y0 = max(int(ends[:, 0].min()) - m, 0), max(int(ends[:, 1].min()) - m, 0)
+    x1, y1 = min(int(ends[:, 0].max()) + m + 1, w), min(int(ends[:, 1].max()) + m + 1, h)
+    box = (slice(y0, y1), slice(x0, x1))
+    moved = [Curve(c.points - (x0, y0)) for c in curves]
+    changed[box] = _guide_box(guide[box], hole[box], own[box], moved, reach, tip_reach)
+    return changed
+
+
+_READ = 64  # how far out from a tip the profile may look for known pixels
+
+
+def _guide_box(
+    guide: np.ndarray,
+    hole: np.ndarray,
+    own: np.ndarray,
+    curves: list[Curve],
+    reach: float,
+    tip_reach: int,
+) -> np.ndarray:
+    h, w = hole.shape
+    changed = np.zeros((h, w), bool)
     # Every segment of every curve drawn with its own number: the nearest drawn pixel of each
     # pixel then says which segment it lies beside.
     drawn = np.zeros((h, w), np.int32)
@@ -107,8 +132,8 @@ def sketch_guide(
     seg_first = np.array([i for _, i in segments])
     blocked = np.ones((h, w), bool)
     blocked[:-1, :-1] = hole[:-1, :-1] | hole[1:, :-1] | hole[:-1, 1:] | hole[1:, 1:]
-    along = guide.astype(np.float64)
-    trust = np.zeros((h, w))  # how much of the carried profile each pixel takes
+    along = guide[ys, xs].astype(np.float64)
+    trust = np.zeros(len(ys))  # how much of the carried profile each pixel takes
     pts_all = np.stack([xs, ys], axis=1).astype(np.float64)
     for c, curve in enumerate(curves):
         mine = seg_curve[seg] == c
@@ -137,12 +162,14 @@ def sketch_guide(
             total += weight
         ok = total > 0
         idx = np.nonzero(mine)[0][ok]
-        along[ys[idx], xs[idx]] = acc[ok] / total[ok][:, None]
-        trust[ys[idx], xs[idx]] = cut[ok]
-    trust *= np.clip((reach - dist) / (reach / 4), 0.0, 1.0)
-    changed = trust > 0.01
-    blend = guide * (1 - trust[..., None]) + along * trust[..., None]
-    np.copyto(guide, np.clip(np.rint(blend), 0, 255).astype(guide.dtype), where=changed[..., None])
+        along[idx] = acc[ok] / total[ok][:, None]
+        trust[idx] = cut[ok]
+    trust *= np.clip((reach - dist[ys, xs]) / (reach / 4), 0.0, 1.0)
+    keep = trust > 0.01
+    ys, xs, trust, along = ys[keep], xs[keep], trust[keep, None], along[keep]
+    blend = guide[ys, xs] * (1 - trust) + along * trust
+    guide[ys, xs] = np.clip(np.rint(blend), 0, 255).astype(guide.dtype)
+    changed[ys, xs] = True
     return changed
 
 
@@ -163,7 +190,7 @@ def _across(
     px; and how far out that lay (0: nothing there)."""
     grid = np.arange(-math.ceil(reach) - 2, math.ceil(reach) + 3, dtype=np.float64)
     starts = e + grid[:, None] * normal
-    value, far = _first_known(image, blocked, starts, out, np.ones(len(grid)), 64)
+    value, far = _first_known(image, blocked, starts, out, np.ones(len(grid)), _READ)
     h, w = blocked.shape
     count = (far > 0).astype(np.float64)
     acc = value * count[:, None]
@@ -232,10 +259,11 @@ def _centre_line(part: np.ndarray, step: int = 3) -> tuple[np.ndarray | None, np
     path = [int(np.argmax(hops))]
     while path[-1] != tip:
         path.append(int(previous[path[-1]]))
-    # The corridor: the stroke's pixels within its half width (+1) of the path.
+    # The corridor: the stroke's pixels within its width (+1) of the path, which may run along
+    # one side of a thick stroke (the inside of each bend).
     on_path = np.zeros(part.shape, np.uint8)
     on_path[ys[path], xs[path]] = 1
-    radius = int(math.ceil(len(ys) / len(path) / 2)) + 1
+    radius = int(math.ceil(len(ys) / len(path))) + 1
     near = cv2.dilate(on_path, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
     corridor = part & (near > 0)
     mine = corridor[ys, xs] & (hops >= 0)
