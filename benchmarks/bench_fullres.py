@@ -4,8 +4,8 @@
 
 1. An 8K frame (7680 x 4320) with a ~10 % hole, end to end through the CLI
    (`python main.py inpaint ...`, JPEG in and out): wall time and peak memory (ru_maxrss of the
-   child process), with the texture stage (the default), with CRA (--texture off) and with plain
-   upsampling (--texture off --no-cra).
+   child process), with the texture stage (the default; also with a sketched line across the
+   hole), with CRA (--texture off) and with plain upsampling (--texture off --no-cra).
 2. A 24 MP photo (6000 x 4000) with a small object (<= 300 px): request to result with the model
    already loaded, as the GUI sees it (median of the repeats after a warm-up).
 3. Fine detail inside the 8K hole: mean absolute Laplacian of the real photo and of each result.
@@ -104,12 +104,19 @@ def bench_8k(model: str, photo: np.ndarray, folder: Path) -> None:
     frame_path, mask_path = folder / "frame8k.jpg", folder / "frame8k_mask.png"
     cv2.imwrite(str(frame_path), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
     cv2.imwrite(str(mask_path), mask)
+    # A user's guide line across the hole, 8 px wide, from edge to edge.
+    sketch = np.zeros((h, w), np.uint8)
+    line = [(w // 2 - 1800, h // 2 + 600), (w // 2 - 400, h // 2 + 100), (w // 2 + 1000, h // 2)]
+    cv2.polylines(sketch, [np.array(line, np.int32)], False, 255, 8)
+    sketch_path = folder / "frame8k_sketch.png"
+    cv2.imwrite(str(sketch_path), sketch)
     hole = mask > 0
     print(f"8K frame {w}x{h}, hole {hole.mean():.1%} of the frame")
 
     results = {}
     variants = (
         ("texture stage", [], "texture"),
+        ("... with a sketch", ["--sketch", str(sketch_path)], "sketch"),
         ("CRA", ["--texture", "off"], "cra"),
         ("plain upsampling", ["--texture", "off", "--no-cra"], "plain"),
     )
