@@ -135,9 +135,13 @@ def _guide_box(
     along = guide[ys, xs].astype(np.float64)
     trust = np.zeros(len(ys))  # how much of the carried profile each pixel takes
     pts_all = np.stack([xs, ys], axis=1).astype(np.float64)
+    # Each curve's pixels, found once (a scribble of many strokes must not cost strokes x pixels).
+    owner = seg_curve[seg]
+    order = np.argsort(owner, kind="stable")
+    bounds = np.searchsorted(owner[order], np.arange(len(curves) + 1))
     for c, curve in enumerate(curves):
-        mine = seg_curve[seg] == c
-        if not mine.any():
+        mine = order[bounds[c] : bounds[c + 1]]
+        if mine.size == 0:
             continue
         pts = pts_all[mine]
         s, t = _place(curve.points, seg_first[seg[mine]], pts)
@@ -161,7 +165,7 @@ def _guide_box(
             acc += value * weight[:, None]
             total += weight
         ok = total > 0
-        idx = np.nonzero(mine)[0][ok]
+        idx = mine[ok]
         along[idx] = acc[ok] / total[ok][:, None]
         trust[idx] = cut[ok]
     trust *= np.clip((reach - dist[ys, xs]) / (reach / 4), 0.0, 1.0)
