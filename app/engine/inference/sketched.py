@@ -76,13 +76,14 @@ def sketch_guide(
 ) -> np.ndarray:
     """Within `reach` px of the `curves`, set the pixels of `own` in `guide` (the photo with the
     network's fill in the hole; in place) to the photo's profile across each curve carried along
-    it, fading back to the network's fill over the outer quarter. Returns the pixels changed.
+    it, fading back to the network's fill over the outer quarter. Returns how much of the
+    carried profile each pixel took (0..1; 0 where the guide is the network's).
     A tip counts as meeting the hole's edge within `tip_reach` px straight on (users stop a
     line short of it). Only pixels outside `hole` are read."""
     h, w = hole.shape
-    changed = np.zeros((h, w), bool)
+    taken = np.zeros((h, w), np.float32)
     if not curves or reach <= 0:
-        return changed
+        return taken
     # Work in the curves' box, grown by the band and by what is read beyond a tip (an 8K
     # window's full-size distance map and blend cost seconds).
     ends = np.concatenate([c.points for c in curves])
@@ -91,8 +92,8 @@ def sketch_guide(
     x1, y1 = min(int(ends[:, 0].max()) + m + 1, w), min(int(ends[:, 1].max()) + m + 1, h)
     box = (slice(y0, y1), slice(x0, x1))
     moved = [Curve(c.points - (x0, y0)) for c in curves]
-    changed[box] = _guide_box(guide[box], hole[box], own[box], moved, reach, tip_reach)
-    return changed
+    taken[box] = _guide_box(guide[box], hole[box], own[box], moved, reach, tip_reach)
+    return taken
 
 
 _READ = 64  # how far out from a tip the profile may look for known pixels
@@ -107,7 +108,7 @@ def _guide_box(
     tip_reach: int,
 ) -> np.ndarray:
     h, w = hole.shape
-    changed = np.zeros((h, w), bool)
+    taken = np.zeros((h, w), np.float32)
     # Every segment of every curve drawn with its own number: the nearest drawn pixel of each
     # pixel then says which segment it lies beside.
     drawn = np.zeros((h, w), np.int32)
@@ -123,7 +124,7 @@ def _guide_box(
     )
     zone = own & (dist <= reach)
     if not zone.any():
-        return changed
+        return taken
     ys, xs = np.nonzero(zone)
     oy, ox = np.nonzero(on)  # label k (from 1) is the k-th drawn pixel in scan order
     q = nearest[ys, xs] - 1
@@ -173,8 +174,8 @@ def _guide_box(
     ys, xs, trust, along = ys[keep], xs[keep], trust[keep, None], along[keep]
     blend = guide[ys, xs] * (1 - trust) + along * trust
     guide[ys, xs] = np.clip(np.rint(blend), 0, 255).astype(guide.dtype)
-    changed[ys, xs] = True
-    return changed
+    taken[ys, xs] = trust[:, 0]
+    return taken
 
 
 def _across(
