@@ -54,6 +54,7 @@ def test_a_stroke_becomes_its_centre_line_from_tip_to_tip():
     cv2.polylines(drawn, [path], False, 255, 4)
     cv2.line(drawn, (20, 20), (26, 22), 255, 2)  # a dab shorter than a line: left out
     cv2.line(drawn, (20, 190), (120, 190), 255, 1)  # a second stroke
+    cv2.circle(drawn, (185, 140), 36, 255, -1)  # a blob painted with the pen: no line
     curves = sketched_curves(drawn > 0)
     assert len(curves) == 2
     bent = max(curves, key=lambda c: np.ptp(c.points[:, 1]))

@@ -36,14 +36,18 @@ class Curve:
     points: np.ndarray  # (N, 2) float (x, y): the centre line, from one tip to the other
 
 
-def sketched_curves(lines: np.ndarray, min_length: float = 12.0) -> list[Curve]:
+def sketched_curves(
+    lines: np.ndarray, min_length: float = 12.0, max_width: float = 48.0
+) -> list[Curve]:
     """The centre lines of the strokes in `lines` (bool H x W), each at least `min_length` px
-    from tip to tip. Strokes that meet (a T, a cross) give one curve per strand."""
+    from tip to tip. Strokes that meet (a T, a cross) give one curve per strand; a blob wider
+    than `max_width` on average (area / long side: the hole painted over with the pen) is no
+    line and gives none."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(lines.view(np.uint8), connectivity=8)
     curves = []
     for k in range(1, count):
-        x, y, w, h, _area = stats[k]
-        if max(w, h) >= min_length:
+        x, y, w, h, area = stats[k]
+        if max(w, h) >= min_length and area <= max_width * max(w, h):
             part = labels[y : y + h, x : x + w] == k
             curves += [Curve(points + (x, y)) for points in _strands(part, min_length)]
     return curves
