@@ -11,6 +11,7 @@ import pytest
 
 from app.engine.inference import texture
 from app.engine.inference.pipeline import Inpainter
+from app.engine.inference.prefill import prefill_telea
 from app.engine.inference.sketched import sketch_guide, sketched_curves
 from app.engine.inference.strategies import texture_scale
 from app.engine.inference.texture import TextureOptions, synthesize
@@ -164,3 +165,39 @@ def test_strokes_that_meet_give_one_curve_per_strand():
         on_stem = np.abs(curve.points[:, 0] - 120) <= 1.6
         away = np.hypot(curve.points[:, 0] - 120, curve.points[:, 1] - 60) > 8
         assert (on_bar | on_stem)[away].all()  # nowhere pulled off the lines but at the joint
+
+
+def test_the_prefill_carries_a_sketched_wall_into_the_hole():
+    """What the network starts from: Telea smears grass and soil across the lip; with the
+    sketch the wall is in place under the line."""
+    img = trench()
+    hole = disk(H, W, 100, 120, 50)
+    sketch = line_mask(40, 200)  # drawn beyond the hole: only its part inside counts
+    plain = prefill_telea(img, hole)
+    carried = prefill_telea(img, hole, sketch)
+    telea = cv2.inpaint(img, hole.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
+    assert np.array_equal(plain, telea)
+    wall = hole & below_lip(3, 11) & (np.abs(np.arange(W) - 120) < 30)[None, :]
+    assert carried[wall].mean() < 45 < 60 < plain[wall].mean()
+    assert np.array_equal(carried[~hole], img[~hole])
+    assert np.array_equal(prefill_telea(img, hole, np.zeros((H, W), bool)), telea)
+
+
+def test_the_network_starts_from_the_carried_prefill():
+    """A fresh Telea-residual model returns its pre-fill: through the pipeline, with a sketch,
+    that is the pre-fill with the lines carried."""
+    from app.engine.checkpoints.weights import LoadedModel
+    from app.engine.networks.generator import Generator, GeneratorConfig
+
+    config = GeneratorConfig(cnum=8, in_channels=6, padding="reflect", coarse_gate="single",
+                             refine_gate="pixel", prefill="telea")
+    model = LoadedModel(generator=Generator(config).eval(), config=config, color_order="RGB")
+    img = trench()
+    hole = disk(H, W, 100, 120, 50)
+    sketch = line_mask(40, 200) & hole
+    options = InpaintOptions(strategy="full", texture=False, grow_mask=0)
+    inpainter = Inpainter(model, "cpu")
+    with_lines = inpainter.run(InpaintRequest(img, hole, sketch, options=options)).image
+    without = inpainter.run(InpaintRequest(img, hole, options=options)).image
+    assert np.array_equal(with_lines[hole], prefill_telea(img, hole, sketch)[hole])
+    assert np.array_equal(without[hole], prefill_telea(img, hole)[hole])

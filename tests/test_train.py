@@ -375,3 +375,31 @@ def test_sketch_weight_emphasises_the_drawn_lines_and_is_recorded(tmp_path):
     assert on == pytest.approx(4 * off, rel=1e-4)
     run(cfg, echo=lambda s: None)
     assert load_checkpoint(tmp_path / "run" / CHECKPOINT)["train_config"]["sketch_weight"] == 3.0
+
+
+def test_sketch_prefill_gives_the_network_the_carried_lines_and_is_recorded(tmp_path):
+    # Same seed, same crops, masks and sketches; with sketch_prefill the input's hole is the
+    # pre-fill with the sketch's lines carried (as at inference), without it plain Telea.
+    from app.engine.inference.prefill import prefill_telea
+
+    _write_images(tmp_path / "data", 2)
+    paths = sorted((tmp_path / "data").iterdir())
+    cfg = _config(tmp_path, sketch_drop=0.0, steps=1, gan_weight=0.0, sketch_prefill=True)
+    on = CropSampler(paths, cfg).sample(np.random.default_rng(4), 4)
+    off = CropSampler(paths, _config(tmp_path, sketch_drop=0.0)).sample(np.random.default_rng(4), 4)
+    for key in ("truth", "mask", "sketch"):
+        assert torch.equal(on[key], off[key])
+
+    def uint8(t: torch.Tensor) -> np.ndarray:
+        return np.rint((t.permute(1, 2, 0).numpy() + 1.0) * 127.5).astype(np.uint8)
+
+    differs = 0
+    for i in range(4):
+        crop, mask = uint8(on["truth"][i]), on["mask"][i, 0].numpy() > 0
+        sketch = on["sketch"][i, 0].numpy() > 0
+        assert np.array_equal(uint8(on["input"][i]), prefill_telea(crop, mask, sketch))
+        assert np.array_equal(uint8(off["input"][i]), prefill_telea(crop, mask))
+        differs += int(not torch.equal(on["input"][i], off["input"][i]))
+    assert differs > 0
+    run(cfg, echo=lambda s: None)
+    assert load_checkpoint(tmp_path / "run" / CHECKPOINT)["train_config"]["sketch_prefill"] is True

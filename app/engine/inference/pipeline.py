@@ -114,15 +114,16 @@ class Inpainter:
         net_image = image[..., ::-1] if caps.color_order == "BGR" else image
         net_image = np.pad(net_image, pad + ((0, 0),), mode="reflect")
         net_mask = np.pad(mask, pad, mode="reflect")
+        net_sketch = np.pad(sketch, pad, mode="reflect") if sketch is not None else None
         if caps.prefill == "telea":
-            net_image = prefill_telea(net_image, net_mask)
+            net_image = prefill_telea(net_image, net_mask, net_sketch)
         dev = self._device
         x = torch.from_numpy(np.ascontiguousarray(net_image)).to(dev).permute(2, 0, 1)[None]
         x = (x.float() / 127.5 - 1.0).contiguous()  # HWC -> CHW view: make it plain NCHW
         m = torch.from_numpy(net_mask).to(dev)[None, None].float()
         s = None
-        if sketch is not None and caps.sketch:
-            s = torch.from_numpy(np.pad(sketch, pad, mode="reflect")).to(dev)[None, None].float()
+        if net_sketch is not None and caps.sketch:
+            s = torch.from_numpy(net_sketch).to(dev)[None, None].float()
         use_bf16 = bf16 and bf16_supported(dev)
         checkpoints = _layer_checkpoints(self.model.generator, cancel)
         try:

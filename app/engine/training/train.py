@@ -62,6 +62,9 @@ class TrainConfig:
     edge_weight: float = 0.0  # extra reconstruction weight of hole pixels beside an edge of the truth
     # ... and beside the sketch's lines: where the user drew, following the line is what counts
     sketch_weight: float = 0.0
+    # The pre-fill carries the photo's profile along the sketch's lines, as at inference
+    # (prefill.prefill_telea with a sketch); off: plain Telea, as every run before round 24
+    sketch_prefill: bool = False
     gan_weight: float = 0.01
     gan_start: int = 3000  # pure L1 before this step
     d_cnum: int = 32
@@ -155,7 +158,11 @@ class CropSampler:
             # The pixels either side of an edge, where structure is won or lost.
             bands.append(cv2.dilate(edges.astype(np.uint8), _BAND_KERNEL) > 0)
             drawn.append(cv2.dilate(sketch.astype(np.uint8), _BAND_KERNEL) > 0)
-            given = prefill_telea(crop, mask) if self.cfg.prefill == "telea" else crop
+            if self.cfg.prefill == "telea":
+                lines = sketch if self.cfg.sketch_prefill else None
+                given = prefill_telea(crop, mask, lines)
+            else:
+                given = crop
             truths.append(crop)
             inputs.append(given)
             masks.append(mask)
@@ -610,7 +617,7 @@ def export_best(
         "data": data_description(split, cfg["holdout_every"]),
         "recipe": {k: cfg.get(k) for k in (
             "crop", "batch", "lr", "lr_final", "hole_weight", "mse_weight", "gan_weight",
-            "edge_weight", "sketch_weight",
+            "edge_weight", "sketch_weight", "sketch_prefill",
             "gan_start", "sketch_drop", "sketch_style", "refine_sketch", "long_sides",
             "mask_scale", "init_from", "bf16", "seed")},
         "validation": state.get("metrics") or logged_validation(run_dir, int(state["step"])),
