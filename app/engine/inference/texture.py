@@ -88,8 +88,9 @@ class TextureOptions:
     line_guide: float = 64.0
     # Within this many px of a sketched line the guide is the photo's profile across the line
     # where it meets the hole's edge, carried along it (sketched.py; 0 = off). The pipeline
-    # multiplies it by the photo's texture scale. 512 px sets, user-like strokes, hole PSNR /
-    # struct: +0.13 / +0.12 dB on validation, +0.10 / +0.05 on lomiri, +0.11 / +0.09 on set 3.
+    # multiplies it by the photo's texture scale. 512 px sets, user-like strokes, hole PSNR:
+    # +0.02 / +0.01 / +0.06 dB (the network's pre-fill carries the lines too); on full-size
+    # photos, where the network ran downscaled, it is what continues a wall under a drawn lip.
     sketch_guide: float = 16.0
     textured_start: bool = True  # coarsest estimate = the mirrored sources, not the smooth guide
     threads: int = 2  # windows filled at once (each is one core's work)
