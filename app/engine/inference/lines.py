@@ -108,10 +108,7 @@ def carry_along(
     it is on either side. Returns the pixels set. Only pixels outside `hole` are read."""
     h, w = hole.shape
     done = np.zeros((h, w), bool)
-    # A bilinear sample at (x + fx, y + fy) reads pixels x..x+1, y..y+1: blocked if any is in
-    # the hole (a 2 x 2 max towards the top left; outside the window counts as blocked).
-    blocked = np.ones((h, w), bool)
-    blocked[:-1, :-1] = hole[:-1, :-1] | hole[1:, :-1] | hole[:-1, 1:] | hole[1:, 1:]
+    blocked = blocked_samples(hole)
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     for line, reach in zip(lines, _reaches(lines, width), strict=True):
         p0, p1 = np.array(line.start), np.array(line.end)
@@ -142,7 +139,7 @@ def carry_along(
         far = int(length + 2 * width) + 2
         for sign in (-1.0, 1.0):  # back past the start, on past the end
             start = _march_estimate(blocked, pts, sign * u, normal, far)
-            value, dist = _first_known(image, blocked, pts, sign * u, start, far)
+            value, dist = first_known(image, blocked, pts, sign * u, start, far)
             weight = np.where(dist > 0, 1.0 / np.maximum(dist, 1.0) ** 2, 0.0)
             acc += value * weight[:, None]
             total += weight
@@ -287,7 +284,17 @@ def _march_estimate(
     return np.clip(hit - 3, 1, reach)
 
 
-def _first_known(
+def blocked_samples(hole: np.ndarray) -> np.ndarray:
+    """Where a bilinear sample may not start: one at (x + fx, y + fy) reads pixels x..x+1,
+    y..y+1, so it is blocked if any is in the hole (a 2 x 2 max towards the top left; the last
+    row and column count as blocked)."""
+    h, w = hole.shape
+    blocked = np.ones((h, w), bool)
+    blocked[:-1, :-1] = hole[:-1, :-1] | hole[1:, :-1] | hole[:-1, 1:] | hole[1:, 1:]
+    return blocked
+
+
+def first_known(
     image: np.ndarray,
     blocked: np.ndarray,
     pts: np.ndarray,

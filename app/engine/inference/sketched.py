@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .lines import _first_known
+from .lines import blocked_samples, first_known
 
 # The 8 neighbours of a pixel, as (dy, dx).
 _STEPS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
@@ -135,8 +135,7 @@ def _guide_box(
     seg = drawn[oy[q], ox[q]] - 1
     seg_curve = np.array([c for c, _ in segments])
     seg_first = np.array([i for _, i in segments])
-    blocked = np.ones((h, w), bool)
-    blocked[:-1, :-1] = hole[:-1, :-1] | hole[1:, :-1] | hole[:-1, 1:] | hole[1:, 1:]
+    blocked = blocked_samples(hole)
     along = guide[ys, xs].astype(np.float64)
     trust = np.zeros(len(ys))  # how much of the carried profile each pixel takes
     pts_all = np.stack([xs, ys], axis=1).astype(np.float64)
@@ -159,7 +158,7 @@ def _guide_box(
             if end is None:
                 continue
             e, out, normal = end
-            if _first_known(guide, blocked, e[None], out, np.ones(1), tip_reach)[1][0] == 0:
+            if first_known(guide, blocked, e[None], out, np.ones(1), tip_reach)[1][0] == 0:
                 # This tip lies deep inside the hole: nothing is carried from it, nor past it
                 # (the user's line, and so the edge, stops there).
                 cut = np.minimum(cut, np.clip(1.0 + gone / 4.0, 0.0, 1.0))
@@ -199,7 +198,7 @@ def _across(
     px; and how far out that lay (0: nothing there)."""
     grid = np.arange(-math.ceil(reach) - 2, math.ceil(reach) + 3, dtype=np.float64)
     starts = e + grid[:, None] * normal
-    value, far = _first_known(image, blocked, starts, out, np.ones(len(grid)), _READ)
+    value, far = first_known(image, blocked, starts, out, np.ones(len(grid)), _READ)
     h, w = blocked.shape
     count = (far > 0).astype(np.float64)
     acc = value * count[:, None]
