@@ -587,11 +587,23 @@ def _sketch_planes(
     # Away from the line the user said nothing about edges: there a hole pixel takes any source
     # (asking for "no edge" there would favour the smoothest sources: flat shadow instead of
     # soil or grass). Sources never read hole pixels, so the mark cannot reach a source.
-    off_line = cv2.distanceTransform((~lines).astype(np.uint8), cv2.DIST_L2, 3) > opts.line_band
-    plane[hole & off_line] = EDGE_ANY
-    free = (own & ~lines).astype(np.uint8)
-    _, sides = cv2.connectedComponents(free, connectivity=4)
-    label = sides.astype(np.int32)
+    # (Distances and sides are found in the lines' and the region's boxes only: on an 8K
+    # window the full-size maps cost 0.2 s and 60 MB a level for the same values.)
+    near = np.zeros((h, w), bool)
+    box = bbox(lines)
+    if box is not None:
+        m = int(math.ceil(opts.line_band)) + 2
+        x0, y0 = max(box[0] - m, 0), max(box[1] - m, 0)
+        x1, y1 = min(box[2] + m, w), min(box[3] + m, h)
+        cut = (~lines[y0:y1, x0:x1]).astype(np.uint8)
+        near[y0:y1, x0:x1] = cv2.distanceTransform(cut, cv2.DIST_L2, 3) <= opts.line_band
+    plane[hole & ~near] = EDGE_ANY
+    label = np.zeros((h, w), np.int32)
+    box = bbox(own)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        free = (own[y0:y1, x0:x1] & ~lines[y0:y1, x0:x1]).astype(np.uint8)
+        label[y0:y1, x0:x1] = cv2.connectedComponents(free, connectivity=4)[1]
     label[lines] = -1  # the line itself: its own side
     return np.ascontiguousarray(plane), opts.w_edge, label
 
