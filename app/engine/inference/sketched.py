@@ -1,12 +1,14 @@
-"""The user's sketched lines carried into the texture stage's guide.
+"""The user's sketched lines carried into what a fill starts from: the network's pre-fill
+(prefill.py) and the texture stage's guide (texture.py).
 
 A sketched line says "an edge runs here": the trench's lip continues through the hole, with grass
-above it and the dark wall below. The network follows a sketch only weakly, so its fill beside
-the line is a smear, and the search, which copies whatever matches that smear, puts grass on both
-sides of a crisp line. So near each sketched curve the guide becomes the photo's own profile
-across the line where the line meets the hole's edge, carried along the curve (from both ends
-when both meet the edge, the nearer weighing more), fading back to the network's fill further
-out. The search then copies real texture that matches each side: the edge continues.
+above it and the dark wall below. The network follows a sketch's mere line only weakly, so its
+fill beside the line is a smear, and the search, which copies whatever matches that smear, puts
+grass on both sides of a crisp line. So near each sketched curve the image becomes the photo's
+own profile across the line where the line meets the hole's edge, carried along the curve (from
+both ends when both meet the edge, the nearer weighing more), fading back to what was there
+further out. The network then sees the edge's two sides in place, and the search copies real
+texture that matches each side: the edge continues.
 
 * curves: each 8-connected stroke of the sketch is ordered from one tip to the other (its
   longest geodesic path) and reduced to a smoothed centre polyline;
