@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .lines import blocked_samples, first_known
+from .lines import Line, blocked_samples, first_known
 
 # The 8 neighbours of a pixel, as (dy, dx).
 _STEPS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
@@ -70,6 +70,53 @@ def _strands(part: np.ndarray, min_length: float, most: int = 8) -> list[np.ndar
         count, labels, stats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
         pieces += [labels == j for j in range(1, count) if max(stats[j, 2:4]) >= min_length]
     return found
+
+
+def straight_lines(
+    curves: list[Curve], hole: np.ndarray, tip_reach: int = 24
+) -> tuple[list[Line], list[Curve]]:
+    """The curves drawn straight (within 1.5 px, or 1 % of their length, of their chord; a
+    Shift+click line) whose tips both meet the hole's edge, as lines from edge to edge, for
+    `lines.carry_along` to continue exactly (a cable, a railing: the guide alone let the search
+    break a thin line); and the other curves."""
+    blocked = blocked_samples(hole)
+    nothing = np.broadcast_to(np.zeros((1, 1, 1), np.uint8), (*hole.shape, 1))  # (distances only)
+    lines: list[Line] = []
+    others: list[Curve] = []
+    for curve in curves:
+        p0, p1 = curve.points[0], curve.points[-1]
+        chord = float(np.hypot(*(p1 - p0)))
+        line = None
+        if chord >= 1.0:
+            # The line through all the centre points (the tips' own bins are clipped by the
+            # hole's edge), run from tip to tip.
+            fit = cv2.fitLine(curve.points.astype(np.float32), cv2.DIST_L2, 0, 0.01, 0.01)
+            u, mid = fit[:2, 0].astype(np.float64), fit[2:, 0].astype(np.float64)
+            u = u if u @ (p1 - p0) > 0 else -u
+            p0, p1 = mid + ((p0 - mid) @ u) * u, mid + ((p1 - mid) @ u) * u
+            off = np.abs((curve.points - mid) @ np.array([-u[1], u[0]]))
+            if off.max() <= max(1.5, 0.01 * chord):
+                reach = [
+                    first_known(nothing, blocked, p[None], d, np.ones(1), tip_reach)[1][0]
+                    for p, d in ((p0, -u), (p1, u))
+                ]
+                # A tip may also leave the frame (the hole runs off the photo): carried from
+                # the other side only.
+                framed = [_at_border(p, hole.shape) for p in (p0, p1)]
+                ends = [r > 0 or f for r, f in zip(reach, framed, strict=True)]
+                if all(ends) and max(reach) > 0:
+                    a, b = p0 - u * reach[0], p1 + u * reach[1]
+                    line = Line((float(a[0]), float(a[1])), (float(b[0]), float(b[1])))
+        if line is None:
+            others.append(curve)
+        else:
+            lines.append(line)
+    return lines, others
+
+
+def _at_border(p: np.ndarray, shape: tuple[int, ...], margin: float = 2.5) -> bool:
+    h, w = shape[:2]
+    return bool(min(p[0], p[1], w - 1 - p[0], h - 1 - p[1]) <= margin)
 
 
 def sketch_guide(

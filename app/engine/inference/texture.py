@@ -38,7 +38,7 @@ import numpy as np
 from ..geometry import Box, bbox, hole_regions
 from ..types import CancelFn, check_cancel
 from .lines import carry_along, continued_lines, guide_along
-from .sketched import sketch_guide, sketched_curves
+from .sketched import sketch_guide, sketched_curves, straight_lines
 
 
 @dataclass(frozen=True)
@@ -295,9 +295,17 @@ def _synthesize_window(
             if opts.line_guide > 0:
                 guide_along(comp[:h, :w], hole, own, found, carried, opts.line_guide)
     elif opts.sketch_guide > 0 and sketch is not None and (sketch & own).any():
-        # Beside a sketched line the guide is the photo's profile across it, carried along it
+        # A sketched line drawn straight from edge to edge is continued exactly, as a found one
+        # is; beside any other the guide is the photo's profile across it, carried along it
         # from where it meets the hole's edge (sketched.py): the network follows a sketch weakly.
-        guided = sketch_guide(comp[:h, :w], hole, own, sketched_curves(sketch & own), opts.sketch_guide)
+        straight, curves = straight_lines(sketched_curves(sketch & own), hole)
+        if straight:
+            carried = carry_along(comp[:h, :w], hole, own, straight, opts.line_width)
+            own = own & ~carried
+            if not own.any():
+                return comp[:h, :w].copy()
+            guide_along(comp[:h, :w], hole, own, straight, carried, opts.sketch_guide)
+        guided = sketch_guide(comp[:h, :w], hole, own, curves, opts.sketch_guide)
     hole_p = np.pad(hole, pad)
     own_p = np.pad(own, pad)
     has_sketch = sketch is not None and bool((sketch & hole).any())
