@@ -224,4 +224,4 @@ def test_a_line_drawn_straight_across_the_hole_is_continued_exactly():
         out = synthesize(img, hole, flat_guide(img, hole), drawn, seed=seed)
         on = inner & cable
         assert out[on].mean() < 45  # the cable, dark all along (the sky ~150)
-        assert (out[on].mean(axis=1) < 80).mean() > 0.9  # (the guide alone: 0.55)
+        assert (out[on].mean(axis=1) < 80).mean() > 0.9  # (92 %; through the guide alone 0-58 %)
