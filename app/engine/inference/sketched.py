@@ -75,12 +75,12 @@ def _strands(part: np.ndarray, min_length: float, most: int = 8) -> list[np.ndar
 def straight_lines(
     curves: list[Curve], hole: np.ndarray, tip_reach: int = 24
 ) -> tuple[list[Line], list[Curve]]:
-    """The curves drawn straight (within 1.5 px, or 1 % of their length, of their chord; a
-    Shift+click line) whose tips both meet the hole's edge, as lines from edge to edge, for
+    """The curves drawn straight (within 1.5 px, or 1 % of their length, of a line fitted to
+    them; a Shift+click line) whose tips both meet the hole's edge, or one leaves the frame, as
+    lines from edge to edge, for
     `lines.carry_along` to continue exactly (a cable, a railing: the guide alone let the search
     break a thin line); and the other curves."""
     blocked = blocked_samples(hole)
-    nothing = np.broadcast_to(np.zeros((1, 1, 1), np.uint8), (*hole.shape, 1))  # (distances only)
     lines: list[Line] = []
     others: list[Curve] = []
     for curve in curves:
@@ -96,10 +96,7 @@ def straight_lines(
             p0, p1 = mid + ((p0 - mid) @ u) * u, mid + ((p1 - mid) @ u) * u
             off = np.abs((curve.points - mid) @ np.array([-u[1], u[0]]))
             if off.max() <= max(1.5, 0.01 * chord):
-                reach = [
-                    first_known(nothing, blocked, p[None], d, np.ones(1), tip_reach)[1][0]
-                    for p, d in ((p0, -u), (p1, u))
-                ]
+                reach = [_to_edge(blocked, p, d, tip_reach) for p, d in ((p0, -u), (p1, u))]
                 # A tip may also leave the frame (the hole runs off the photo): carried from
                 # the other side only.
                 framed = [_at_border(p, hole.shape) for p in (p0, p1)]
@@ -112,6 +109,12 @@ def straight_lines(
         else:
             lines.append(line)
     return lines, others
+
+
+def _to_edge(blocked: np.ndarray, p: np.ndarray, step: np.ndarray, reach: int) -> float:
+    """How far from `p` along `step` the first known sample lies (0: none within `reach`)."""
+    nothing = np.broadcast_to(np.zeros((1, 1, 1), np.uint8), (*blocked.shape, 1))
+    return float(first_known(nothing, blocked, p[None], step, np.ones(1), reach)[1][0])
 
 
 def _at_border(p: np.ndarray, shape: tuple[int, ...], margin: float = 2.5) -> bool:
@@ -207,7 +210,7 @@ def _guide_box(
             if end is None:
                 continue
             e, out, normal = end
-            if first_known(guide, blocked, e[None], out, np.ones(1), tip_reach)[1][0] == 0:
+            if _to_edge(blocked, e, out, tip_reach) == 0:
                 # This tip lies deep inside the hole: nothing is carried from it, nor past it
                 # (the user's line, and so the edge, stops there).
                 cut = np.minimum(cut, np.clip(1.0 + gone / 4.0, 0.0, 1.0))

@@ -37,8 +37,8 @@ import numpy as np
 
 from ..geometry import Box, bbox, hole_regions
 from ..types import CancelFn, check_cancel
-from .lines import carry_along, continued_lines, guide_along
-from .sketched import sketch_guide, sketched_curves, straight_lines
+from .lines import Line, carry_along, continued_lines, guide_along
+from .sketched import Curve, sketch_guide, sketched_curves, straight_lines
 
 
 @dataclass(frozen=True)
@@ -283,28 +283,27 @@ def _synthesize_window(
         comp = np.pad(comp, pad + ((0, 0),), mode="reflect")
     photo = np.pad(image, pad + ((0, 0),), mode="reflect") if padded else image
     guided = None
+    straight: list[Line] = []
+    curves: list[Curve] = []
+    line_guide = opts.line_guide
     if opts.continue_lines and (sketch is None or not (sketch & own).any()):
-        # Where the user drew nothing, straight lines the hole cuts are carried across it first;
-        # they stay as they are (neither targets nor sources: the search only sees them).
-        found = continued_lines(comp[:h, :w], hole, own)
-        if found:
-            carried = carry_along(comp[:h, :w], hole, own, found, opts.line_width)
-            own = own & ~carried
-            if not own.any():
-                return comp[:h, :w].copy()
-            if opts.line_guide > 0:
-                guide_along(comp[:h, :w], hole, own, found, carried, opts.line_guide)
+        # Where the user drew nothing, straight lines the hole cuts are carried across it first.
+        straight = continued_lines(comp[:h, :w], hole, own)
     elif opts.sketch_guide > 0 and sketch is not None and (sketch & own).any():
         # A sketched line drawn straight from edge to edge is continued exactly, as a found one
         # is; beside any other the guide is the photo's profile across it, carried along it
         # from where it meets the hole's edge (sketched.py): the network follows a sketch weakly.
         straight, curves = straight_lines(sketched_curves(sketch & own), hole)
-        if straight:
-            carried = carry_along(comp[:h, :w], hole, own, straight, opts.line_width)
-            own = own & ~carried
-            if not own.any():
-                return comp[:h, :w].copy()
-            guide_along(comp[:h, :w], hole, own, straight, carried, opts.sketch_guide)
+        line_guide = opts.sketch_guide
+    if straight:
+        # Carried lines stay as they are (neither targets nor sources: the search only sees them).
+        carried = carry_along(comp[:h, :w], hole, own, straight, opts.line_width)
+        own = own & ~carried
+        if not own.any():
+            return comp[:h, :w].copy()
+        if line_guide > 0:
+            guide_along(comp[:h, :w], hole, own, straight, carried, line_guide)
+    if curves:
         guided = sketch_guide(comp[:h, :w], hole, own, curves, opts.sketch_guide)
     hole_p = np.pad(hole, pad)
     own_p = np.pad(own, pad)
