@@ -9,6 +9,7 @@ Run folder layout (outside the repository):
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
@@ -22,9 +23,11 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_write
+from ..device import bf16_supported, select_device
 from ..inference.prefill import prefill_telea
 from ..networks.discriminator import PatchDiscriminator, d_hinge_loss, g_hinge_loss
 from ..networks.generator import Generator, GeneratorConfig, with_refine_sketch
+from .batches import batch_stream
 from .evaluate import list_images, make_cases, read_rgb, resize_long_side, split_holdout
 from .masks import training_mask
 from .sketch import SKETCH_STYLES, edges_and_strength, thicken, training_sketch
@@ -83,6 +86,12 @@ class TrainConfig:
     val_masks: int = 1
     log_every: int = 20
     max_images: int = 0  # 0 = all (smoke runs use a few)
+    device: str = "auto"  # cpu | cuda | auto (CUDA when present)
+    # > 0: crops made by this many processes (batches.py; a GPU outruns one), no exact replay
+    workers: int = 0
+    # > 0: stop after this many minutes of this run, and the cosine spans them instead of
+    # `steps` (a burst on a lent machine of unknown speed ends its schedule when its time does)
+    minutes: float = 0.0
 
     def __post_init__(self) -> None:
         if self.sketch_style not in SKETCH_STYLES:
@@ -102,14 +111,12 @@ class TrainConfig:
         )
 
 
-def use_bf16(setting: str) -> bool:
+def use_bf16(setting: str, device: torch.device | None = None) -> bool:
     if setting == "on":
         return True
     if setting == "off":
         return False
-    from ..device import cpu_has_bf16
-
-    return cpu_has_bf16()
+    return bf16_supported(device or torch.device("cpu"))
 
 
 def atomic_save(obj: object, path: Path) -> None:
@@ -283,10 +290,12 @@ class Trainer:
     step: int = 0
     images_seen: int = 0
     train_seconds: float = 0.0
+    run_seconds: float = 0.0  # this run's own time (train_seconds carries over from init_from)
     best: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         cfg = self.cfg
+        self.device = select_device(cfg.device)
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
         random.seed(cfg.seed)
@@ -301,18 +310,27 @@ class Trainer:
                     w = layer.conv.weight
                     w.normal_(0.0, cfg.output_init / math.sqrt(w[0].numel()))
         self.discriminator = PatchDiscriminator(5 if cfg.sketch else 4, cfg.d_cnum)
+        self.generator.to(self.device)
+        self.discriminator.to(self.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed crop sizes: pick the fastest kernels once
         self.opt_g = torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), cfg.d_lr, betas=(0.5, 0.999))
-        self.bf16 = use_bf16(cfg.bf16)
+        self.bf16 = use_bf16(cfg.bf16, self.device)
 
     # -------------------------------------------------------------- schedule and one step
 
-    def lr_at(self, step: int) -> float:
+    def lr_at(self, step: int, seconds: float = 0.0) -> float:
+        """Linear warm-up over `warmup` steps, then a cosine to lr * lr_final over the steps,
+        or with a time budget (`minutes`) over that budget (`seconds`: this run's time)."""
         cfg = self.cfg
         if step < cfg.warmup:
             return cfg.lr * (step + 1) / cfg.warmup
-        span = (cfg.decay_steps or cfg.steps) - cfg.warmup
-        t = min(1.0, (step - cfg.warmup) / max(1, span))
+        if cfg.minutes > 0:
+            t = min(1.0, seconds / (cfg.minutes * 60))
+        else:
+            span = (cfg.decay_steps or cfg.steps) - cfg.warmup
+            t = min(1.0, (step - cfg.warmup) / max(1, span))
         return cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * t)))
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> StepLosses:
@@ -320,11 +338,12 @@ class Trainer:
         g, d = self.generator, self.discriminator
         g.train()
         for group in self.opt_g.param_groups:
-            group["lr"] = self.lr_at(self.step)
+            group["lr"] = self.lr_at(self.step, self.run_seconds)
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         truth, mask = batch["truth"], batch["mask"]
         sketch = batch["sketch"] if cfg.sketch else None
         use_gan = cfg.gan_weight > 0 and self.step >= cfg.gan_start
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             out = g(batch["input"], mask, sketch)
         # Edge emphasis gives the sketch a reason to be used: it says where those pixels change.
         emphasis = cfg.edge_weight * batch["edges"] if cfg.edge_weight > 0 and "edges" in batch else None
@@ -345,7 +364,7 @@ class Trainer:
         if use_gan:
             complete = out.refined.float() * mask + truth * (1 - mask)
             d_sketch = sketch * mask if sketch is not None else None
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 fake_scores = d(complete, mask, d_sketch)
             g_gan = g_hinge_loss(fake_scores.float())
             loss = loss + cfg.gan_weight * g_gan
@@ -356,7 +375,7 @@ class Trainer:
         self.opt_g.step()
         if use_gan:
             d.train()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 scores = d(torch.cat([truth, complete.detach()]), mask.repeat(2, 1, 1, 1),
                            d_sketch.repeat(2, 1, 1, 1) if d_sketch is not None else None)
             real, fake = scores.float().chunk(2)
@@ -382,6 +401,7 @@ class Trainer:
             "step": self.step,
             "images_seen": self.images_seen,
             "train_seconds": self.train_seconds,
+            "run_seconds": self.run_seconds,
             "best": self.best,
             "rng": {
                 "torch": torch.get_rng_state(),
@@ -398,6 +418,7 @@ class Trainer:
         self.step = state["step"]
         self.images_seen = state["images_seen"]
         self.train_seconds = state.get("train_seconds", 0.0)
+        self.run_seconds = state.get("run_seconds", 0.0)
         self.best = state.get("best", {})
         torch.set_rng_state(state["rng"]["torch"])
         self.rng.bit_generator.state = state["rng"]["numpy"]
@@ -457,8 +478,11 @@ def validate(generator: Generator, cases, bf16: bool) -> dict:
     from .evaluate import evaluate, model_fills
 
     threads = torch.get_num_threads()
+    # The pipeline runs on the CPU and moves its model there: a copy, when training runs on a GPU.
+    on_cpu = next(generator.parameters()).device.type == "cpu"
+    model = generator if on_cpu else copy.deepcopy(generator).cpu()
     try:
-        report = evaluate(cases, model_fills(generator, bf16=bf16))
+        report = evaluate(cases, model_fills(model, bf16=bf16))
     finally:
         torch.set_num_threads(threads)  # the pipeline claims every core
         generator.train()
@@ -494,21 +518,27 @@ def run(cfg: TrainConfig, resume: bool = False, smoke: bool = False, echo=print)
         cases = make_cases(val_paths, long_side=512, masks_per_image=cfg.val_masks, seed=1)
     echo(
         f"training on {len(train_paths)} photos ({len(sampler.images)} scaled copies), "
-        f"{len(val_paths)} held out; bf16={trainer.bf16}, threads={cfg.threads}"
+        f"{len(val_paths)} held out; device={trainer.device.type}, bf16={trainer.bf16}, "
+        f"threads={cfg.threads}, workers={cfg.workers}"
     )
+    batches = batch_stream(sampler, cfg.batch, trainer.rng, cfg.workers, cfg.seed, trainer.step,
+                           pin_memory=trainer.device.type == "cuda")
+    budget = cfg.minutes * 60 if cfg.minutes > 0 else math.inf
     last_ckpt = last_val = time.monotonic()
     window_t, window_n = time.monotonic(), 0
-    while trainer.step < cfg.steps:
+    while trainer.step < cfg.steps and trainer.run_seconds < budget:
         t0 = time.monotonic()
-        losses = trainer.train_step(sampler.sample(trainer.rng, cfg.batch))
-        trainer.train_seconds += time.monotonic() - t0
+        losses = trainer.train_step(next(batches))
+        spent = time.monotonic() - t0
+        trainer.train_seconds += spent
+        trainer.run_seconds += spent
         window_n += cfg.batch
         if trainer.step % cfg.log_every == 0 or trainer.step == cfg.steps:
             now = time.monotonic()
             record = {
                 "step": trainer.step,
                 "images_seen": trainer.images_seen,
-                "lr": trainer.lr_at(trainer.step - 1),
+                "lr": trainer.lr_at(trainer.step - 1, trainer.run_seconds),
                 **asdict(losses),
                 "images_per_s": window_n / max(now - window_t, 1e-9),
                 "train_hours": trainer.train_seconds / 3600,
@@ -524,6 +554,9 @@ def run(cfg: TrainConfig, resume: bool = False, smoke: bool = False, echo=print)
         if (now - last_ckpt) / 60 >= cfg.checkpoint_minutes:
             trainer.save_checkpoint(run_dir)
             last_ckpt = now
+    batches.close()  # ends the worker processes, if any
+    if trainer.step < cfg.steps:
+        echo(f"time budget of {cfg.minutes:g} min reached at step {trainer.step}")
     trainer.save_checkpoint(run_dir)
     if cases is not None:
         _validate_and_keep(trainer, cases, run_dir, echo)

@@ -1,0 +1,165 @@
+"""Training on other machines: a time budget that ends the run and its schedule, crops made by
+worker processes, the CUDA path, and the burst kit and script that carry a run to a lent GPU."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from app.engine.training.batches import batch_stream
+from app.engine.training.train import (
+    CHECKPOINT,
+    CropSampler,
+    TrainConfig,
+    Trainer,
+    load_checkpoint,
+    run,
+)
+from app.engine.types import EngineError
+from tests.test_train import _config, _write_images
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_with_a_time_budget_the_cosine_spans_the_budget_not_the_steps(tmp_path):
+    cfg = _config(tmp_path, lr=1e-3, lr_final=0.1, warmup=2, steps=1000, decay_steps=0, minutes=10.0)
+    trainer = Trainer(cfg)
+    assert trainer.lr_at(0, 0.0) == pytest.approx(5e-4)  # the warm-up still counts steps
+    assert trainer.lr_at(50, 0.0) == pytest.approx(1e-3)
+    assert trainer.lr_at(50, 300.0) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))  # half the time
+    assert trainer.lr_at(3, 600.0) == pytest.approx(1e-4)  # the budget spent, whatever the step
+    assert trainer.lr_at(999, 900.0) == pytest.approx(1e-4)
+    steps_only = Trainer(_config(tmp_path, lr=1e-3, lr_final=0.1, warmup=2, steps=1002, decay_steps=0))
+    assert steps_only.lr_at(502, 9999.0) == pytest.approx(1e-3 * (0.1 + 0.9 * 0.5))
+
+
+def test_a_spent_time_budget_ends_the_run_with_a_checkpoint_and_resumes_its_clock(tmp_path):
+    _write_images(tmp_path / "data", 2)
+    messages = []
+    # A budget far below one step's time: the run stops after its first step, whatever the machine.
+    cfg = _config(tmp_path, steps=50, minutes=1e-9, gan_weight=0.0)
+    trainer = run(cfg, echo=messages.append)
+    assert trainer.step == 1
+    state = load_checkpoint(tmp_path / "run" / CHECKPOINT)
+    assert state["step"] == 1 and state["run_seconds"] > 0
+    assert any("time budget" in m and "step 1" in m for m in messages)
+    # Resumed with the same budget, nothing is left: the clock carried over.
+    assert run(cfg, resume=True, echo=messages.append).step == 1
+    # A larger budget continues from there.
+    resumed = run(dataclass_replace(cfg, minutes=1e6, steps=3), resume=True, echo=messages.append)
+    assert resumed.step == 3
+
+
+def dataclass_replace(cfg: TrainConfig, **changes) -> TrainConfig:
+    import dataclasses
+
+    return dataclasses.replace(cfg, **changes)
+
+
+def test_worker_processes_make_batches_of_their_own(tmp_path):
+    _write_images(tmp_path / "data", 2)
+    cfg = _config(tmp_path, sketch_drop=0.0)
+    sampler = CropSampler(sorted((tmp_path / "data").iterdir()), cfg)
+    threads = cv2.getNumThreads()
+    stream = batch_stream(sampler, 3, np.random.default_rng(0), workers=2, seed=4, start_step=7)
+    batches = [next(stream) for _ in range(4)]
+    stream.close()
+    assert cv2.getNumThreads() == threads  # OpenCV's pool, set to one thread for the fork, is back
+    for batch in batches:
+        assert batch["truth"].shape == (3, 3, 96, 96) and batch["mask"].shape == (3, 1, 96, 96)
+        assert batch["mask"].sum() > 0
+    # Each worker draws its own crops: no two batches alike.
+    flat = [b["truth"].flatten() for b in batches]
+    assert all(not torch.equal(flat[i], flat[j]) for i in range(4) for j in range(i + 1, 4))
+    # In this process (no workers) the trainer's own generator decides, as before.
+    a = next(batch_stream(sampler, 2, np.random.default_rng(3)))
+    b = sampler.sample(np.random.default_rng(3), 2)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_asking_for_cuda_without_a_gpu_is_a_clear_error(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(EngineError, match="no CUDA GPU"):
+        Trainer(_config(tmp_path, device="cuda"))
+    assert Trainer(_config(tmp_path, device="auto")).device.type == "cpu"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+def test_training_steps_on_cuda_write_a_checkpoint_the_cpu_reads(tmp_path):
+    _write_images(tmp_path / "data", 2)
+    cfg = _config(tmp_path, device="cuda", steps=3, gan_start=1, workers=1, bf16="auto")
+    trainer = run(cfg)
+    assert next(trainer.generator.parameters()).device.type == "cuda"
+    state = load_checkpoint(tmp_path / "run" / CHECKPOINT)  # mapped to the CPU
+    assert state["step"] == 3
+    cpu = Trainer(_config(tmp_path, device="cpu"))
+    cpu.load_state(state)
+    assert all(p.device.type == "cpu" and torch.isfinite(p).all() for p in cpu.generator.parameters())
+
+
+def test_burst_kit_packs_photos_without_changing_the_held_out_split(tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    from burst_kit import pack_photos
+
+    source = tmp_path / "photos"
+    source.mkdir()
+    for i in range(9):
+        image = np.full((300 + 200 * (i % 2), 1500, 3), 20 * i, np.uint8)
+        cv2.imwrite(str(source / f"p{i}.{'png' if i % 3 else 'jpg'}"), image)
+    (source / "CREDITS.md").write_text("credits")
+    written = pack_photos(source, tmp_path / "kit" / "data", long_side=600)
+    assert sorted(p.name for p in written) == [f"p{i}.jpg" for i in range(9)]
+    sizes = {cv2.imread(str(p)).shape[:2] for p in written}
+    assert sizes == {(120, 600), (200, 600)}
+    assert (tmp_path / "kit" / "data" / "CREDITS.md").read_text() == "credits"
+    # Two photos that would share a name are refused, not overwritten.
+    cv2.imwrite(str(source / "p1.jpg"), np.zeros((50, 50, 3), np.uint8))
+    with pytest.raises(SystemExit, match="both be p1.jpg"):
+        pack_photos(source, tmp_path / "kit2", long_side=600)
+
+
+def test_the_burst_script_trains_for_its_minutes_and_exports_a_model(tmp_path):
+    from app.cli_train import main as train_main
+    from app.engine.checkpoints.loaders import load_model
+
+    kit = tmp_path / "kit"
+    (kit / "data").mkdir(parents=True)
+    yy, xx = np.mgrid[0:160, 0:200]
+    for i in range(3):
+        image = np.stack([(xx + 40 * i) % 256, yy, 128 + 60 * ((xx // 24) % 2)], axis=2)
+        cv2.imwrite(str(kit / "data" / f"p{i}.png"), image.astype(np.uint8))
+    # The kit's model: a tiny exported one (the real kit carries the bundled model).
+    seed_run = tmp_path / "seed"
+    args = ["train", "--data", str(kit / "data"), "--out", str(seed_run), "--smoke", "--threads",
+            "1", "--bf16", "off", "--steps", "1", "--refine-sketch", "--crop", "96"]
+    assert train_main(args) == 0
+    assert train_main(["train", "--data", str(kit / "data"), "--out", str(seed_run),
+                       "--export", str(kit / "init.pt")]) == 0
+    out = tmp_path / "out"
+    env = dict(os.environ, BURST_KIT=str(kit), PYTHON=sys.executable, OMP_NUM_THREADS="1")
+    done = subprocess.run(
+        ["bash", "tools/train_burst.sh", str(out), "0.03", "--cnum", "8", "--crop", "96",
+         "--batch", "2", "--long-sides", "200", "--workers", "1", "--log-every", "1",
+         "--bf16", "off", "--threads", "1"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "time budget of 0.03 min reached" in done.stdout
+    state = load_checkpoint(out / "run" / CHECKPOINT)
+    assert state["step"] >= 1 and state["train_config"]["workers"] == 1
+    assert state["train_config"]["sketch_prefill"] and state["train_config"]["minutes"] == 0.03
+    model = load_model(out / "model.pt")
+    assert model.metadata["steps"] == state["step"] and model.config.refine_sketch
