@@ -163,3 +163,41 @@ def test_the_burst_script_trains_for_its_minutes_and_exports_a_model(tmp_path):
     assert state["train_config"]["sketch_prefill"] and state["train_config"]["minutes"] == 0.03
     model = load_model(out / "model.pt")
     assert model.metadata["steps"] == state["step"] and model.config.refine_sketch
+
+
+def test_a_wider_run_starts_from_a_narrower_model_at_its_output_and_grows_new_channels(tmp_path):
+    from app.engine.checkpoints.loaders import load_model
+    from app.engine.networks.widen import widen_state
+
+    bundled = load_model(ROOT / "app/resources/models/deepfill-studio-default.pt").generator.eval()
+    _write_images(tmp_path / "data", 2)
+    cfg = _config(tmp_path, cnum=32, refine_sketch=True, init_from=str(
+        ROOT / "app/resources/models/deepfill-studio-default.pt"), output_init=0.1, gan_weight=0.0,
+        sketch_drop=0.0)
+    trainer = Trainer(cfg)
+    trainer.start_from(Path(cfg.init_from))
+    wide = trainer.generator.eval()
+    assert wide.config.cnum == 32 and bundled.config.cnum == 24
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, 96, 128) * 2 - 1
+    mask = torch.zeros(1, 1, 96, 128)
+    mask[..., 20:70, 30:100] = 1
+    sketch = torch.zeros_like(mask)
+    sketch[..., 45, 30:100] = 1
+    with torch.no_grad():
+        a, b = bundled(image, mask, sketch), wide(image, mask, sketch)
+    assert torch.equal(a.coarse, b.coarse)  # the coarse stage is exact
+    assert (a.refined - b.refined).abs().max() < 1e-4  # the ReLU layer's small start
+    # The new channels learn: their zeroed feature weights move with the first steps.
+    sampler = CropSampler(sorted((tmp_path / "data").iterdir()), cfg)
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        trainer.train_step(sampler.sample(rng, 2))
+    new_rows = trainer.generator.conv5.conv.weight[48:]  # conv5: 48 channels at cnum 24, 64 now
+    assert new_rows.abs().max() > 0
+    # Anything but a wider cnum is refused.
+    with pytest.raises(ValueError, match="can only widen"):
+        narrow_cfg = dataclass_replace(bundled.config, cnum=16)
+        from app.engine.networks.generator import Generator
+
+        widen_state(bundled.state_dict(), bundled.config, Generator(narrow_cfg))

@@ -15,7 +15,7 @@ import math
 import random
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -27,6 +27,7 @@ from ..device import bf16_supported, select_device
 from ..inference.prefill import prefill_telea
 from ..networks.discriminator import PatchDiscriminator, d_hinge_loss, g_hinge_loss
 from ..networks.generator import Generator, GeneratorConfig, with_refine_sketch
+from ..networks.widen import widen_state
 from .batches import batch_stream
 from .evaluate import list_images, make_cases, read_rgb, resize_long_side, split_holdout
 from .masks import training_mask
@@ -430,7 +431,8 @@ class Trainer:
         Steps, optimisers and the schedule start afresh; images seen and training time carry
         over so an exported model reports its whole history. A model without the refine
         stage's sketch input starts one with it (`refine_sketch`) at exactly its own output:
-        the new input channel's weights are zero.
+        the new input channel's weights are zero. A run with a larger `cnum` than the source's
+        starts from it widened (networks/widen.py), at the same output within ~1e-4.
         """
         state = load_checkpoint(source / CHECKPOINT if source.is_dir() else source)
         if "generator" not in state and "state_dict" in state:
@@ -438,10 +440,18 @@ class Trainer:
             meta = state.get("metadata", {})
             state = {
                 "generator": state["state_dict"],
+                "generator_config": state.get("config"),
                 "images_seen": meta.get("images_seen", 0),
                 "train_seconds": float(meta.get("cpu_hours", 0.0)) * 3600.0,
             }
-        self.generator.load_state_dict(with_refine_sketch(state["generator"], self.generator))
+        weights = state["generator"]
+        source_config = state.get("generator_config")
+        old = GeneratorConfig.from_dict(source_config) if source_config else None
+        if old is not None and old.cnum != self.cfg.cnum:
+            # A wider run from a narrower model: its refine-stage sketch first, at its own width.
+            old = replace(old, refine_sketch=self.generator.config.refine_sketch)
+            weights = widen_state(with_refine_sketch(weights, Generator(old)), old, self.generator)
+        self.generator.load_state_dict(with_refine_sketch(weights, self.generator))
         if "discriminator" in state:
             self.discriminator.load_state_dict(state["discriminator"])
         self.images_seen = int(state.get("images_seen", 0))
