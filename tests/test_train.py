@@ -38,7 +38,7 @@ def _config(tmp_path: Path, **overrides) -> TrainConfig:
         data=str(tmp_path / "data"), out=str(tmp_path / "run"), steps=4, batch=2, crop=96,
         long_sides=(160,), cnum=8, lr=2e-3, warmup=1, decay_steps=4, gan_start=2,
         gan_weight=0.05, d_cnum=8, threads=1, bf16="off", seed=5, log_every=1,
-        checkpoint_minutes=1e9, holdout_every=100, validate_minutes=0,
+        checkpoint_minutes=1e9, holdout_every=100, validate_minutes=0, device="cpu",
     )
     values.update(overrides)
     return TrainConfig(**values)

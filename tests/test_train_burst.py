@@ -1,6 +1,7 @@
 """Training on other machines: a time budget that ends the run and its schedule, crops made by
 worker processes, the CUDA path, and the burst kit and script that carry a run to a lent GPU."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -15,22 +16,14 @@ from app.engine.training.batches import batch_stream
 from app.engine.training.train import (
     CHECKPOINT,
     CropSampler,
-    TrainConfig,
     Trainer,
     load_checkpoint,
     run,
 )
 from app.engine.types import EngineError
-from tests.test_train import _config, _write_images
+from tests.test_train import _config, _one_thread, _write_images  # noqa: F401 (autouse fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def _threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_with_a_time_budget_the_cosine_spans_the_budget_not_the_steps(tmp_path):
@@ -58,14 +51,8 @@ def test_a_spent_time_budget_ends_the_run_with_a_checkpoint_and_resumes_its_cloc
     # Resumed with the same budget, nothing is left: the clock carried over.
     assert run(cfg, resume=True, echo=messages.append).step == 1
     # A larger budget continues from there.
-    resumed = run(dataclass_replace(cfg, minutes=1e6, steps=3), resume=True, echo=messages.append)
+    resumed = run(dataclasses.replace(cfg, minutes=1e6, steps=3), resume=True, echo=messages.append)
     assert resumed.step == 3
-
-
-def dataclass_replace(cfg: TrainConfig, **changes) -> TrainConfig:
-    import dataclasses
-
-    return dataclasses.replace(cfg, **changes)
 
 
 def test_worker_processes_make_batches_of_their_own(tmp_path):
@@ -197,7 +184,7 @@ def test_a_wider_run_starts_from_a_narrower_model_at_its_output_and_grows_new_ch
     assert new_rows.abs().max() > 0
     # Anything but a wider cnum is refused.
     with pytest.raises(ValueError, match="can only widen"):
-        narrow_cfg = dataclass_replace(bundled.config, cnum=16)
+        narrow_cfg = dataclasses.replace(bundled.config, cnum=16)
         from app.engine.networks.generator import Generator
 
         widen_state(bundled.state_dict(), bundled.config, Generator(narrow_cfg))

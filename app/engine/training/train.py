@@ -491,6 +491,7 @@ def validate(generator: Generator, cases, bf16: bool) -> dict:
     # The pipeline runs on the CPU and moves its model there: a copy, when training runs on a GPU.
     on_cpu = next(generator.parameters()).device.type == "cpu"
     model = generator if on_cpu else copy.deepcopy(generator).cpu()
+    bf16 = bf16 and (on_cpu or bf16_supported(torch.device("cpu")))  # the GPU's bf16 is not the CPU's
     try:
         report = evaluate(cases, model_fills(model, bf16=bf16))
     finally:
