@@ -13,6 +13,9 @@
   CC-BY-SA / public domain per its doc/AUTHORS), kphotoalbum's demo album (23; CC-BY-SA-4.0
   upstream, GPL-2+ in Debian), scribus-template (6, public domain), gimp-help-en (2, GFDL-1.2+)
   and python-matplotlib-data (1, public domain).
+- lxqt-themes 1.2.0-1: the 11 photographs among LXQt's wallpapers (skies, mountains, fog,
+  flowers, butterflies, a dew drop; CC-BY-SA-3.0 per the wallpapers' own License file, LGPL-2.1+
+  in Debian's copyright), added in round 25.
 
 Selection is by the explicit lists below (photographs only: no paintings, drawings, cut-outs,
 near-duplicates or photos under 400 px), so the set is the same on every machine; the packages
@@ -43,6 +46,7 @@ PACKAGES = {  # name: (version, sha256 of the .deb)
     "scribus-template": ("1.2.4.1-6", "683bf35e43867cb17613d6807aa0238720d8526b1f524b9376404747a3e6128b"),
     "gimp-help-en": ("2.10.34-2", "a2deec76763aaf2fcdd197bac0736cdcb0770ba993d48d233329e1c92b0bfe36"),
     "python-matplotlib-data": ("3.6.3-1", "e4150fcebd35ea11e0f66268da97ce62f98a4cf530c944f755f241da1a9158f9"),
+    "lxqt-themes": ("1.2.0-1", "d518df36b515b09d36cb00b12645dd8ce170bb82bb0966297741905ce3edc8e1"),
 }
 GC_RCC = "usr/share/gcompris-qt/rcc"
 GC_ACTIVITIES = "gcompris/src/activities"
@@ -116,6 +120,16 @@ PLAIN = {
                      dict.fromkeys(["power-lines.jpg", "apple-orchard-truck-tone-mapped-with-Exposur.jpg"]), {}),
     "python-matplotlib-data": ("matplotlib", "usr/share/matplotlib/mpl-data/sample_data",
                                ("Public domain", "US Navy (Wikimedia Commons)"), {"grace_hopper.jpg": None}, {}),
+    # The wallpapers' License file: "Copyright 2022: LXQt Project Team", CC-BY-SA-3.0, crediting
+    # stefonarch for eight of the photos; the other three are credited to the team (and the
+    # photographer the file name gives). The logos, polygons and waves are not photographs.
+    "lxqt-themes": ("lxqt", "usr/share/lxqt/wallpapers", ("CC-BY-SA-3.0", "stefonarch (LXQt Project)"), {
+        **dict.fromkeys(["after-the-rain.jpg", "appleflower.png", "beam.png", "butterfly.png", "drop.png",
+                         "flowers.png", "fog.jpg", "this-is-not-windows.jpg"]),
+        "Valendas.png": ("CC-BY-SA-3.0", "LXQt Project Team"),
+        "cloud.png": ("CC-BY-SA-3.0", "LXQt Project Team"),
+        "Butterfly-Kenneth-Wimer.jpg": ("CC-BY-SA-3.0", "Kenneth Wimer (LXQt Project Team)"),
+    }, {}),
 }
 MAX_SIDE, MIN_SHORT = 1600, 400
 
@@ -260,7 +274,7 @@ def plain_photos(work: Path, out: Path) -> list[tuple[str, str, str, str]]:
         unpack(deb, work / package, [f"./{folder}/{name}" for name in files])
         for name, credit in files.items():
             licence, author = credit or default
-            dest = out / f"{prefix}-{name.replace('/', '_')}"  # every source is a .jpg
+            dest = out / f"{prefix}-{Path(name.replace('/', '_')).with_suffix('.jpg')}"
             with Image.open(work / package / folder / name) as image:
                 save_photo(image.rotate(-rotations.get(name, 0), expand=True), dest)
             rows.append((dest.name, licence, author, f"Debian {package}: {folder}/{name}"))

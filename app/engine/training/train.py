@@ -604,7 +604,7 @@ PHOTO_PACKAGES = {
     "plasma": "plasma-workspace-wallpapers", "mate": "mate-backgrounds", "ukui": "ukui-wallpapers",
     "gnome": "gnome-backgrounds", "gcompris": "gcompris-qt-data", "stellarium": "stellarium-data",
     "tuxtype": "tuxtype-data", "kphotoalbum": "kphotoalbum", "scribus": "scribus-template",
-    "gimphelp": "gimp-help-en", "matplotlib": "python-matplotlib-data",
+    "gimphelp": "gimp-help-en", "matplotlib": "python-matplotlib-data", "lxqt": "lxqt-themes",
 }
 
 
