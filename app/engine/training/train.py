@@ -596,7 +596,7 @@ def _validate_and_keep(trainer: Trainer, cases, run_dir: Path, echo) -> None:
 LICENSE_TEXT = (
     "DeepFill Studio's own weights, shipped under the application's terms; trained from "
     "scratch on openly licensed photos from Debian packages: wallpapers and everyday photos "
-    "(public domain, CC0, CC BY, CC BY-SA, GPL and LGPL; credits in docs/training.md)"
+    "(public domain, CC0, CC BY, CC BY-SA, GPL, LGPL and GFDL; credits in docs/training.md)"
 )
 # The Debian package behind each training photo's name prefix (docs/training.md, "Data"; the
 # extra photos' prefixes are those of tools/extra_training_photos.py).
