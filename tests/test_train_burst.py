@@ -112,6 +112,12 @@ def test_burst_kit_packs_photos_without_changing_the_held_out_split(tmp_path):
     sizes = {cv2.imread(str(p)).shape[:2] for p in written}
     assert sizes == {(120, 600), (200, 600)}
     assert (tmp_path / "kit" / "data" / "CREDITS.md").read_text() == "credits"
+    # A mistyped input is one line and exit code 2, and the kit already there stays.
+    from burst_kit import main as kit_main
+
+    assert kit_main([str(source), "--init", str(tmp_path / "missing.pt"), "--out",
+                     str(tmp_path / "kit"), "--no-wheels"]) == 2
+    assert (tmp_path / "kit" / "data" / "CREDITS.md").exists()
     # Two photos that would share a name are refused, not overwritten.
     cv2.imwrite(str(source / "p1.jpg"), np.zeros((50, 50, 3), np.uint8))
     with pytest.raises(SystemExit, match="both be p1.jpg"):

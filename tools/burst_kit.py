@@ -94,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--long-side", type=int, default=LONG_SIDE)
     p.add_argument("--no-wheels", action="store_true", help="skip downloading the wheels")
     args = p.parse_args(argv)
-    if args.out.exists():
+    for path, what in ((args.data, "photo folder"), (args.init, "model file")):
+        if not path.exists():
+            print(f"burst_kit: error: no such {what}: {path}", file=sys.stderr)
+            return 2
+    if args.out.exists():  # checked inputs first: a mistyped path must not cost the old kit
         shutil.rmtree(args.out)
     photos = pack_photos(args.data, args.out / "data", args.long_side)
     shutil.copyfile(args.init, args.out / "init.pt")
