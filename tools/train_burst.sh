@@ -13,6 +13,10 @@ minutes=${2:?usage: train_burst.sh OUT MINUTES [train options]}
 shift 2
 kit=${BURST_KIT:-burst}
 python=${PYTHON:-python3}
+if [ ! -d "$kit/data" ] || [ ! -f "$kit/init.pt" ]; then
+    echo "train_burst: error: no kit in $kit/ (make it with tools/burst_kit.py)" >&2
+    exit 2
+fi
 if ! "$python" -c "import platformdirs" 2>/dev/null; then
     "$python" -m pip install -q --no-index --no-deps --target /tmp/burst-site "$kit"/wheels/*.whl
     export PYTHONPATH=/tmp/burst-site${PYTHONPATH:+:$PYTHONPATH}
