@@ -11,6 +11,7 @@ photos make ~0.8 GB of RAM at four sizes). Prints crops/s per stream and the med
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import time
@@ -78,7 +79,7 @@ def main() -> int:
         print(f"crops at {args.crop} px, {workers} workers: {rate:.1f} crops/s")
     batch = sampler.sample(np.random.default_rng(1), args.batch)
     for cnum in args.cnum:
-        seconds = step_seconds(TrainConfig(**{**cfg.__dict__, "cnum": cnum}), batch)
+        seconds = step_seconds(dataclasses.replace(cfg, cnum=cnum), batch)
         print(f"step, cnum {cnum}, batch {args.batch} at {args.crop} px on {cfg.device}: "
               f"{seconds:.3f} s ({args.batch / seconds:.1f} crops/s)")
     return 0

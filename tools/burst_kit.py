@@ -76,10 +76,9 @@ def download_wheels(target: Path) -> None:
 
 
 def tracked_bytes() -> int:
-    files = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
-    ).stdout.split(b"\0")
-    return sum((ROOT / f.decode()).stat().st_size for f in files if f and (ROOT / f.decode()).exists())
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+    paths = [ROOT / name for name in listed.stdout.decode().split("\0") if name]
+    return sum(path.stat().st_size for path in paths if path.exists())
 
 
 def folder_bytes(folder: Path) -> int:

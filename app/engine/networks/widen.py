@@ -12,6 +12,8 @@ a small positive bias instead: a near-constant 1e-3 that moves the output by ~1e
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from .generator import Generator, GeneratorConfig
@@ -29,6 +31,11 @@ def _rows(old: int, new: int, gated_full: bool) -> torch.Tensor:
     return torch.cat([torch.arange(half), new // 2 + torch.arange(half)])
 
 
+def _width(conv_weight: torch.Tensor, gate: str) -> int:
+    """A gated layer's output width (a full gate's conv emits features, then gates)."""
+    return conv_weight.shape[0] // (2 if gate == "full" else 1)
+
+
 def widen_state(
     state: dict[str, torch.Tensor], old: GeneratorConfig, target: Generator
 ) -> dict[str, torch.Tensor]:
@@ -36,16 +43,14 @@ def widen_state(
     only by a cnum at least as large. `target`'s own (freshly initialised) weights fill what is
     new."""
     new = target.config
-    if new.cnum < old.cnum or GeneratorConfig(**{**old.to_dict(), "cnum": new.cnum}) != new:
+    if new.cnum < old.cnum or replace(old, cnum=new.cnum) != new:
         raise ValueError(
             f"can only widen a generator (cnum {old.cnum} -> {new.cnum}), nothing else may change"
         )
     out = {k: v.detach().clone() for k, v in target.state_dict().items()}
-    narrow = dict(Generator(old).named_modules())
-    # allconv11 reads the dilated branch's channels, then the attention branch's.
-    split_old = narrow["xconv10_atrous"].conv.weight.shape[0] // (2 if old.refine_gate == "full" else 1)
-    split_new = dict(target.named_modules())["xconv10_atrous"]
-    split_new_w = split_new.conv.weight.shape[0] // (2 if new.refine_gate == "full" else 1)
+    # allconv11 reads the dilated branch's channels (xconv10's output), then the attention's.
+    split_old = _width(state["xconv10_atrous.conv.weight"], old.refine_gate)
+    split_new = _width(out["xconv10_atrous.conv.weight"], new.refine_gate)
     with torch.no_grad():
         for name, module in target.named_modules():
             if not isinstance(module, GatedConv):
@@ -59,7 +64,7 @@ def widen_state(
                 rows = _rows(w_old.shape[0], w_new.shape[0], full and part == "conv")
                 cols = torch.arange(w_old.shape[1])
                 if name == "allconv11":
-                    cols = torch.where(cols < split_old, cols, cols - split_old + split_new_w)
+                    cols = torch.where(cols < split_old, cols, cols - split_old + split_new)
                 if part == "conv" and module.activation is not None:
                     # The new channels' features: zero in, so zero out.
                     fresh = torch.ones(w_new.shape[0], dtype=torch.bool)
