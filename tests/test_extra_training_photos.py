@@ -3,6 +3,7 @@ its README (refusing unknown ones) and writes bounded JPEGs."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 
@@ -57,3 +58,16 @@ def test_photos_are_shrunk_to_the_long_side_never_enlarged_and_small_ones_refuse
     assert tool.save_photo(big.resize((600, 450)), tmp_path / "mid.jpg") == (600, 450)
     with pytest.raises(ValueError, match="short side"):
         tool.save_photo(big.resize((800, 300)), tmp_path / "small.jpg")
+
+
+def test_a_pinned_package_with_an_epoch_is_found_under_apts_file_name(tmp_path, monkeypatch):
+    tool = load_tool("extra_training_photos")
+    deb = tmp_path / "palapeli-data_4%3a22.12.3-1_all.deb"  # apt writes the epoch's ':' as %3a
+    deb.write_bytes(b"not really a package")
+    digest = hashlib.sha256(deb.read_bytes()).hexdigest()
+    monkeypatch.setitem(tool.PACKAGES, "palapeli-data", ("4:22.12.3-1", digest))
+    monkeypatch.setattr(tool.subprocess, "run", lambda *a, **k: pytest.fail("downloaded again"))
+    assert tool.download("palapeli-data", tmp_path) == deb
+    monkeypatch.setitem(tool.PACKAGES, "palapeli-data", ("4:22.12.3-1", "0" * 64))
+    with pytest.raises(SystemExit, match="sha256"):
+        tool.download("palapeli-data", tmp_path)

@@ -16,6 +16,10 @@
 - lxqt-themes 1.2.0-1: the 11 photographs among LXQt's wallpapers (skies, mountains, fog,
   flowers, butterflies, a dew drop; CC-BY-SA-3.0 per the wallpapers' own License file, LGPL-2.1+
   in Debian's copyright), added in round 25.
+- palapeli-data 4:22.12.3-1 (KDE's jigsaw puzzle): its 5 puzzle photos (a castle, a bridge at
+  night, citrus slices, a bee, a chameleon; public domain or GFDL per each puzzle's .desktop
+  file, Wikimedia Commons), and python3-sklearn 1.2.1+dfsg-1: scikit-learn's two sample photos
+  (a pagoda, a dahlia; CC-BY-2.0), added in round 26.
 
 Selection is by the explicit lists below (photographs only: no paintings, drawings, cut-outs,
 near-duplicates or photos under 400 px), so the set is the same on every machine; the packages
@@ -47,6 +51,8 @@ PACKAGES = {  # name: (version, sha256 of the .deb)
     "gimp-help-en": ("2.10.34-2", "a2deec76763aaf2fcdd197bac0736cdcb0770ba993d48d233329e1c92b0bfe36"),
     "python-matplotlib-data": ("3.6.3-1", "e4150fcebd35ea11e0f66268da97ce62f98a4cf530c944f755f241da1a9158f9"),
     "lxqt-themes": ("1.2.0-1", "d518df36b515b09d36cb00b12645dd8ce170bb82bb0966297741905ce3edc8e1"),
+    "palapeli-data": ("4:22.12.3-1", "69a15dce2ac25ed8708ac518cd0cee5f4eb0c70ed15da2fdb8899a19ac0ee058"),
+    "python3-sklearn": ("1.2.1+dfsg-1", "ca0c6be401d14871c7e93cfdd8d1f561595dc65e6e2ad2501d568aee7f7efc58"),
 }
 GC_RCC = "usr/share/gcompris-qt/rcc"
 GC_ACTIVITIES = "gcompris/src/activities"
@@ -130,6 +136,20 @@ PLAIN = {
         "cloud.png": ("CC-BY-SA-3.0", "LXQt Project Team"),
         "Butterfly-Kenneth-Wimer.jpg": ("CC-BY-SA-3.0", "Kenneth Wimer (LXQt Project Team)"),
     }, {}),
+    # Palapeli's puzzle photos: licence, author and Commons source from each puzzle's .desktop file.
+    "palapeli-data": ("palapeli", "usr/share/palapeli/collection", None, {
+        "castle-maintenon.jpg": ("GFDL", "Eric Pouhier"),
+        "cincinnati-bridge.jpg": ("Public domain", "Derek Jensen"),
+        "citrus-fruits.jpg": ("Public domain", "US Department of Agriculture"),
+        "european-honey-bee.jpg": ("Public domain", "John Severns"),
+        "panther-chameleon-female.jpg": ("GFDL", "B. Navez and others"),
+    }, {}),
+    # scikit-learn's two sample photos (Flickr, CC-BY-2.0 per datasets/images/README.txt, whose
+    # flower credit names the China photo's author but links vultilion's photostream).
+    "python3-sklearn": ("sklearn", "usr/lib/python3/dist-packages/sklearn/datasets/images", None, {
+        "china.jpg": ("CC-BY-2.0", "danielbuechele (Flickr)"),
+        "flower.jpg": ("CC-BY-2.0", "vultilion (Flickr)"),
+    }, {}),
 }
 MAX_SIDE, MIN_SHORT = 1600, 400
 
@@ -137,10 +157,11 @@ MAX_SIDE, MIN_SHORT = 1600, 400
 def download(name: str, work: Path) -> Path:
     """The pinned .deb of `name` in `work` (apt-get download, no root), checked by sha256."""
     version, digest = PACKAGES[name]
-    found_debs = sorted(work.glob(f"{name}_{version}_*.deb"))
+    pattern = f"{name}_{version.replace(':', '%3a')}_*.deb"  # apt writes an epoch's colon as %3a
+    found_debs = sorted(work.glob(pattern))
     if not found_debs:
         subprocess.run(["apt-get", "download", f"{name}={version}"], cwd=work, check=True)
-        found_debs = sorted(work.glob(f"{name}_{version}_*.deb"))
+        found_debs = sorted(work.glob(pattern))
     deb = found_debs[0]
     found = hashlib.sha256(deb.read_bytes()).hexdigest()
     if found != digest:
