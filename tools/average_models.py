@@ -2,10 +2,14 @@
 
     python tools/average_models.py OUT.pt A.pt B.pt [...]
 
-Every file must hold the same network (same config); the result keeps the first file's
-description, lists each part's recipe under `recipe.weight_average_of`, and drops the parts'
-single-set validation figures (judge the average with `python main.py eval`). The bundled model
-of issue 16's third round is the average of runs U and V (docs/training.md).
+Every file must hold the same network (same config), except that parts may differ in width
+(cnum): the narrower ones are then widened to the widest (`app/engine/networks/widen.py`), with
+the widest part's own values in everything they lack, so a model continued at a larger cnum
+(run Z7, widened from Z2) averages with its narrower relatives. Give a file twice to weigh it
+double. The result keeps the first widest file's description, lists each part's recipe under
+`recipe.weight_average_of`, and drops the parts' single-set validation figures (judge the
+average with `python main.py eval`). The bundled model of issue 16's third round is the average
+of runs U and V (docs/training.md).
 """
 
 from __future__ import annotations
@@ -16,21 +20,46 @@ from pathlib import Path
 
 import torch
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.engine.networks.generator import Generator, GeneratorConfig  # noqa: E402
+from app.engine.networks.widen import widen_state  # noqa: E402
+
+
+def _widened(part: dict, widest: dict) -> dict:
+    """`part` carried to `widest`'s width, `widest`'s own values filling what `part` lacks."""
+    target = Generator(GeneratorConfig(**widest["config"]))
+    target.load_state_dict({k: v.float() for k, v in widest["state_dict"].items()})
+    old = GeneratorConfig(**part["config"])
+    state = widen_state({k: v.float() for k, v in part["state_dict"].items()}, old, target)
+    return dict(part, config=widest["config"], state_dict=state)
+
 
 def average(parts: list[dict]) -> dict:
     """The uniform average of exported model files (as loaded by `torch.load`)."""
     if len(parts) < 2:
         raise ValueError("give at least two model files to average")
-    first = parts[0]
-    for part in parts[1:]:
-        if part.get("config") != first.get("config") or part["state_dict"].keys() != first["state_dict"].keys():
-            raise ValueError("the model files hold different networks; only fine-tunes of one model average")
+    parts = list(parts)
+    cnum = [(part.get("config") or {}).get("cnum", 0) for part in parts]
+    first = parts[cnum.index(max(cnum))]
+    different = ValueError("the model files hold different networks; only fine-tunes of one model average")
+    for i, part in enumerate(parts):
+        if part.get("config") == first.get("config"):
+            continue
+        if None in (part.get("config"), first.get("config")) or dict(part["config"], cnum=0) != dict(
+            first["config"], cnum=0
+        ):
+            raise different
+        parts[i] = _widened(part, first)
+    if any(part["state_dict"].keys() != first["state_dict"].keys() for part in parts):
+        raise different
     state = {
         name: sum(part["state_dict"][name].float() for part in parts) / len(parts)
         for name in first["state_dict"]
     }
     metas = [part.get("metadata", {}) for part in parts]
-    meta = dict(metas[0])
+    meta = dict(first.get("metadata", {}))
     meta.pop("validation", None)
     meta["steps"] = " + ".join(str(m.get("steps", "?")) for m in metas)
     meta["recipe"] = {"weight_average_of": [dict(m.get("recipe", {}), steps=m.get("steps")) for m in metas]}
