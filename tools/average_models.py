@@ -26,14 +26,7 @@ sys.path.insert(0, str(ROOT))
 from app.engine.networks.generator import Generator, GeneratorConfig  # noqa: E402
 from app.engine.networks.widen import widen_state  # noqa: E402
 
-
-def _widened(part: dict, widest: dict) -> dict:
-    """`part` carried to `widest`'s width, `widest`'s own values filling what `part` lacks."""
-    target = Generator(GeneratorConfig(**widest["config"]))
-    target.load_state_dict({k: v.float() for k, v in widest["state_dict"].items()})
-    old = GeneratorConfig(**part["config"])
-    state = widen_state({k: v.float() for k, v in part["state_dict"].items()}, old, target)
-    return dict(part, config=widest["config"], state_dict=state)
+DIFFERENT = "the model files hold different networks; only fine-tunes of one model average"
 
 
 def average(parts: list[dict]) -> dict:
@@ -41,19 +34,22 @@ def average(parts: list[dict]) -> dict:
     if len(parts) < 2:
         raise ValueError("give at least two model files to average")
     parts = list(parts)
-    cnum = [(part.get("config") or {}).get("cnum", 0) for part in parts]
-    first = parts[cnum.index(max(cnum))]
-    different = ValueError("the model files hold different networks; only fine-tunes of one model average")
-    for i, part in enumerate(parts):
-        if part.get("config") == first.get("config"):
+    configs = [part.get("config") or {} for part in parts]
+    widest = max(range(len(parts)), key=lambda i: configs[i].get("cnum", 0))  # the first widest
+    first, target = parts[widest], None
+    for i, config in enumerate(configs):
+        if config == configs[widest]:
             continue
-        if None in (part.get("config"), first.get("config")) or dict(part["config"], cnum=0) != dict(
-            first["config"], cnum=0
-        ):
-            raise different
-        parts[i] = _widened(part, first)
+        if dict(config, cnum=0) != dict(configs[widest], cnum=0):
+            raise ValueError(DIFFERENT)
+        if target is None:  # the widest network, whose values fill what narrower parts lack
+            target = Generator(GeneratorConfig(**configs[widest]))
+            target.load_state_dict({k: v.float() for k, v in first["state_dict"].items()})
+        narrow = {k: v.float() for k, v in parts[i]["state_dict"].items()}
+        state = widen_state(narrow, GeneratorConfig(**config), target)
+        parts[i] = dict(parts[i], config=configs[widest], state_dict=state)
     if any(part["state_dict"].keys() != first["state_dict"].keys() for part in parts):
-        raise different
+        raise ValueError(DIFFERENT)
     state = {
         name: sum(part["state_dict"][name].float() for part in parts) / len(parts)
         for name in first["state_dict"]
