@@ -8,7 +8,7 @@ The first file is the base. For every method the files share (telea, model, mode
 it prints the mean of `--metric` (hole PSNR by default) and, for each later file, the mean
 per-case difference to the base, its standard error, and in how many cases it is up or down by
 more than `--tie`. The cases must be the same (same photos, masks, seed and sketch style): the
-files' case names are checked. Set means of equal models move by a few hundredths of a dB from
+files' case names and hole sizes are checked. Set means of equal models move by a few hundredths of a dB from
 case to case luck; the paired difference and its standard error are what a ship decision should
 read (docs/training.md, "A larger, fresh evaluation").
 """
@@ -22,16 +22,13 @@ import sys
 from pathlib import Path
 
 
-def load_cases(path: Path, long_side: str | None = None) -> list[dict]:
-    """The per-case rows of a `main.py eval --json` report (its first long side by default)."""
+def load_cases(path: Path) -> list[dict]:
+    """The per-case rows of a `main.py eval --json` report (its first long side)."""
     report = json.loads(Path(path).read_text())
     sides = report.get("by_long_side")
     if not isinstance(sides, dict) or not sides:
         raise ValueError(f"{path}: not a report of `main.py eval --json`")
-    side = long_side if long_side is not None else next(iter(sides))
-    if side not in sides:
-        raise ValueError(f"{path}: no long side {side} (has {', '.join(sides)})")
-    return sides[side]["cases"]
+    return next(iter(sides.values()))["cases"]
 
 
 def paired(base: list[float], other: list[float], tie: float) -> dict[str, float]:
@@ -51,12 +48,12 @@ def paired(base: list[float], other: list[float], tie: float) -> dict[str, float
 def compare(paths: list[Path], metric: str = "psnr_hole", tie: float = 0.01) -> list[str]:
     """The report's lines: per method, the base's mean and each other file's paired difference."""
     runs = [load_cases(p) for p in paths]
+    def identity(cases: list[dict]) -> list[tuple[str, float]]:  # another seed: other masks
+        return [(c["name"], round(float(c["hole_fraction"]), 9)) for c in cases]
+
     names = [c["name"] for c in runs[0]]
-    holes = [round(float(c["hole_fraction"]), 9) for c in runs[0]]  # another seed: other masks
     for path, cases in zip(paths[1:], runs[1:], strict=True):
-        if [c["name"] for c in cases] != names or [
-            round(float(c["hole_fraction"]), 9) for c in cases
-        ] != holes:
+        if identity(cases) != identity(runs[0]):
             raise ValueError(f"{path}: not the same cases as {paths[0]}")
     methods = [m for m in runs[0][0] if isinstance(runs[0][0][m], dict)]
     lines = [f"{len(names)} cases, {metric}; base {paths[0].name}"]

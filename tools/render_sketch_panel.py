@@ -2,8 +2,8 @@
 
     python tools/render_sketch_panel.py docs/images/texture_sketch_edge.jpg [--model M.pt]
 
-The hole and the sketch are the ones `tests/test_gui_sketch_edge.py` paints in the editor (a
-70 px brush along three rows over the trench's lip, a 3 px line along the lip); the fills run
+The hole and the sketch are drawn as `tests/test_gui_sketch_edge.py` paints them in the editor
+(a 70 px brush along three rows over the trench's lip, a 3 px line along the lip); the fills run
 through the engine as the editor runs them (strategy auto). Columns, cropped around the hole and
 shown at 1.5x: the hole with the sketch in red, the network alone without and with the sketch,
 the texture stage without and with it, the photo.
@@ -39,8 +39,7 @@ def trench_case(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     hole = np.zeros(shape, np.uint8)
     for y in (755, 785, 815):
         points = [(x, round(y + (300 - x) * 0.25)) for x in range(225, 365, 10)]
-        for a, b in zip(points, points[1:], strict=False):
-            cv2.line(hole, a, b, 1, BRUSH)
+        cv2.polylines(hole, [np.array(points, np.int32)], False, 1, BRUSH)
         for p in points:
             cv2.circle(hole, p, BRUSH // 2, 1, -1)
     line = np.zeros(shape, np.uint8)
