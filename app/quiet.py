@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from typing import TextIO
 
 
 @contextlib.contextmanager
@@ -35,12 +36,26 @@ def c_library_warnings_silenced() -> Iterator[None]:
         os.close(saved)
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a record comes, not to the stream it was made
+    with: a handler that kept the first one would write to a closed file once that stream is
+    replaced (a test's capture, an embedding application's redirect)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def quiet_library_warnings(prog: str) -> None:
     """Without a handler, logging's last resort prints library warnings to stderr, which would
     break the one-line error contract; the user gets notes and errors from us instead."""
     root = logging.getLogger()
     if not root.handlers:
-        handler = logging.StreamHandler()
+        handler = _CurrentStderrHandler()
         handler.setLevel(logging.ERROR)
         handler.setFormatter(logging.Formatter(f"{prog}: %(levelname)s: %(message)s"))
         root.addHandler(handler)
