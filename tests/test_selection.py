@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 
 from app.cli import main as cli
+from app.engine.geometry import grow_mask
 from app.engine.selection import (
     Hints,
     SelectionError,
     clip_box,
-    grow,
     magic_wand,
     parse_box,
     select_object,
@@ -56,7 +56,7 @@ def test_grow_margin_is_the_users_choice():
     wide = select_object(img, box, grow_px=10)
     assert tight.sum() < wide.sum()
     assert (wide | tight).sum() == wide.sum()  # the wider selection contains the tight one
-    assert np.array_equal(grow(tight, 10), wide)
+    assert np.array_equal(grow_mask(tight, 10), wide)
 
 
 def test_same_box_gives_the_same_mask():

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .geometry import grow_mask
+
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
 
 DEFAULT_GROW = 4  # px of margin around the object: soft edges, halos, JPEG ringing
@@ -76,18 +78,6 @@ def clip_box(box: Box, width: int, height: int, min_side: int = 3) -> Box:
             f"{min_side} pixels inside the {width} x {height} photo"
         )
     return (x0, y0, x1, y1)
-
-
-def grow(mask: np.ndarray, px: int) -> np.ndarray:
-    """Dilate (px > 0) or erode (px < 0) a bool mask by a Euclidean distance of |px|."""
-    if px == 0 or not mask.any():
-        return mask.copy()
-    if px > 0:
-        dist = cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        return dist <= px
-    padded = np.pad(mask, 1, constant_values=False)
-    dist = cv2.distanceTransform(padded.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return dist[1:-1, 1:-1] > -px
 
 
 def _union_box(a: Box, b: Box | None) -> Box:
@@ -253,7 +243,7 @@ def select_object(
     gx1, gy1 = min(w, cx1 + pad), min(h, cy1 + pad)
     sub = np.zeros((gy1 - gy0, gx1 - gx0), bool)
     sub[cy0 - gy0 : cy0 - gy0 + ch, cx0 - gx0 : cx0 - gx0 + cw] = obj
-    out[gy0:gy1, gx0:gx1] = grow(sub, grow_px)
+    out[gy0:gy1, gx0:gx1] = grow_mask(sub, grow_px)
     return out
 
 
