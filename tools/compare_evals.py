@@ -8,9 +8,9 @@ The first file is the base. For every method the files share (telea, model, mode
 it prints the mean of `--metric` (hole PSNR by default) and, for each later file, the mean
 per-case difference to the base, its standard error, and in how many cases it is up or down by
 more than `--tie`. The cases must be the same (same photos, masks, seed and sketch style): the
-files' case names and hole sizes are checked. Set means of equal models move by a few hundredths of a dB from
-case to case luck; the paired difference and its standard error are what a ship decision should
-read (docs/training.md, "A larger, fresh evaluation").
+files' case names and hole sizes are checked. Set means of equal models move by a few hundredths
+of a dB from case to case luck; the paired difference and its standard error are what a ship
+decision should read (docs/training.md, "A larger, fresh evaluation").
 """
 
 from __future__ import annotations
@@ -45,18 +45,21 @@ def paired(base: list[float], other: list[float], tie: float) -> dict[str, float
     }
 
 
+def _identity(cases: list[dict]) -> list[tuple[str, float]]:
+    """What makes two reports' cases the same: photo names and hole sizes (another seed, other
+    masks)."""
+    return [(c["name"], round(float(c["hole_fraction"]), 9)) for c in cases]
+
+
 def compare(paths: list[Path], metric: str = "psnr_hole", tie: float = 0.01) -> list[str]:
     """The report's lines: per method, the base's mean and each other file's paired difference."""
     runs = [load_cases(p) for p in paths]
-    def identity(cases: list[dict]) -> list[tuple[str, float]]:  # another seed: other masks
-        return [(c["name"], round(float(c["hole_fraction"]), 9)) for c in cases]
-
-    names = [c["name"] for c in runs[0]]
+    base_cases = _identity(runs[0])
     for path, cases in zip(paths[1:], runs[1:], strict=True):
-        if identity(cases) != identity(runs[0]):
+        if _identity(cases) != base_cases:
             raise ValueError(f"{path}: not the same cases as {paths[0]}")
     methods = [m for m in runs[0][0] if isinstance(runs[0][0][m], dict)]
-    lines = [f"{len(names)} cases, {metric}; base {paths[0].name}"]
+    lines = [f"{len(base_cases)} cases, {metric}; base {paths[0].name}"]
     for method in methods:
         if not all(method in cases[0] for cases in runs):
             continue
