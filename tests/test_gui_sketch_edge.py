@@ -12,20 +12,21 @@ from app.resources import sample_path
 from app.widgets.tools import Tool
 from tests.conftest import open_and_wait
 from tests.gui_helpers import drag as paint
+from tests.tool_loader import load_tool
 
-LIP = [(200, 822), (250, 795), (300, 765), (345, 754), (380, 745)]  # along the trench's edge
+CASE = load_tool("render_sketch_panel")  # the strokes, shared with README's panel
 
 
 def fill_trench(qtbot, win, sketch: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     open_and_wait(qtbot, win, sample_path())
     win.set_tool(Tool.BRUSH)
-    win.canvas.set_brush_size(70)
-    for y in (755, 785, 815):
-        paint(qtbot, win, [(x, y + (300 - x) * 0.25) for x in range(225, 365, 10)])
+    win.canvas.set_brush_size(CASE.BRUSH)
+    for y in CASE.ROWS:
+        paint(qtbot, win, CASE.brush_row(y))
     if sketch:
         win.set_tool(Tool.SKETCH)
-        win.canvas.set_sketch_width(3)
-        paint(qtbot, win, LIP)
+        win.canvas.set_sketch_width(CASE.SKETCH_WIDTH)
+        paint(qtbot, win, CASE.LIP)
     hole, line = win.doc.mask > 0, win.doc.sketch > 0
     with qtbot.waitSignal(win.fill_applied, timeout=120000):
         qtbot.keyClick(win.canvas, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)

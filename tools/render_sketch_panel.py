@@ -2,8 +2,8 @@
 
     python tools/render_sketch_panel.py docs/images/texture_sketch_edge.jpg [--model M.pt]
 
-The hole and the sketch are drawn as `tests/test_gui_sketch_edge.py` paints them in the editor
-(a 70 px brush along three rows over the trench's lip, a 3 px line along the lip); the fills run
+The case is defined here, and `tests/test_gui_sketch_edge.py` paints the same strokes in the
+editor (a 70 px brush along three rows over the trench's lip, a 3 px line along the lip); the fills run
 through the engine as the editor runs them (strategy auto). Columns, cropped around the hole and
 shown at 1.5x: the hole with the sketch in red, the network alone without and with the sketch,
 the texture stage without and with it, the photo.
@@ -27,18 +27,24 @@ from app.engine.inference.pipeline import Inpainter  # noqa: E402
 from app.engine.types import InpaintOptions, InpaintRequest  # noqa: E402
 from app.resources import sample_path  # noqa: E402
 
-BRUSH = 70  # px, the editor's brush size in the test
+BRUSH = 70  # px, the editor's brush size
+ROWS = (755, 785, 815)  # the brush rows' heights at x = 300; they slope up to the right
 LIP = [(200, 822), (250, 795), (300, 765), (345, 754), (380, 745)]  # along the trench's edge
 SKETCH_WIDTH = 3
 LABELS = ("hole + sketch", "network", "network + sketch", "texture stage",
           "texture stage + sketch", "photo")
 
 
+def brush_row(y: int) -> list[tuple[float, float]]:
+    """The points of one brush stroke over the lip, the editor test's drag path."""
+    return [(x, y + (300 - x) * 0.25) for x in range(225, 365, 10)]
+
+
 def trench_case(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """The test's hole (round brush dabs along three slanted rows) and sketch (a polyline)."""
+    """The hole (round brush dabs along the rows) and the sketch (a polyline along the lip)."""
     hole = np.zeros(shape, np.uint8)
-    for y in (755, 785, 815):
-        points = [(x, round(y + (300 - x) * 0.25)) for x in range(225, 365, 10)]
+    for y in ROWS:
+        points = [(x, round(py)) for x, py in brush_row(y)]
         cv2.polylines(hole, [np.array(points, np.int32)], False, 1, BRUSH)
         for p in points:
             cv2.circle(hole, p, BRUSH // 2, 1, -1)
