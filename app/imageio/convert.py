@@ -153,6 +153,15 @@ def _cmyk_to_rgb(
     return im.convert("RGB"), None
 
 
+def _expand_palette(im: Image.Image) -> Image.Image:
+    """A palette image ("P" or "PA") as RGBA when any of it can be transparent, else RGB."""
+    palette = im.palette
+    has_alpha = (
+        im.mode == "PA" or "transparency" in im.info or (palette is not None and palette.mode == "RGBA")
+    )
+    return im.convert("RGBA" if has_alpha else "RGB")
+
+
 def _pixels(
     im: Image.Image, notes: list[str]
 ) -> tuple[np.ndarray, np.ndarray | None, bytes | None]:
@@ -174,11 +183,7 @@ def _pixels(
         im, icc = _cmyk_to_rgb(im, icc, notes)
         mode = "RGB"
     if mode in ("P", "PA"):
-        palette = im.palette
-        has_alpha = (
-            mode == "PA" or "transparency" in im.info or (palette is not None and palette.mode == "RGBA")
-        )
-        im = im.convert("RGBA" if has_alpha else "RGB")
+        im = _expand_palette(im)
         mode = im.mode
     if mode in ("1", "L"):
         grey = np.asarray(im.convert("L"))

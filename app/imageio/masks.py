@@ -15,7 +15,7 @@ from app.metadata import (
     read_exif,
 )
 
-from .convert import _is_16bit_rgb, _read16
+from .convert import _expand_palette, _is_16bit_rgb, _read16
 from .formats import ImageLoadError
 from .load import (
     _limit,
@@ -56,11 +56,7 @@ def _binary_planes(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """(colour H x W x C, alpha H x W or None) of a mask, keeping values as stored."""
     mode = im.mode
     if mode in ("P", "PA"):
-        palette = im.palette
-        has_alpha = (
-            mode == "PA" or "transparency" in im.info or (palette is not None and palette.mode == "RGBA")
-        )
-        im = im.convert("RGBA" if has_alpha else "RGB")
+        im = _expand_palette(im)
         mode = im.mode
     elif mode == "La":
         im, mode = im.convert("LA"), "LA"
