@@ -61,9 +61,9 @@ def test_a_sketched_edge_continues_through_the_fill_at_full_resolution(qtbot, sh
     original = cv2.cvtColor(cv2.imread(str(sample_path())), cv2.COLOR_BGR2RGB)
     assert np.array_equal(sketched[~hole], original[~hole])
     # Along the drawn line the fill holds an edge (the lip continues); without the sketch the
-    # same pixels are smooth grass (measured with round 27's model: 63.6 vs 38.1; the photo 52.3).
+    # same pixels are smooth grass (measured with round 29's model: 67.2 vs 37.4; the photo 52.3).
     assert edge_strength(sketched, line) > 1.5 * edge_strength(plain, line)
     # Below it the dark wall continues, carried from where the line meets the hole's edge
-    # (measured: 34.0, the photo 37.9; grass and soil without the sketch 67.3, and 65.7 with
+    # (measured: 34.3, the photo 37.9; grass and soil without the sketch 68.9, and 65.7 with
     # it before round 24 carried the wall into the pre-fill and the guide).
     assert below_line(sketched, line, hole) < below_line(plain, line, hole) - 20
