@@ -3,8 +3,8 @@
     python tools/render_sketch_panel.py docs/images/texture_sketch_edge.jpg [--model M.pt]
 
 The case is defined here, and `tests/test_gui_sketch_edge.py` paints the same strokes in the
-editor (a 70 px brush along three rows over the trench's lip, a 3 px line along the lip); the fills run
-through the engine as the editor runs them (strategy auto). Columns, cropped around the hole and
+editor (a 70 px brush along three rows over the trench's lip, a 3 px line along the lip); the
+fills run through the engine as the editor runs them (strategy auto). Columns, cropped around the hole and
 shown at 1.5x: the hole with the sketch in red, the network alone without and with the sketch,
 the texture stage without and with it, the photo.
 """

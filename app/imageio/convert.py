@@ -157,7 +157,9 @@ def _expand_palette(im: Image.Image) -> Image.Image:
     """A palette image ("P" or "PA") as RGBA when any of it can be transparent, else RGB."""
     palette = im.palette
     has_alpha = (
-        im.mode == "PA" or "transparency" in im.info or (palette is not None and palette.mode == "RGBA")
+        im.mode == "PA"
+        or "transparency" in im.info
+        or (palette is not None and palette.mode == "RGBA")
     )
     return im.convert("RGBA" if has_alpha else "RGB")
 
