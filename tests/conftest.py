@@ -129,8 +129,16 @@ class InstantRunner:
 @pytest.fixture
 def make_window(qtbot, settings, monkeypatch):
     """Factory for main windows with test settings, a chosen engine and no modal prompts."""
+    from PySide6.QtWidgets import QApplication
+
     from app.engine.worker import EngineWorker
     from app.main_window import MainWindow
+    from app.widgets.theme import apply_theme
+
+    # Styled as the editor always styles itself at start (app.gui), and the same for every test:
+    # a test that switches the theme would otherwise change the side panel's width, and so the
+    # canvas's fit zoom, for the tests after it.
+    apply_theme(QApplication.instance(), "light")
 
     made = []
 

@@ -19,6 +19,10 @@ CASE = load_tool("render_sketch_panel")  # the strokes, shared with README's pan
 
 def fill_trench(qtbot, win, sketch: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     open_and_wait(qtbot, win, sample_path())
+    # Painted at 100 %, where a viewport pixel is a photo pixel: the hole and the line then do
+    # not depend on the fit zoom, which follows the side panel's width (the style's fonts).
+    win.canvas.set_zoom(1.0)
+    win.canvas.centerOn(*CASE.CENTRE)
     win.set_tool(Tool.BRUSH)
     win.canvas.set_brush_size(CASE.BRUSH)
     for y in CASE.ROWS:
@@ -61,9 +65,8 @@ def test_a_sketched_edge_continues_through_the_fill_at_full_resolution(qtbot, sh
     original = cv2.cvtColor(cv2.imread(str(sample_path())), cv2.COLOR_BGR2RGB)
     assert np.array_equal(sketched[~hole], original[~hole])
     # Along the drawn line the fill holds an edge (the lip continues); without the sketch the
-    # same pixels are smooth grass (measured with round 29's model: 67.2 vs 37.4; the photo 52.3).
+    # same pixels are smooth grass (measured with round 29's model: 56.5 vs 36.5; the photo 53.9).
     assert edge_strength(sketched, line) > 1.5 * edge_strength(plain, line)
     # Below it the dark wall continues, carried from where the line meets the hole's edge
-    # (measured: 34.3, the photo 37.9; grass and soil without the sketch 68.9, and 65.7 with
-    # it before round 24 carried the wall into the pre-fill and the guide).
+    # (measured: 30.4, the photo 36.8; grass and soil without the sketch 67.3).
     assert below_line(sketched, line, hole) < below_line(plain, line, hole) - 20

@@ -31,6 +31,7 @@ BRUSH = 70  # px, the editor's brush size
 ROWS = (755, 785, 815)  # the brush rows' heights at x = 300; they slope up to the right
 LIP = [(200, 822), (250, 795), (300, 765), (345, 754), (380, 745)]  # along the trench's edge
 SKETCH_WIDTH = 3
+CENTRE = (290, 785)  # the middle of the strokes: the editor test paints there at 100 %
 LABELS = ("hole + sketch", "network", "network + sketch", "texture stage",
           "texture stage + sketch", "photo")
 
