@@ -67,6 +67,10 @@ def test_a_sketched_edge_continues_through_the_fill_at_full_resolution(qtbot, sh
     # Along the drawn line the fill holds an edge (the lip continues); without the sketch the
     # same pixels are smooth grass (measured with round 29's model: 56.5 vs 36.5; the photo 53.9).
     assert edge_strength(sketched, line) > 1.5 * edge_strength(plain, line)
+    # ... and about as strong as the photo's own lip there. (The ratio above also moves with
+    # the plain fill: round 30-31's candidates drew 55.2-56.5 along the line, but without the
+    # sketch 31.3-37.7.)
+    assert edge_strength(sketched, line) > 0.9 * edge_strength(original, line)
     # Below it the dark wall continues, carried from where the line meets the hole's edge
     # (measured: 30.4, the photo 36.8; grass and soil without the sketch 67.3).
     assert below_line(sketched, line, hole) < below_line(plain, line, hole) - 20
