@@ -20,7 +20,7 @@ CASE = load_tool("render_sketch_panel")  # the strokes, shared with README's pan
 def fill_trench(qtbot, win, sketch: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     open_and_wait(qtbot, win, sample_path())
     # Painted at 100 %, where a viewport pixel is a photo pixel: the hole and the line then do
-    # not depend on the fit zoom, which follows the side panel's width (the style's fonts).
+    # not depend on the fit zoom, which follows the side panel's width (style sheet, fonts).
     win.canvas.set_zoom(1.0)
     win.canvas.centerOn(*CASE.CENTRE)
     win.set_tool(Tool.BRUSH)
@@ -62,14 +62,16 @@ def test_a_sketched_edge_continues_through_the_fill_at_full_resolution(qtbot, sh
     qtbot.waitUntil(lambda: bool(win.worker.model_info), timeout=60000)
     sketched, hole2, line = fill_trench(qtbot, win, sketch=True)
     assert np.array_equal(hole, hole2) and line.sum() > 300  # the same hole, a long line in it
+    drawn, _ = CASE.trench_case(hole.shape)  # README's panel draws this hole (25 260 px)
+    assert (hole ^ drawn).sum() < 0.03 * drawn.sum()  # the brush's dabs differ by ~300 px
     original = cv2.cvtColor(cv2.imread(str(sample_path())), cv2.COLOR_BGR2RGB)
     assert np.array_equal(sketched[~hole], original[~hole])
     # Along the drawn line the fill holds an edge (the lip continues); without the sketch the
     # same pixels are smooth grass (measured with round 29's model: 56.5 vs 36.5; the photo 53.9).
     assert edge_strength(sketched, line) > 1.5 * edge_strength(plain, line)
     # ... and about as strong as the photo's own lip there. (The ratio above also moves with
-    # the plain fill: round 30-31's candidates drew 55.2-56.5 along the line, but without the
-    # sketch 31.3-37.7.)
+    # the plain fill: the candidates of rounds 30-31 drew 55.2-56.5 along the line, and
+    # 31.3-37.7 without the sketch.)
     assert edge_strength(sketched, line) > 0.9 * edge_strength(original, line)
     # Below it the dark wall continues, carried from where the line meets the hole's edge
     # (measured: 30.4, the photo 36.8; grass and soil without the sketch 67.3).
