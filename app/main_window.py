@@ -54,6 +54,7 @@ from app.widgets.brush_controller import BrushController
 from app.widgets.canvas import CanvasView
 from app.widgets.compare import ViewMode
 from app.widgets.dialogs import AboutDialog, ShortcutsDialog, ask_save_changes, confirm
+from app.widgets.dock_layout import DefaultDockLayout
 from app.widgets.file_controller import (
     FileController,
     ask_open_path,
@@ -269,6 +270,7 @@ class MainWindow(QMainWindow):
         self.history_dock.setObjectName("historyDock")
         self.history_dock.setWidget(self.history_panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.history_dock)
+        self.dock_layout = DefaultDockLayout(self, self.tools_dock, self.history_dock, self.panel)
         self.panels_menu.addAction(self.tools_dock.toggleViewAction())
         self.panels_menu.addAction(self.history_dock.toggleViewAction())
         self.panels_menu.addAction(self.toolbar.toggleViewAction())
@@ -602,17 +604,6 @@ class MainWindow(QMainWindow):
         else:
             QTimer.singleShot(0, lambda: self.files.open_path(path))
 
-    def apply_default_layout(self) -> None:
-        """Side panel about 300 px wide; tools as tall as they need, history gets the rest."""
-        width = max(300, self.panel.sizeHint().width() + 24)
-        self.resizeDocks([self.tools_dock], [width], Qt.Orientation.Horizontal)
-        want = self.panel.sizeHint().height() + 40
-        total = self.tools_dock.height() + self.history_dock.height()
-        tools = min(want, max(200, total - 160))
-        self.resizeDocks(
-            [self.tools_dock, self.history_dock], [tools, total - tools], Qt.Orientation.Vertical
-        )
-
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._started:
@@ -620,7 +611,7 @@ class MainWindow(QMainWindow):
             if self.autosaver is not None:  # work left by a crashed editor
                 QTimer.singleShot(0, self.autosaver.offer_restore)
             if self.settings.window_state() is None:
-                QTimer.singleShot(0, self.apply_default_layout)
+                self.dock_layout.start()
             if self._start_engine and self.worker.model_info is None:
                 self.status.set_device("loading…")
                 self.panel.device_label.setText("loading…")

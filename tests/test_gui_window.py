@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from app.engine.types import ModelFileError
@@ -198,6 +198,38 @@ def test_settings_persist_between_sessions(qtbot, make_window, settings):
     assert again.canvas.sketch_width == 5
     assert again.size().width() == 700
     assert again.history_dock.isHidden()
+
+
+def test_first_run_dock_split_holds_when_the_window_grows_after_showing(qtbot, shown):
+    """A window manager may resize the editor right after it shows; Qt alone would share the new
+    height between the docks in proportion and leave the tools squeezed."""
+    win = shown(size=(1200, 560))
+    qtbot.waitUntil(lambda: win.history_dock.height() == 160)
+    squeezed = win.tools_dock.height()
+    win.resize(1200, 820)
+    qtbot.waitUntil(lambda: win.tools_dock.height() == squeezed + 260)
+    assert win.history_dock.height() == 160
+    assert win.panel.sizeHint().height() > win.tools_dock.height()  # the tools still want more
+
+
+def test_a_dock_split_the_user_sets_is_kept_when_the_window_grows(qtbot, shown):
+    win = shown(size=(1200, 560))
+    qtbot.waitUntil(lambda: win.history_dock.height() == 160)
+    tools = win.tools_dock.geometry()
+    between = QPoint(tools.center().x(), tools.bottom() + 2)  # the docks' separator
+    qtbot.mousePress(win, Qt.MouseButton.LeftButton, pos=between)
+    qtbot.mouseRelease(win, Qt.MouseButton.LeftButton, pos=between)
+    assert not win.dock_layout.live
+    total = win.tools_dock.height() + win.history_dock.height()
+    win.resizeDocks(
+        [win.tools_dock, win.history_dock], [200, total - 200], Qt.Orientation.Vertical
+    )
+    qtbot.waitUntil(lambda: win.tools_dock.height() == 200)
+    win.resize(1200, 820)
+    qtbot.waitUntil(lambda: win.tools_dock.height() + win.history_dock.height() == total + 260)
+    qtbot.wait(50)
+    # both grew with the window: the user's split, not the default one
+    assert win.tools_dock.height() > 200 and win.history_dock.height() > total - 200
 
 
 def test_close_with_unsaved_changes_asks_first(qtbot, shown, photo_file):
