@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 
 from app.autosave import (
     ENV_ANSWER,
@@ -226,19 +227,11 @@ def test_damaged_autosave_is_reported_and_the_window_survives(
     report.add("Crash recovery", "autosave with a truncated original", messages[0], True)
 
 
-def one_copy_ms(h: int, w: int) -> float:
-    """This machine's time, now, to copy an h x w RGB photo into a buffer already in memory."""
-    src = np.ones((h, w, 3), np.uint8)
-    dst = np.zeros_like(src)
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        np.copyto(dst, src)
-        best = min(best, (time.perf_counter() - started) * 1000)
-    return best
-
-
-def test_autosave_of_a_24_mp_photo_does_not_freeze_the_gui(qtbot, editor, report):
+def test_autosave_of_a_24_mp_photo_does_not_freeze_the_gui(qtbot, editor, report, monkeypatch):
+    """Writing 24 MP takes seconds; it runs on a pool thread while the GUI keeps handling events.
+    The writer is held until the GUI thread has handled a timer event during the write, which it
+    could not do if the write ran there, so the test needs no clock. (What the GUI thread's copy
+    costs, in milliseconds, is measured by benchmarks/bench_autosave.py.)"""
     win = editor(delay_ms=50)
     h, w = 4000, 6000
     rng = np.random.default_rng(1)
@@ -247,40 +240,38 @@ def test_autosave_of_a_24_mp_photo_does_not_freeze_the_gui(qtbot, editor, report
     photo[::7] = rng.integers(0, 256, (1, w, 3), dtype=np.uint8)
     win.set_photo(photo, ImageMeta(display_name="big.tif"))
     del photo
-    # as after a real open: the copy buffers are faulted in on a pool thread meanwhile
-    qtbot.waitUntil(lambda: "original" in win.autosaver._buffers, timeout=10000)
-    clock = QElapsedTimer()
-    ticks: list[int] = []
+    writing, gui_ran = threading.Event(), threading.Event()
+    writes: list[tuple[bool, bool, Snapshot]] = []
+
+    def held_write(session: Path, snap: Snapshot) -> Path:
+        writing.set()
+        released = gui_ran.wait(60)  # False: the GUI thread handled nothing during the write
+        writes.append((threading.current_thread() is threading.main_thread(), released, snap))
+        return write_snapshot(session, snap)
+
+    monkeypatch.setattr("app.autosave.write_snapshot", held_write)
     timer = QTimer()
     timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(clock.elapsed()))
-    results = []
+    timer.timeout.connect(lambda: gui_ran.set() if writing.is_set() else None)
+    timer.start()
     for rect in ((1000, 1000, 800, 500), (3000, 2000, 600, 900)):
-        paint_mask(win, rect)  # (the test's own bookkeeping is not timed)
-        clock.start()
-        ticks.append(0)
-        timer.start()
-        started = time.perf_counter()
-        wait_saved(qtbot, win, timeout=60000)
-        results.append((time.perf_counter() - started, win.autosaver.last_snapshot_ms))
-        timer.stop()
-        ticks.append(-1)  # separator
-    longest = max(b - a for a, b in zip(ticks, ticks[1:], strict=False) if a >= 0 and b >= 0)
-    first_s, first_ms = results[0]
-    again_s, again_ms = results[1]
-    # The GUI thread may copy the photo once per snapshot, nothing more (writing 24 MP takes
-    # seconds). What a copy costs depends on the machine and its load, so the bound is this
-    # machine's own copy time now, not a fixed number of milliseconds.
-    limit = max(100.0, 4 * one_copy_ms(h, w) + 50)
-    print(f"\n24 MP autosave: first {first_s:.2f} s (GUI copy {first_ms:.0f} ms), "
-          f"next {again_s:.2f} s (GUI copy {again_ms:.0f} ms); longest GUI stall {longest} ms "
-          f"(limit {limit:.0f} ms)")
-    report.add("Crash recovery", "24 MP photo autosave",
-               f"first write {first_s:.2f} s, next {again_s:.2f} s in the background; GUI copy "
-               f"{first_ms:.0f} / {again_ms:.0f} ms; longest stall {longest} ms", longest < limit)
-    assert longest < limit
+        writing.clear()
+        gui_ran.clear()
+        paint_mask(win, rect)
+        wait_saved(qtbot, win, timeout=90000)
+    timer.stop()
+    assert [(on_gui, released) for on_gui, released, _ in writes] == [(False, True)] * 2
+    first, again = writes[0][2], writes[1][2]
+    # the GUI thread copies the photo as opened for the first write only; a mask stroke then
+    # costs it the mask alone
+    assert first.original is not None and first.original.shape == (h, w, 3)
+    assert again.original is None and again.image_patch is None
     rec = read_session(win.autosaver.session)
     assert np.array_equal(rec.mask, win.doc.mask) and np.array_equal(rec.image, win.doc.image)
+    report.add("Crash recovery", "24 MP photo autosave",
+               "written on a pool thread while the GUI thread kept handling events; the photo "
+               f"copied once (GUI copy {win.autosaver.last_snapshot_ms:.0f} ms for a stroke)",
+               True)
 
 
 def test_crash_with_sigkill_and_restore_in_a_new_editor(
