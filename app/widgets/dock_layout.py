@@ -29,7 +29,6 @@ class DefaultDockLayout(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self.apply)
-        window.installEventFilter(self)
         for dock in (tools, history):
             dock.topLevelChanged.connect(self.stop)
             dock.dockLocationChanged.connect(self.stop)
@@ -38,10 +37,12 @@ class DefaultDockLayout(QObject):
     def start(self) -> None:
         """Apply the default split once the window has been laid out, and keep it."""
         self.live = True
+        self._window.installEventFilter(self)  # only while following: none with a saved layout
         self._timer.start()
 
     def stop(self) -> None:
         self.live = False
+        self._window.removeEventFilter(self)
 
     def apply(self) -> None:
         if not self.live:
@@ -65,5 +66,5 @@ class DefaultDockLayout(QObject):
             elif t == QEvent.Type.MouseButtonPress:
                 # Presses reach the window itself on its dock separators (clicks that children
                 # leave unhandled come here too: then the split simply stops following).
-                self.live = False
+                self.stop()
         return False
