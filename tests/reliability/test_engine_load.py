@@ -4,7 +4,6 @@ on the GPU and the CPU, and a GUI that keeps painting while a real fill runs."""
 from __future__ import annotations
 
 import functools
-import gc
 import threading
 import time
 
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from PySide6.QtCore import QElapsedTimer, QPointF, Qt, QTimer
+from PySide6.QtCore import QPointF, Qt, QTimer
 
 from app.engine.inference.pipeline import Inpainter
 from app.engine.types import Cancelled, EngineError, InpaintOptions, InpaintRequest, InpaintResult
@@ -288,69 +287,46 @@ def test_out_of_memory_everywhere_is_one_clear_error(monkeypatch, report):
 # --------------------------------------------------------------------------- responsiveness
 
 
-def test_gui_event_loop_stays_responsive_during_a_fill(qtbot, shown, tmp_path, report):
-    """A 10 ms timer keeps ticking while a >= 1 s fill runs on the engine thread.
-
-    The fill is slowed on purpose, so the test does not depend on the machine's speed: the
-    runner repeats the real fill (torch on one thread, contextual attention on a 576 x 640
-    photo) until at least MIN_SECONDS have passed, checking Cancel between rounds.
-    """
+def test_gui_event_loop_keeps_running_during_a_fill(qtbot, shown, tmp_path, report):
+    """A real fill (contextual attention on a 576 x 640 photo) runs on the engine thread while
+    the GUI thread goes on handling events. The fill, once computed, is held until the GUI thread
+    has handled a timer event during it, which it could not do if the fill ran there, so the test
+    needs no clock. (How long the GUI thread stalls, in milliseconds, during a fill with the
+    bundled model is measured by benchmarks/bench_fill_stall.py.)"""
     inpainter = Inpainter(tiny_model(), "cpu")
-    min_seconds = 1.2
+    filling, gui_ran = threading.Event(), threading.Event()
+    runs: list[tuple[bool, bool]] = []
 
-    class SlowedOnPurpose:
+    class HeldUntilTheGuiRuns:
         device = "cpu"
-        rounds = 0
 
         def run(self, request, progress=None, cancel=None):
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            started = time.perf_counter()
-            try:
-                while True:
-                    result = inpainter.run(request, progress, cancel)
-                    self.rounds += 1
-                    if time.perf_counter() - started >= min_seconds:
-                        return result
-            finally:
-                torch.set_num_threads(threads)
+            filling.set()
+            result = inpainter.run(request, progress, cancel)
+            released = gui_ran.wait(60)  # False: the GUI thread handled nothing during the fill
+            runs.append((threading.current_thread() is threading.main_thread(), released))
+            return result
 
     h, w = 576, 640
     Image.fromarray(make_photo(h, w)).save(tmp_path / "photo.png")
-    runner = SlowedOnPurpose()
-    win = shown(runner=runner)
+    win = shown(runner=HeldUntilTheGuiRuns())
     open_and_wait(qtbot, win, tmp_path / "photo.png")
     win.panel.set_strategy("full")
     stroke(qtbot, win, (120, 110), (250, 200))
-    assert win.doc.has_mask()
-    applied_at: list[int] = []
-    win.fill_applied.connect(lambda _r: applied_at.append(clock.elapsed()))
-    qtbot.wait(300)  # let the window finish its own start-up painting first
-    gc.collect()  # garbage of the tests before this one is not the fill's doing
-
-    clock = QElapsedTimer()
-    ticks: list[int] = []
+    mask = win.doc.mask > 0
+    before = win.doc.image.copy()
     timer = QTimer()
     timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(clock.elapsed()))
-    clock.start()
+    timer.timeout.connect(lambda: gui_ran.set() if filling.is_set() else None)
     timer.start()
-    started = time.perf_counter()
     with qtbot.waitSignal(win.fill_applied, timeout=120000):
         win.fill()
-    seconds = time.perf_counter() - started
-    qtbot.wait(50)  # the result applied, the canvas repainted
     timer.stop()
-    gaps = np.diff([0, *ticks])
-    longest = int(gaps.max())
-    worst = [(int(t), int(g)) for t, g in zip(ticks, gaps, strict=True) if g > 40]
-    print(f"\nresult applied at {applied_at} ms; gaps over 40 ms (end time, gap): {worst}")
-    print(f"\nfill took {seconds:.2f} s on the engine thread; {len(ticks)} ticks of the 10 ms "
-          f"timer, longest GUI stall {longest} ms")
-    report.add("Engine under load", f"GUI stall during a {seconds:.1f} s fill ({w}x{h})",
-               f"longest gap of a 10 ms timer: {longest} ms", longest < 100)
-    assert runner.rounds >= 1 and seconds >= min_seconds
-    # A fill on the GUI thread would stall it for the whole fill (>= min_seconds). The bound is a
-    # share of that, not a number of milliseconds, so a loaded machine does not fail the test;
-    # the stall itself is printed and reported (the aim is under 100 ms).
-    assert longest < min_seconds * 1000 / 4
+    on_gui_thread, released = runs[0]
+    report.add("Engine under load", f"GUI events during a real fill ({w}x{h})",
+               "the fill ran on the engine thread; the GUI thread handled a timer event "
+               "meanwhile" if not on_gui_thread and released else f"runs: {runs}",
+               runs == [(False, True)])
+    assert runs == [(False, True)]
+    changed = np.any(win.doc.image != before, axis=2)
+    assert changed[mask].mean() > 0.5 and not changed[~mask].any()  # the fill landed, in the hole
