@@ -16,7 +16,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.document import Document, FlowPatch
-from app.engine.geometry import Rect, changed_rect, union_rect
+from app.engine.geometry import Rect, bounding_rect, changed_rect, union_rect
 from app.signal_emit import emit
 
 log = logging.getLogger(__name__)
@@ -188,15 +188,24 @@ def fill_command(
     for layer, used in (("mask", used_mask), ("sketch", used_sketch)):
         if used is None:
             continue
-        old = doc.layer(layer)
+        # only within the used pixels' box: full-size copies would cost the GUI thread
+        # tenths of a second on a large photo
+        box = bounding_rect(used)
+        if box is None:
+            continue
+        bx, by, bw, bh = box
+        old = doc.layer(layer)[by : by + bh, bx : bx + bw]
         new = old.copy()
-        new[used > 0] = 0
+        new[used[by : by + bh, bx : bx + bw] > 0] = 0
         cleared = changed_rect(old, new)
         if cleared is not None:
             rx, ry, rw, rh = cleared
             patches.append(
                 Patch.make(
-                    layer, cleared, old[ry : ry + rh, rx : rx + rw], new[ry : ry + rh, rx : rx + rw]
+                    layer,
+                    (bx + rx, by + ry, rw, rh),
+                    old[ry : ry + rh, rx : rx + rw],
+                    new[ry : ry + rh, rx : rx + rw],
                 )
             )
     return PatchCommand(doc, text, patches, flow=(doc.flow, flow), kind="fill")

@@ -89,6 +89,7 @@ def main() -> int:
         clock.start()
         timer.start()
         win.fill()
+        submitted = clock.elapsed()  # the request (a copy of the photo) made on the GUI thread
         while not applied:
             app.processEvents()
             time.sleep(0.001)
@@ -101,9 +102,11 @@ def main() -> int:
         gaps = np.diff([0, *ticks])
         computing = gaps[at <= done]
         applying = gaps[at > done]
-        print(f"fill {done / 1000:.2f} s: longest GUI stall {computing.max(initial=0)} ms while "
-              f"it computed ({len(computing)} ticks), {applying.max(initial=0)} ms while its "
-              f"result was applied and repainted")
+        worst = int(at[np.argmax(computing)]) if len(computing) else 0
+        print(f"fill {done / 1000:.2f} s (sent in {submitted} ms): longest GUI stall "
+              f"{computing.max(initial=0)} ms while it computed ({len(computing)} ticks; the "
+              f"longest ended at {worst} ms), {applying.max(initial=0)} ms while its result was "
+              f"applied and repainted")
     win.worker.shutdown()
     win.autosaver.close_session()  # waits for an autosave in flight, then removes its files
     QThreadPool.globalInstance().waitForDone()

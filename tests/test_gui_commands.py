@@ -212,3 +212,31 @@ def test_many_change_signals_do_not_exhaust_true(doc):
         doc.notify("mask", (0, 0, 1, 1))
     gc.collect()
     assert sys.getrefcount(True) >= before - 5
+
+
+def test_the_original_is_copied_off_the_gui_thread_when_the_photo_loads(qapp, monkeypatch):
+    """The first fill keeps the photo as opened for comparing; that copy is made in the
+    background at load, so applying the fill does not copy the whole photo on the GUI thread."""
+    import threading
+
+    copies: list[tuple[str, np.ndarray]] = []
+    plain_copy = np.copy
+
+    def recorded(a, *args, **kwargs):
+        out = plain_copy(a, *args, **kwargs)
+        copies.append((threading.current_thread().name, out))
+        return out
+
+    monkeypatch.setattr(np, "copy", recorded)
+    d = Document()
+    d.load(make_photo(90, 120, seed=1))
+    first = make_photo(90, 120, seed=2)
+    d.load(first.copy())  # a second photo before any edit: its own copy is the one kept
+    result = d.image.copy()
+    result[30:50, 40:70] = 17
+    nothing = np.zeros((90, 120), bool)  # no mask was used
+    HistoryStack().push(fill_command(d, result, (40, 30, 30, 20), nothing, None, None, "Fill"))
+    assert np.array_equal(d.image, result)
+    assert np.array_equal(d.original, first)
+    kept = [name for name, out in copies if out is d.original]
+    assert len(kept) == 1 and kept[0].startswith("original-copy")
