@@ -97,6 +97,14 @@ class Document(QObject):
     def image(self) -> np.ndarray:
         return self._image
 
+    def lend_image(self) -> np.ndarray:
+        """The photo itself, read-only, for a fill request: the engine copies it on its own
+        thread (a copy here froze the window for seconds on a 50 MP photo). An edit made while
+        the engine copies changes image_revision, and the fill's result is then dropped."""
+        view = self._image.view()
+        view.flags.writeable = False
+        return view
+
     @property
     def original(self) -> np.ndarray:
         """The photo as opened (the current image until the first fill)."""

@@ -180,6 +180,38 @@ def test_stale_result_is_not_applied_after_the_photo_changed(qtbot, shown, photo
     assert not (win.doc.image[60, 70] == (10, 200, 30)).all()
 
 
+def test_a_fill_lends_the_photo_and_the_engine_thread_copies_it(qtbot, shown, photo_file):
+    """A copy of the photo for the request froze the window for seconds on 50 MP: the request
+    carries the photo itself, read-only, and the engine copies it on its own thread (an edit
+    made meanwhile makes the result stale, as the test above shows)."""
+    import threading
+
+    runner = InstantRunner()
+    seen = []
+    fill_of = runner.run
+
+    def run(req, progress=None, cancel=None):
+        seen.append((threading.current_thread() is threading.main_thread(), req.image))
+        return fill_of(req, progress, cancel)
+
+    runner.run = run
+    win = shown(runner=runner)
+    open_and_wait(qtbot, win, photo_file)
+    paint(qtbot, win, [(70, 60)])
+    sent = []
+    submit = win.worker.submit
+    win.worker.submit = lambda request: (sent.append(request), submit(request))[1]
+    before = win.doc.image.copy()
+    with qtbot.waitSignal(win.fill_applied, timeout=10000):
+        win.fill()
+    (request,) = sent
+    assert not request.image.flags.writeable and np.shares_memory(request.image, win.doc.image)
+    ((on_gui_thread, copy),) = seen
+    assert not on_gui_thread and copy.flags.writeable
+    assert not np.shares_memory(copy, win.doc.image) and np.array_equal(copy, before)
+    assert (win.doc.image[60, 70] == (10, 200, 30)).all()
+
+
 def test_settings_persist_between_sessions(qtbot, make_window, settings):
     win = make_window()
     win.resize(700, 560)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import itertools
 import logging
 import queue
@@ -337,6 +338,10 @@ class EngineWorker(QObject):
             emit(self.progress, rid, float(fraction), str(label))
 
         try:
+            if not request.image.flags.writeable:
+                # the editor's live photo, lent read-only (Document.lend_image): copied here,
+                # off the GUI thread; the editor drops the result if the photo changed meanwhile
+                request = dataclasses.replace(request, image=request.image.copy())
             result = runner.run(request, progress=progress, cancel=lambda: self._is_cancelled(rid))
         except Cancelled:
             emit(self.cancelled, rid)

@@ -116,7 +116,7 @@ class FillController(QObject):
             texture=self.panel.texture.isChecked(),
             lines=self.panel.lines.isChecked(),
         )
-        return self._submit(InpaintRequest(self.doc.image.copy(), mask, sketch, options))
+        return self._submit(InpaintRequest(self.doc.lend_image(), mask, sketch, options))
 
     def another_variant(self) -> int | None:
         """Re-run only the texture stage of the last fill with the next seed: the engine gets
@@ -130,7 +130,7 @@ class FillController(QObject):
             return None
         options = dataclasses.replace(source.options, seed=source.last_seed + 1)
         request = InpaintRequest(
-            self.doc.image.copy(), source.mask, source.sketch, options, guide=source.guide
+            self.doc.lend_image(), source.mask, source.sketch, options, guide=source.guide
         )
         return self._submit(request, source, f"Variant {options.seed + 1}…")
 
