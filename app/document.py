@@ -156,7 +156,7 @@ class Document(QObject):
         """The copy of the photo as opened, made in the background (waits if still copying)."""
         spare, self._spare = self._spare, None
         try:
-            if spare is not None and not spare.cancelled():
+            if spare is not None:
                 return spare.result()
         except MemoryError:
             pass  # try once more here; if that fails too, the edit reports it

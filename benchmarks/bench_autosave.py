@@ -40,13 +40,13 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--megapixels", type=float, default=24.0)
     args = p.parse_args()
-    from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
     from app.autosave import AutosaveStore
     from app.document import ImageMeta
     from app.main_window import MainWindow
     from app.settings import Settings
+    from benchmarks.gui_ticks import GuiTicks
 
     app = QApplication.instance() or QApplication([])
     folder = Path(tempfile.mkdtemp(prefix="bench-autosave-"))
@@ -71,11 +71,7 @@ def main() -> int:
     print(f"photo {w} x {h} ({w * h / 1e6:.1f} MP); one plain copy: "
           f"{one_copy_ms((h, w, 3)):.0f} ms")
 
-    clock = QElapsedTimer()
-    ticks: list[int] = []
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(clock.elapsed()))
+    ticks = GuiTicks()
     for name, (x, y, rw, rh) in (
         ("first write (photo as opened)", (w // 6, h // 4, w // 8, h // 8)),
         ("a later mask stroke", (w // 2, h // 2, w // 10, h // 5)),
@@ -84,19 +80,17 @@ def main() -> int:
         saver.saved.connect(saved.append)
         win.doc.mask[y : y + rh, x : x + rw] = 255
         win.doc.notify("mask", (x, y, rw, rh))  # starts the autosave's delay
-        ticks.clear()
-        clock.start()
-        timer.start()
+        ticks.start()
         started = time.perf_counter()
         while not saved or saver.busy:
             app.processEvents()
             time.sleep(0.001)
         seconds = time.perf_counter() - started
-        timer.stop()
+        ticks.stop()
         saver.saved.disconnect(saved.append)
-        gaps = np.diff([0, *ticks]) if ticks else np.array([0])
+        gaps = ticks.gaps()
         print(f"{name}: written in {seconds:.2f} s; GUI copy {saver.last_snapshot_ms:.0f} ms; "
-              f"longest gap between 10 ms ticks {gaps.max()} ms")
+              f"longest gap between 10 ms ticks {gaps.max(initial=0)} ms")
     saver.close_session()
     return 0
 

@@ -43,13 +43,14 @@ def main() -> int:
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
-    from PySide6.QtCore import QElapsedTimer, QThreadPool, QTimer, qInstallMessageHandler
+    from PySide6.QtCore import QThreadPool, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
     from app.autosave import AutosaveStore
     from app.document import ImageMeta
     from app.main_window import MainWindow
     from app.settings import Settings
+    from benchmarks.gui_ticks import GuiTicks
 
     # the offscreen platform warns at every layout pass that it cannot size windows
     qInstallMessageHandler(lambda _mode, _context, text: None if "propagateSizeHints" in text
@@ -71,14 +72,10 @@ def main() -> int:
     print(f"{args.photo.name} {w} x {h} ({w * h / 1e6:.1f} MP), hole {np.mean(mask > 0):.1%}; "
           f"model {loaded[0]['name']} on {loaded[0]['device']}")
 
-    clock = QElapsedTimer()
-    ticks: list[int] = []
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(clock.elapsed()))
+    ticks = GuiTicks()
     applied: list[int] = []
     engine: list[float] = []  # the runner's own time (Inpainter.run), without the thread's copy
-    win.fill_applied.connect(lambda r: (applied.append(clock.elapsed()),
+    win.fill_applied.connect(lambda r: (applied.append(ticks.elapsed()),
                                         engine.append(r.timings.get("total", 0.0))))
     for _ in range(args.repeats):
         win.set_photo(photo.copy(), ImageMeta(display_name=args.photo.name))
@@ -87,21 +84,19 @@ def main() -> int:
         applied.clear()
         for _ in range(20):
             app.processEvents()  # the new photo and mask painted before the clock starts
-        ticks.clear()
-        clock.start()
-        timer.start()
+        ticks.start()
         win.fill()
-        submitted = clock.elapsed()  # the request (a copy of the photo) made on the GUI thread
+        submitted = ticks.elapsed()  # the request (the lent photo, the mask's plane) made
         while not applied:
             app.processEvents()
             time.sleep(0.001)
         done = applied[0]
-        while clock.elapsed() < done + 300:  # the repaint after the result, and a margin
+        while ticks.elapsed() < done + 300:  # the repaint after the result, and a margin
             app.processEvents()
             time.sleep(0.001)
-        timer.stop()
-        at = np.array(ticks)
-        gaps = np.diff([0, *ticks])
+        ticks.stop()
+        at = np.array(ticks.times)
+        gaps = ticks.gaps()
         computing = gaps[at <= done]
         applying = gaps[at > done]
         worst = int(at[np.argmax(computing)]) if len(computing) else 0
