@@ -225,3 +225,31 @@ def test_one_registry_stops_every_engine_thread_and_names_the_stuck_ones(qtbot):
         stuck.release.set()
         for worker in (a, b, idle):
             worker.shutdown()
+
+
+_KERNELS_AFTER_LOAD = """
+import sys
+from app.engine.inference import patchmatch
+from app.engine.inference.pipeline import Inpainter
+from app.engine.worker import load_inpainter
+runner = load_inpainter(sys.argv[1], "cpu") if sys.argv[2] == "editor" else Inpainter.load(sys.argv[1], "cpu")
+print(sum(bool(k.signatures) for k in (patchmatch.patchmatch, patchmatch.vote)))
+"""
+
+
+def test_the_editor_loads_the_texture_kernels_with_the_model(tiny_model_path):
+    """The first fill must not stall the window loading them (they hold the GIL ~0.7 s): the
+    editor's model load does it on the engine thread, a plain Inpainter.load does not."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+
+    def kernels(way: str) -> int:
+        out = subprocess.run([sys.executable, "-c", _KERNELS_AFTER_LOAD, str(tiny_model_path), way],
+                             cwd=root, capture_output=True, text=True, timeout=300, check=True)
+        return int(out.stdout.split()[-1])
+
+    assert kernels("plain") == 0
+    assert kernels("editor") == 2  # both kernels loaded

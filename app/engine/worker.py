@@ -105,10 +105,13 @@ RunnerFactory = Callable[[str | None, str], Runner]
 
 
 def load_inpainter(model: str | None, device: str) -> Runner:
-    """Default factory: imports torch and the pipeline (slow) inside the engine thread."""
+    """Default factory: imports torch and the pipeline (slow) inside the engine thread, and
+    warms the texture stage up there too, while the window still says the model is loading."""
     from app.engine.inference.pipeline import Inpainter
 
-    return Inpainter.load(model, device)
+    inpainter = Inpainter.load(model, device)
+    inpainter.warm_up_texture()
+    return inpainter
 
 
 def describe_runner(runner: Runner, requested_model: str | None) -> ModelDescription:

@@ -71,6 +71,14 @@ class Inpainter:
         model.generator.to(self._device)
         self._texture_warm = False
 
+    def warm_up_texture(self) -> None:
+        """Load the texture stage's kernels now (numba's on-disk cache, scipy; ~0.7 s, mostly
+        holding the GIL). The editor calls this while its model loads, so that its first fill
+        does not stall the window; without it the first textured fill warms up alongside."""
+        if not self._texture_warm:
+            self._texture_warm = True
+            _warm_up_texture()
+
     @classmethod
     def load(
         cls, name_or_path: str | None = None, device: str = "auto", threads: int | None = None
