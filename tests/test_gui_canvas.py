@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QPointingDevice, QTabletEvent, QWheelEvent
+from PySide6.QtGui import QEnterEvent, QPointingDevice, QTabletEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from app.commands import HistoryStack
@@ -221,6 +221,29 @@ def test_ctrl_wheel_zooms_about_the_cursor(qtbot, canvas):
     assert canvas.zoom == pytest.approx(1.25**2)
     after = canvas.map_to_image(pos)
     assert abs(after.x() - before.x()) < 1.0 and abs(after.y() - before.y()) < 1.0
+
+
+def test_the_brush_outline_stays_under_a_still_pointer(canvas):
+    """A window opened under the pointer, then the image zooms or scrolls beneath it: the
+    outline stays where the pointer is (it sat at the image's corner, or where the image was)."""
+    canvas.set_tool(Tool.BRUSH)
+    at = vp(canvas, 300, 200)
+    glob = QPointF(canvas.viewport().mapToGlobal(at))
+    QApplication.sendEvent(canvas, QEnterEvent(QPointF(at), QPointF(at), glob))
+
+    def under_pointer() -> tuple[float, float]:
+        p, want = canvas.brush_item.pos(), canvas.map_to_image(QPointF(at))
+        return abs(p.x() - want.x()), abs(p.y() - want.y())
+
+    assert max(under_pointer()) <= 1
+    p = canvas.brush_item.pos()
+    assert abs(p.x() - 300) <= 1 and abs(p.y() - 200) <= 1
+    canvas.set_zoom(2.0)  # zooms about the centre, so the image moves under the pointer
+    assert max(under_pointer()) <= 0.01
+    bar = canvas.verticalScrollBar()
+    bar.setValue(bar.value() + 40)
+    assert max(under_pointer()) <= 0.01
+    assert canvas.brush_item.pos().y() > 200 + 10
 
 
 def test_alt_wheel_and_brackets_change_brush_size(qtbot, canvas):

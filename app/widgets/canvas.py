@@ -194,6 +194,7 @@ class CanvasView(QGraphicsView):
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:
         super().scrollContentsBy(dx, dy)
+        self._follow_pointer()
         self._update_badges()
 
     # --- view modes ---------------------------------------------------------------------
@@ -269,6 +270,12 @@ class CanvasView(QGraphicsView):
 
     def _update_brush_item(self) -> None:
         self.brush_item.set_diameter(self.current_diameter(), self._zoom)
+        self._follow_pointer()
+
+    def _follow_pointer(self) -> None:
+        """Keep the outline under a still pointer while the image moves (zoom, scroll, load)."""
+        if self._hover is not None:
+            self.brush_item.setPos(self.map_to_image(self._hover))
 
     def _update_cursor(self) -> None:
         if self._pan_from is not None:
@@ -585,6 +592,10 @@ class CanvasView(QGraphicsView):
 
     def enterEvent(self, event) -> None:
         super().enterEvent(event)
+        # A window that opens under the pointer gets no move before the outline shows: place it
+        # where the pointer is, not at the image's corner.
+        self._hover = QPointF(self.viewport().mapFromGlobal(event.globalPosition().toPoint()))
+        self._follow_pointer()
         self.setFocus(Qt.FocusReason.MouseFocusReason)
         QTimer.singleShot(0, self._update_cursor)
 
