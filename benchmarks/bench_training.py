@@ -2,7 +2,7 @@
 how long one optimiser step takes at each width, to size a run or a GPU burst.
 
     python benchmarks/bench_training.py --data PHOTOS [--crop 192] [--batch 8]
-        [--workers 0 2] [--cnum 24 32] [--device auto] [--seconds 20]
+        [--workers 0 2] [--cnum 24 32] [--device auto] [--seconds 20] [--channels-last off auto]
 
 The crops use run Z6's recipe (user-like and Canny sketches, the carried pre-fill; 203 of its
 photos make ~0.8 GB of RAM at four sizes). Prints crops/s per stream and the median step time.
@@ -64,6 +64,8 @@ def main() -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--channels-last", nargs="+", default=["off", "auto"],
+                   help="memory layouts to time the step in (auto: channels-last on the CPU)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     cfg = TrainConfig(crop=args.crop, batch=args.batch, sketch_style="mix", sketch_prefill=True,
@@ -79,9 +81,10 @@ def main() -> int:
         print(f"crops at {args.crop} px, {workers} workers: {rate:.1f} crops/s")
     batch = sampler.sample(np.random.default_rng(1), args.batch)
     for cnum in args.cnum:
-        seconds = step_seconds(dataclasses.replace(cfg, cnum=cnum), batch)
-        print(f"step, cnum {cnum}, batch {args.batch} at {args.crop} px on {cfg.device}: "
-              f"{seconds:.3f} s ({args.batch / seconds:.1f} crops/s)")
+        for layout in args.channels_last:
+            seconds = step_seconds(dataclasses.replace(cfg, cnum=cnum, channels_last=layout), batch)
+            print(f"step, cnum {cnum}, batch {args.batch} at {args.crop} px on {cfg.device}, "
+                  f"channels-last {layout}: {seconds:.3f} s ({args.batch / seconds:.1f} crops/s)")
     return 0
 
 

@@ -298,7 +298,8 @@ def test_init_from_a_model_without_the_refine_sketch_adds_it_at_the_same_output(
     bundled = _without_refine_sketch(Path(resolve_model(None)), tmp_path / "plain.pt")
     old = load_model(bundled)
     assert not old.config.refine_sketch
-    cfg = TrainConfig(refine_sketch=True, output_init=0.1, bf16="off", threads=1)
+    # the plain layout: equal outputs, not equal up to the order of the sums
+    cfg = TrainConfig(refine_sketch=True, output_init=0.1, bf16="off", threads=1, channels_last="off")
     trainer = Trainer(cfg)
     assert dataclasses.replace(old.config, refine_sketch=True) == trainer.generator.config
     trainer.start_from(Path(bundled))
@@ -403,3 +404,74 @@ def test_sketch_prefill_gives_the_network_the_carried_lines_and_is_recorded(tmp_
     assert differs > 0
     run(cfg, echo=lambda s: None)
     assert load_checkpoint(tmp_path / "run" / CHECKPOINT)["train_config"]["sketch_prefill"] is True
+
+
+def test_a_strided_pixel_gate_trains_in_channels_last():
+    """oneDNN's channels-last backward of a stride-2 1 x 1 conv with few channels (the refine
+    stage's pixel gates) corrupted the heap and killed the process; the layer now subsamples
+    and runs a 1 x 1 conv instead. Run in a child process, since the failure is a crash."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch\n"
+        "from app.engine.networks.layers import GatedConv\n"
+        "torch.set_num_threads(1)\n"
+        "layer = GatedConv(12, 12, 3, 2, 1, 'pixel', 'reflect').to(memory_format=torch.channels_last)\n"
+        "x = torch.randn(2, 12, 64, 64).contiguous(memory_format=torch.channels_last)\n"
+        "for _ in range(5):\n"
+        "    layer(x.requires_grad_()).square().mean().backward()\n"
+        "print('trained')\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "trained" in done.stdout
+
+
+@pytest.mark.parametrize("padding", ["same", "reflect"])
+def test_a_strided_one_by_one_conv_is_still_a_strided_conv(padding):
+    from app.engine.networks.layers import PaddedConv
+
+    torch.manual_seed(0)
+    conv = PaddedConv(5, 7, 1, stride=2, padding=padding)
+    for size in ((32, 48), (31, 45)):
+        x = torch.randn(2, 5, *size)
+        want = torch.nn.functional.conv2d(x, conv.weight, conv.bias, stride=2)
+        got = conv(x)
+        assert got.shape == want.shape
+        assert torch.allclose(got, want, atol=1e-6)
+
+
+def test_channels_last_training_takes_the_same_steps(tmp_path):
+    """The CPU trains in channels-last (faster there); the steps are those of the plain layout."""
+    from app.engine.training.train import use_channels_last
+
+    assert use_channels_last("auto", torch.device("cpu"))
+    assert not use_channels_last("auto", torch.device("cuda"))
+    assert not use_channels_last("off", torch.device("cpu"))
+    with pytest.raises(ValueError, match="channels_last"):
+        use_channels_last("yes", torch.device("cpu"))
+    _write_images(tmp_path / "data", 2)
+    torch.set_num_threads(1)
+    trainers = {
+        layout: Trainer(_config(tmp_path, channels_last=layout, gan_start=0, refine_sketch=True))
+        for layout in ("on", "off")
+    }
+    weight = trainers["on"].generator.xconv2_downsample.conv.weight
+    assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+    start = {k: v.clone() for k, v in trainers["off"].generator.state_dict().items()}
+    sampler = CropSampler(sorted((tmp_path / "data").iterdir()), trainers["on"].cfg)
+    batch = sampler.sample(np.random.default_rng(0), 2)
+    for _ in range(2):
+        on, off = (trainers[k].train_step(batch) for k in ("on", "off"))
+        assert on.l1_refined == pytest.approx(off.l1_refined, rel=1e-4)
+        assert on.d_loss == pytest.approx(off.d_loss, rel=1e-4, abs=1e-6)
+    # Adam scales every gradient to about the learning rate, so the order of the sums shows in
+    # the weights whose gradients are near zero; the steps as a whole agree.
+    a, b = (trainers[k].generator.state_dict() for k in ("on", "off"))
+    moved_on = torch.cat([(a[k] - start[k]).flatten() for k in start])
+    moved_off = torch.cat([(b[k] - start[k]).flatten() for k in start])
+    assert moved_off.norm() > 0
+    assert (moved_on - moved_off).norm() < 0.01 * moved_off.norm()

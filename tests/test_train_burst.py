@@ -166,7 +166,7 @@ def test_a_wider_run_starts_from_a_narrower_model_at_its_output_and_grows_new_ch
     _write_images(tmp_path / "data", 2)
     cfg = _config(tmp_path, cnum=32, refine_sketch=True, init_from=str(
         ROOT / "app/resources/models/deepfill-studio-default.pt"), output_init=0.1, gan_weight=0.0,
-        sketch_drop=0.0)
+        sketch_drop=0.0, channels_last="off")  # the plain layout: equal, not equal up to sums' order
     trainer = Trainer(cfg)
     trainer.start_from(Path(cfg.init_from))
     wide = trainer.generator.eval()

@@ -59,6 +59,12 @@ class PaddedConv(nn.Module):
                     # Reflection needs a border wider than the pad; tiny maps replicate instead.
                     mode = "reflect" if p < min(x.shape[-2:]) else "replicate"
                 x = F.pad(x, (p, p, p, p), mode=mode)
+        if self.kernel == 1 and self.stride > 1:
+            # The same arithmetic as a strided 1 x 1 conv. oneDNN's backward of that conv on
+            # channels-last tensors with few channels (the pixel gates at stride 2) writes
+            # outside its buffers on the CPU (torch 2.13: heap corruption, docs/training.md).
+            s = self.stride
+            return F.conv2d(x[..., ::s, ::s], self.weight, self.bias)
         return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation)
 
 
