@@ -325,8 +325,9 @@ class Trainer:
         self.memory_format = torch.contiguous_format
         if use_channels_last(cfg.channels_last, self.device):
             self.memory_format = torch.channels_last
-            self.generator.to(memory_format=self.memory_format)
-            self.discriminator.to(memory_format=self.memory_format)
+            # Module.to takes memory_format at run time; its type stubs do not list it
+            self.generator.to(memory_format=self.memory_format)  # type: ignore[call-overload]
+            self.discriminator.to(memory_format=self.memory_format)  # type: ignore[call-overload]
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed crop sizes: pick the fastest kernels once
         self.opt_g = torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=(0.5, 0.999))
